@@ -1,0 +1,186 @@
+"""The ``reconcile`` flow: extract, validate, normalize, match, classify, unify, publish.
+
+Tasks pass frames in memory (one process); nothing is cached across runs by accident:
+every task has ``cache_policy=NO_CACHE``, so a re-run after a correction really re-reads.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from uuid import uuid4
+
+import flows.runtime  # noqa: F401  (offline Prefect defaults, before prefect is imported)
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from connectors.errors import SourceError
+from connectors.publish import Staging
+from connectors.sources import SourceFrame, read_source
+from connectors.store import Store, default_url
+from reconcile import pipeline
+from reconcile.pipeline import DEFAULT_DEADLINE, Canonical, Settings
+from reconcile.unify import unify
+from schemas.config import load_source_specs
+from schemas.published import validate_published
+
+PACKAGES = ("anju", "pandas", "numpy", "pandera", "great-expectations", "sqlalchemy", "prefect", "pyarrow")
+
+
+def _retry_unless_permanent(task, task_run, state) -> bool:
+    """Retry I/O failures that may pass (a busy disk, a database restarting), not bad files."""
+    exc = state.result(raise_on_failure=False)
+    return not (isinstance(exc, SourceError) and not getattr(exc, "transient", False))
+
+
+@task(name="extract", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_retry_unless_permanent,
+      cache_policy=NO_CACHE, timeout_seconds=3600)
+def extract(location: str, source: str, mapping: str | None) -> SourceFrame:
+    src = read_source(location, load_source_specs(mapping)[source])
+    get_run_logger().info("extract %s: %d rows from %s (%s)", source, src.meta["rows_read"], Path(location).name,
+                          src.meta.get("encoding") or src.meta.get("sheet") or src.meta["format"])
+    return src
+
+
+def _rejected_rows(sources: dict[str, SourceFrame]) -> pd.DataFrame:
+    rows = [{"source": name, "row_number": r["row"], "record_key": None, "column": None, "value": r["text"],
+             "problem": "malformed_row", "reason": f"行格式错误 / malformed row: {r['reason']}"}
+            for name, src in sources.items() for r in src.meta.get("rejected_rows", [])]
+    return pd.DataFrame(rows, columns=["source", "row_number", "record_key", "column", "value", "problem", "reason"])
+
+
+@task(name="normalize", cache_policy=NO_CACHE)
+def normalize(sources: dict[str, SourceFrame], settings: Settings, mapping: str | None) -> Canonical:
+    raw = {name: src.frame for name, src in sources.items()}
+    canon = pipeline.normalize(raw, load_source_specs(mapping), settings)
+    rejected = _rejected_rows(sources)
+    if len(rejected):
+        canon.quarantine = pd.concat([canon.quarantine, rejected.astype(canon.quarantine.dtypes.to_dict())],
+                                     ignore_index=True).sort_values(["source", "row_number"], ignore_index=True)
+    get_run_logger().info("normalize: %d rows quarantined", len(canon.quarantine))
+    return canon
+
+
+@task(name="match", cache_policy=NO_CACHE)
+def match(canon: Canonical) -> pd.DataFrame:
+    m = pipeline.match(canon)
+    get_run_logger().info("match: %d pairs (%s)", len(m), m["method"].value_counts().to_dict())
+    return m
+
+
+@task(name="classify", cache_policy=NO_CACHE)
+def classify(canon: Canonical, matches: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    d = pipeline.find_discrepancies(canon, matches, settings)
+    get_run_logger().info("classify: %d discrepancies", len(d))
+    return d
+
+
+@task(name="unify", cache_policy=NO_CACHE)
+def unify_task(canon: Canonical, matches: pd.DataFrame, disc: pd.DataFrame, settings: Settings):
+    return unify(canon.ps, canon.ha, matches, disc, settings.as_of)
+
+
+@task(name="validate", cache_policy=NO_CACHE)
+def validate(tables: dict[str, pd.DataFrame]) -> None:
+    validate_published(tables)
+
+
+@task(name="publish", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def publish(tables: dict[str, pd.DataFrame], run: dict, out: str, store_url: str) -> str:
+    with Staging(Path(out), run["as_of"], run["run_id"]) as staging:
+        for name, frame in tables.items():
+            staging.write_table(name, frame)
+        run["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        staging.write_json("run.json", run)
+        Store(store_url).save_run(
+            {"run_id": run["run_id"], "as_of": run["as_of"], "scope": "all", "status": "published",
+             "started_at": run["started_at"], "finished_at": run["finished_at"], "parameters": run["parameters"],
+             "inputs": run["inputs"], "counts": run["tables"], "timings": run["seconds"]}, tables)
+        live = staging.commit()
+    get_run_logger().info("publish: %s", live)
+    return str(live)
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for pkg in PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+@dataclass
+class _Clock:
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def lap(self, stage: str, started: float) -> None:
+        self.seconds[stage] = round(self.seconds.get(stage, 0.0) + time.perf_counter() - started, 3)
+
+
+@flow(name="reconcile", validate_parameters=True)
+def reconcile(ps_households: str, ha_archive: str, as_of: date, out: str, ps_members: str | None = None,
+              store: str | None = None, deadline: date = DEFAULT_DEADLINE, mapping: str | None = None) -> dict:
+    """Reconcile one PS export with one HA export as of a date and publish the outputs."""
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    settings = Settings(as_of=as_of, deadline=deadline)
+    clock = _Clock()
+    store_url = store or default_url(Path(out))
+    Path(out).mkdir(parents=True, exist_ok=True)
+
+    t = time.perf_counter()
+    locations = {"ps_households": ps_households, "ha_archive": ha_archive}
+    if ps_members:
+        locations["ps_members"] = ps_members
+    sources = {name: extract(loc, name, mapping) for name, loc in locations.items()}
+    clock.lap("extract", t)
+    t = time.perf_counter()
+    canon = normalize(sources, settings, mapping)
+    clock.lap("normalize", t)
+    t = time.perf_counter()
+    matches = match(canon)
+    clock.lap("match", t)
+    t = time.perf_counter()
+    disc = classify(canon, matches, settings)
+    clock.lap("classify", t)
+    t = time.perf_counter()
+    unified, others = unify_task(canon, matches, disc, settings)
+    clock.lap("unify", t)
+    tables = {"matches": matches, "discrepancies": disc, "unified": unified, "quarantine": canon.quarantine,
+              "other_groups": others}
+    t = time.perf_counter()
+    validate(tables)
+    clock.lap("validate", t)
+
+    q_counts = canon.quarantine["source"].value_counts().to_dict()
+    inputs = {name: {"location": src.meta["location"], "format": src.meta["format"],
+                     "encoding": src.meta.get("encoding"), "sheet": src.meta.get("sheet"),
+                     "header_row": src.meta.get("header_row"), "rows_read": src.meta["rows_read"],
+                     "rows_used": src.meta["rows_read"] - int(q_counts.get(name, 0)),
+                     "rows_quarantined": int(q_counts.get(name, 0)), "sha256": src.meta["sha256"],
+                     "skipped_rows": src.meta.get("skipped_rows", []),
+                     "unknown_columns": src.meta.get("unknown_columns", [])}
+              for name, src in sources.items()}
+    run = {"run_id": f"{as_of:%Y%m%d}-{uuid4().hex[:12]}", "as_of": as_of.isoformat(), "started_at": started_at,
+           "parameters": {"deadline": deadline.isoformat(), "mapping": mapping, "store": _redact(store_url)},
+           "inputs": inputs, "tables": {k: len(v) for k, v in tables.items()},
+           "discrepancies_by_rule": disc["rule"].value_counts().sort_index().to_dict(),
+           "matches_by_method": matches["method"].value_counts().sort_index().to_dict(),
+           "seconds": clock.seconds, "versions": versions()}
+    t = time.perf_counter()
+    live = publish(tables, run, out, store_url)
+    clock.lap("publish", t)
+    run["seconds"] = clock.seconds
+    run["published"] = live
+    return run
+
+
+def _redact(url: str) -> str:
+    """A store URL fit for logs and run.json: the password never leaves the process."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,96 @@
+"""Household matching: PS households x HA archive records.
+
+Passes run most certain first; each removes what it matched from the next one's input.
+A pass proposes candidate pairs; :func:`_resolve` keeps, per HA record, the candidate
+that agrees on most identity fields (ties broken by household number, never by input
+order), so one HA record matches at most one PS household, while a PS household may hold
+several HA records (the archive's duplicates of one family).
+
+Pass ``id_exact``: the normalized, valid householder ID is the same.
+Pass ``member_id``: the HA householder's ID is a member of the PS household (the
+householder changed; reported as HOUSEHOLDER_CHANGED).
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+MATCH_COLUMNS = ["household_no", "archive_no", "method", "score", "agreement", "member_name"]
+
+# Confidence of each pass (issue 5 replaces these with calibrated probabilities).
+PASS_SCORE = {"id_exact": 1.0, "member_id": 0.98}
+
+
+def _agreement(c: pd.DataFrame, ha_name: str = "ha_name", ps_name: str = "ps_name") -> pd.DataFrame:
+    c = c.copy()
+    c["agree_name"] = (c[ha_name] == c[ps_name]).fillna(False).astype(bool)
+    c["agree_village"] = (c["ha_village"] == c["ps_village"]).fillna(False).astype(bool)
+    c["agree_size"] = (c["ha_size"] == c["ps_size"]).fillna(False).astype(bool)
+    c["_rank"] = c["agree_name"] * 4 + c["agree_village"] * 2 + c["agree_size"]
+    parts = [pd.Series("id", index=c.index, dtype="string")]
+    for flag, label in (("agree_name", "name"), ("agree_village", "village"), ("agree_size", "size")):
+        parts.append(pd.Series(label, index=c.index, dtype="string").where(c[flag], ""))
+    c["agreement"] = parts[0].str.cat(parts[1:], sep=",").str.replace(r",+", ",", regex=True).str.strip(",")
+    return c
+
+
+def _resolve(c: pd.DataFrame) -> pd.DataFrame:
+    c = c.sort_values(["archive_no", "_rank", "household_no"], ascending=[True, False, True])
+    return c.drop_duplicates("archive_no", keep="first")
+
+
+def _ps_side(ps: pd.DataFrame) -> pd.DataFrame:
+    return ps.rename(columns={"householder_name": "ps_name", "village_code": "ps_village",
+                              "household_size": "ps_size"})[
+        ["household_no", "ps_name", "ps_village", "ps_size"]]
+
+
+def _ha_side(ha: pd.DataFrame) -> pd.DataFrame:
+    return ha.rename(columns={"householder_name": "ha_name", "village_code": "ha_village",
+                              "household_size": "ha_size"})[
+        ["archive_no", "householder_id", "ha_name", "ha_village", "ha_size"]]
+
+
+def match_id_exact(ps: pd.DataFrame, ha: pd.DataFrame) -> pd.DataFrame:
+    left = _ha_side(ha[ha["householder_id_valid"]])
+    right = ps.loc[ps["householder_id_valid"], ["householder_id", "household_no"]]
+    c = left.merge(right, on="householder_id").merge(_ps_side(ps), on="household_no")
+    c = _resolve(_agreement(c))
+    c["method"], c["member_name"] = "id_exact", pd.NA
+    return c
+
+
+def match_member_id(ps: pd.DataFrame, members: pd.DataFrame, ha: pd.DataFrame) -> pd.DataFrame:
+    m = members.loc[members["id_no_valid"] & (members["relation"].fillna("") != "户主"),
+                    ["household_no", "id_no", "name"]]
+    m = m[m["household_no"].isin(ps["household_no"])]
+    left = _ha_side(ha[ha["householder_id_valid"]])
+    c = left.merge(m, left_on="householder_id", right_on="id_no").merge(_ps_side(ps), on="household_no")
+    # The HA householder is a member: compare the HA name with that member's name.
+    c = _resolve(_agreement(c, ps_name="name"))
+    c["method"], c["member_name"] = "member_id", c["name"]
+    return c
+
+
+def match_households(ps: pd.DataFrame, members: pd.DataFrame | None, ha: pd.DataFrame) -> pd.DataFrame:
+    """All matched pairs, one row per matched HA record.
+
+    >>> import pandas as pd
+    >>> ps = pd.DataFrame({"household_no": ["H1"], "householder_id": ["X"], "householder_id_valid": [True],
+    ...     "householder_name": ["张三"], "village_code": ["1"], "household_size": [3]})
+    >>> ha = pd.DataFrame({"archive_no": ["A1", "A2"], "householder_id": ["X", "Y"],
+    ...     "householder_id_valid": [True, True], "householder_name": ["张三", "李四"],
+    ...     "village_code": ["1", "1"], "household_size": [3, 2]})
+    >>> match_households(ps, None, ha)[["household_no", "archive_no", "method", "agreement"]].values.tolist()
+    [['H1', 'A1', 'id_exact', 'id,name,village,size']]
+    """
+    found = [match_id_exact(ps, ha)]
+    if members is not None and len(members):
+        rest = ha[~ha["archive_no"].isin(found[0]["archive_no"])]
+        found.append(match_member_id(ps, members, rest))
+    out = pd.concat([f for f in found if len(f)], ignore_index=True) if any(len(f) for f in found) \
+        else pd.DataFrame(columns=MATCH_COLUMNS)
+    out["score"] = out["method"].map(PASS_SCORE).astype("float64")
+    out = out[MATCH_COLUMNS].astype({"household_no": "string", "archive_no": "string",
+                                     "method": "string", "agreement": "string",
+                                     "member_name": "string"})
+    return out.sort_values(["household_no", "archive_no"]).reset_index(drop=True)

@@ -1,0 +1,204 @@
+"""One function per rule of the discrepancy catalog (``schemas/catalog.yaml``).
+
+Each takes the :class:`RuleContext` and returns the hits: a frame with any of
+``household_no, archive_no, agency, field, ps_value, ha_value, suggested_value``.
+The engine in ``discrepancies.py`` adds everything that is the same for all rules.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+POOR = "建档立卡贫困户"
+RELOCATION = "易地扶贫搬迁"
+RENOVATION = "农村危房改造"
+
+
+@dataclass
+class RuleContext:
+    ps: pd.DataFrame
+    ha: pd.DataFrame
+    members: pd.DataFrame
+    matches: pd.DataFrame
+    pairs: pd.DataFrame        # matches joined with both records, columns prefixed ps_ / ha_
+    review: pd.DataFrame       # candidate pairs in the review band
+    as_of: pd.Timestamp
+    deadline: pd.Timestamp
+
+    @classmethod
+    def build(cls, ps, ha, members, matches, review, as_of: date, deadline: date) -> "RuleContext":
+        pairs = (matches.merge(ps.add_prefix("ps_"), left_on="household_no", right_on="ps_household_no")
+                 .merge(ha.add_prefix("ha_"), left_on="archive_no", right_on="ha_archive_no"))
+        return cls(ps, ha, members, matches, pairs, review, pd.Timestamp(as_of), pd.Timestamp(deadline))
+
+
+def yes_no(s: pd.Series) -> pd.Series:
+    return s.astype("boolean").map({True: "是", False: "否"}).astype("string")
+
+
+def iso(s: pd.Series) -> pd.Series:
+    return s.dt.strftime("%Y-%m-%d").astype("string")
+
+
+def ha_missing(ctx: RuleContext) -> pd.DataFrame:
+    ps = ctx.ps[~ctx.ps["household_no"].isin(ctx.matches["household_no"])]
+    return pd.DataFrame({"household_no": ps["household_no"], "agency": "ps"})
+
+
+def ps_missing(ctx: RuleContext) -> pd.DataFrame:
+    ha = ctx.ha[(ctx.ha["target_type"] == POOR) & ~ctx.ha["archive_no"].isin(ctx.matches["archive_no"])]
+    return pd.DataFrame({"archive_no": ha["archive_no"], "agency": "ha"})
+
+
+def target_type_conflict(ctx: RuleContext) -> pd.DataFrame:
+    p = ctx.pairs[ctx.pairs["ha_target_type"] != POOR]
+    return pd.DataFrame({"household_no": p["household_no"], "archive_no": p["archive_no"],
+                         "field": "target_type", "ha_value": p["ha_target_type"], "suggested_value": POOR})
+
+
+def _renovation_proven(p: pd.DataFrame, as_of) -> pd.Series:
+    return ((p["ha_guarantee_method"] == RENOVATION) & (p["ha_completion_date"] <= as_of)).fillna(False)
+
+
+def secured_conflict(ctx: RuleContext) -> pd.DataFrame:
+    p = ctx.pairs
+    both = p["ps_housing_secured"].notna() & p["ha_secured"].notna()
+    p = p[both & (p["ps_housing_secured"] != p["ha_secured"]).fillna(False)]
+    # A completed renovation in the archive proves the HA determination.
+    proven = _renovation_proven(p, ctx.as_of) & p["ha_secured"].fillna(False)
+    return pd.DataFrame({"household_no": p["household_no"], "archive_no": p["archive_no"],
+                         "field": "housing_secured", "ps_value": yes_no(p["ps_housing_secured"]),
+                         "ha_value": p["ha_secured_result"],
+                         "suggested_value": pd.Series("是", index=p.index, dtype="string").where(proven)})
+
+
+def method_conflict(ctx: RuleContext) -> pd.DataFrame:
+    p = ctx.pairs
+    ps_rel = p["ps_is_relocated"].fillna(False).astype(bool)
+    ha_rel = (p["ha_guarantee_method"] == RELOCATION).fillna(False).astype(bool)
+    p = p[ps_rel != ha_rel]
+    return pd.DataFrame({"household_no": p["household_no"], "archive_no": p["archive_no"],
+                         "field": "is_relocated", "ps_value": yes_no(p["ps_is_relocated"]),
+                         "ha_value": p["ha_guarantee_method"]})
+
+
+def danger_conflict(ctx: RuleContext) -> pd.DataFrame:
+    p = ctx.pairs
+    p = p[p["ps_dilapidation_grade"].notna() & p["ha_danger_grade"].notna()
+          & (p["ps_dilapidation_grade"] != p["ha_danger_grade"]).fillna(False)]
+    return pd.DataFrame({"household_no": p["household_no"], "archive_no": p["archive_no"],
+                         "field": "danger_grade", "ps_value": p["ps_dilapidation_grade"] + "级",
+                         "ha_value": p["ha_danger_grade"] + "级"})
+
+
+def renovation_overdue(ctx: RuleContext) -> pd.DataFrame:
+    ha = ctx.ha
+    task = ((ha["target_type"] == POOR) & (ha["guarantee_method"] == RENOVATION)
+            & (ha["task_year"] <= ctx.deadline.year)).fillna(False)
+    late = (ha["completion_date"] > ctx.deadline).fillna(False)
+    missing = ha["completion_date"].isna() & (ctx.as_of > ctx.deadline)
+    h = ha[task & (late | missing)]
+    return pd.DataFrame({"archive_no": h["archive_no"], "agency": "ha", "field": "completion_date",
+                         "ha_value": iso(h["completion_date"]).fillna("")})
+
+
+def exited_unsecured(ctx: RuleContext) -> pd.DataFrame:
+    ps = ctx.ps[ctx.ps["exit_status"] == "exited"]
+    p = ctx.pairs[ctx.pairs["ps_exit_status"] == "exited"]
+    unfinished = p["ha_task_year"].notna() & ~(p["ha_completion_date"] <= ctx.as_of).fillna(False)
+    ha_evidence = pd.concat([
+        pd.DataFrame({"household_no": p.loc[p["ha_secured_result"] == "未保障", "household_no"],
+                      "ev": "未保障"}),
+        pd.DataFrame({"household_no": p.loc[unfinished, "household_no"], "ev": "改造未竣工"}),
+    ])
+    ev = (ha_evidence.drop_duplicates().sort_values("ev").groupby("household_no")["ev"]
+          .agg("、".join))
+    hit = ps[(ps["housing_secured"] == False).fillna(False) | ps["household_no"].isin(ev.index)]  # noqa: E712
+    return pd.DataFrame({"household_no": hit["household_no"], "agency": "ps", "field": "housing_secured",
+                         "ps_value": yes_no(hit["housing_secured"]),
+                         "ha_value": hit["household_no"].map(ev).astype("string")})
+
+
+def identity_conflict(ctx: RuleContext) -> pd.DataFrame:
+    p = ctx.pairs
+    # A householder change is its own rule; then the HA name is compared with the member's.
+    ps_name = p["member_name"].where(p["method"] == "member_id", p["ps_householder_name"])
+    checks = [("householder_name", ps_name, p["ha_householder_name"]),
+              ("household_size", p["ps_household_size"], p["ha_household_size"]),
+              ("village_code", p["ps_village_code"], p["ha_village_code"])]
+    out = []
+    for field, a, b in checks:
+        diff = a.notna() & b.notna() & (a.astype("string") != b.astype("string")).fillna(False)
+        out.append(pd.DataFrame({"household_no": p.loc[diff, "household_no"],
+                                 "archive_no": p.loc[diff, "archive_no"], "field": field,
+                                 "ps_value": a[diff].astype("string"), "ha_value": b[diff].astype("string")}))
+    return pd.concat(out, ignore_index=True)
+
+
+def invalid_id(ctx: RuleContext) -> pd.DataFrame:
+    out = []
+    for agency, frame, key, other in (("ps", ctx.ps, "household_no", "ha"), ("ha", ctx.ha, "archive_no", "ps")):
+        bad = frame[~frame["householder_id_valid"]]
+        # The other agency's valid ID for the same household, where the pair is known.
+        partner = ctx.pairs[ctx.pairs[f"{other}_householder_id_valid"]].drop_duplicates(key)
+        suggested = bad[key].map(partner.set_index(key)[f"{other}_householder_id"]).astype("string")
+        out.append(pd.DataFrame({key: bad[key], "agency": agency, "field": bad["householder_id_problem"],
+                                 f"{agency}_value": bad["householder_id_raw"].fillna(""),
+                                 "suggested_value": suggested}))
+    return pd.concat(out, ignore_index=True)
+
+
+def duplicate(ctx: RuleContext) -> pd.DataFrame:
+    out = []
+    for agency, frame, key in (("ps", ctx.ps, "household_no"), ("ha", ctx.ha, "archive_no")):
+        v = frame[frame["householder_id_valid"]]
+        d = v[v["householder_id"].duplicated(keep=False)]
+        out.append(pd.DataFrame({key: d[key], "agency": agency, "field": "householder_id",
+                                 f"{agency}_value": d["householder_id"]}))
+    return pd.concat(out, ignore_index=True)
+
+
+def date_anomaly(ctx: RuleContext) -> pd.DataFrame:
+    ha = ctx.ha
+    s, c, a = ha["start_date"], ha["completion_date"], ha["acceptance_date"]
+    checks = [("start_date>completion_date", s > c, iso(s) + " > " + iso(c)),
+              ("acceptance_date<completion_date", a < c, iso(a) + " < " + iso(c))]
+    for col in ("start_date", "completion_date", "acceptance_date"):
+        checks.append((f"{col}>as_of", ha[col] > ctx.as_of, iso(ha[col])))
+    out = [pd.DataFrame({"archive_no": ha.loc[m.fillna(False), "archive_no"], "agency": "ha",
+                         "field": f, "ha_value": v[m.fillna(False)]}) for f, m, v in checks]
+    return pd.concat(out, ignore_index=True)
+
+
+def subsidy_missing(ctx: RuleContext) -> pd.DataFrame:
+    ha = ctx.ha
+    done = (ha["completion_date"] <= ctx.as_of).fillna(False)
+    h = ha[done & (ha["subsidy_yuan"].isna() | (ha["subsidy_yuan"] == 0)).fillna(True)]
+    return pd.DataFrame({"archive_no": h["archive_no"], "agency": "ha", "field": "subsidy_yuan",
+                         "ha_value": h["subsidy_yuan"].astype("string").fillna("")})
+
+
+def review_match(ctx: RuleContext) -> pd.DataFrame:
+    r = ctx.review
+    return pd.DataFrame({"household_no": r["household_no"], "archive_no": r["archive_no"],
+                         "field": r.get("agreement", pd.Series(dtype="string"))})
+
+
+def householder_changed(ctx: RuleContext) -> pd.DataFrame:
+    p = ctx.pairs[ctx.pairs["method"] == "member_id"]
+    return pd.DataFrame({"household_no": p["household_no"], "archive_no": p["archive_no"],
+                         "field": "householder_name", "ps_value": p["ps_householder_name"],
+                         "ha_value": p["ha_householder_name"]})
+
+
+RULES = {
+    "HA_MISSING": ha_missing, "PS_MISSING": ps_missing, "TARGET_TYPE_CONFLICT": target_type_conflict,
+    "SECURED_CONFLICT": secured_conflict, "METHOD_CONFLICT": method_conflict,
+    "DANGER_CONFLICT": danger_conflict, "RENOVATION_OVERDUE": renovation_overdue,
+    "EXITED_UNSECURED": exited_unsecured, "IDENTITY_CONFLICT": identity_conflict,
+    "INVALID_ID": invalid_id, "DUPLICATE": duplicate, "DATE_ANOMALY": date_anomaly,
+    "SUBSIDY_MISSING": subsidy_missing, "REVIEW_MATCH": review_match,
+    "HOUSEHOLDER_CHANGED": householder_changed,
+}

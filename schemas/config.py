@@ -1,0 +1,129 @@
+"""Loaders for the declarative contracts kept as YAML beside this module."""
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HERE = Path(__file__).parent
+SOURCES = ("ps_households", "ps_members", "ha_archive")
+
+
+def fold(text: str) -> str:
+    """The lookup form of a header or a coded value: NFKC, no white space."""
+    return "".join(unicodedata.normalize("NFKC", str(text)).split())
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    aliases: tuple[str, ...]
+    parse: str
+    required: bool = False
+    min: int | None = None
+    max: int | None = None
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    key: str | None
+    columns: tuple[ColumnSpec, ...]
+
+    @property
+    def required(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def alias_index(self) -> dict[str, str]:
+        """Folded alias (and canonical name) -> canonical column name."""
+        index: dict[str, str] = {}
+        for col in self.columns:
+            for alias in (col.name, *col.aliases):
+                index.setdefault(fold(alias).lower(), col.name)
+        return index
+
+    def column(self, name: str) -> ColumnSpec:
+        return next(c for c in self.columns if c.name == name)
+
+
+def _merge_mapping(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = {k: {"key": v.get("key"), "columns": {c: dict(s) for c, s in v["columns"].items()}}
+              for k, v in base.items()}
+    for source, body in (extra or {}).items():
+        if source not in merged:
+            raise ValueError(f"mapping file names unknown source {source!r}; known: {', '.join(SOURCES)}")
+        for col, spec in (body.get("columns") or body).items():
+            if col not in merged[source]["columns"]:
+                raise ValueError(f"mapping file names unknown column {source}.{col}")
+            aliases = spec.get("aliases", spec) if isinstance(spec, dict) else spec
+            current = merged[source]["columns"][col]
+            current["aliases"] = list(aliases) + list(current.get("aliases", []))
+    return merged
+
+
+def load_source_specs(mapping_file: str | Path | None = None) -> dict[str, SourceSpec]:
+    """Column specs of the three sources; a province mapping file adds aliases.
+
+    >>> specs = load_source_specs()
+    >>> specs["ha_archive"].alias_index()["身份证号码"]
+    'householder_id'
+    """
+    raw = yaml.safe_load((HERE / "headers" / "default.yaml").read_text(encoding="utf-8"))
+    if mapping_file is not None:
+        extra = yaml.safe_load(Path(mapping_file).read_text(encoding="utf-8")) or {}
+        raw = _merge_mapping(raw, extra)
+    specs = {}
+    for source, body in raw.items():
+        cols = tuple(
+            ColumnSpec(name=name, aliases=tuple(str(a) for a in spec.get("aliases", [])),
+                       parse=spec["parse"], required=bool(spec.get("required", False)),
+                       min=spec.get("min"), max=spec.get("max"))
+            for name, spec in body["columns"].items()
+        )
+        specs[source] = SourceSpec(name=source, key=body.get("key"), columns=cols)
+    return specs
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    name: str
+    canonical: tuple[Any, ...]
+    lookup: dict[str, Any] = field(repr=False)
+    secured: frozenset[str] = frozenset()
+
+
+@lru_cache(maxsize=1)
+def load_vocabularies() -> dict[str, Vocabulary]:
+    raw = yaml.safe_load((HERE / "vocab.yaml").read_text(encoding="utf-8"))
+    vocabs = {}
+    for name, body in raw.items():
+        lookup = {fold(k): v for k, v in (body.get("map") or {}).items()}
+        if body.get("identity"):
+            lookup.update({fold(v): v for v in body["canonical"]})
+        vocabs[name] = Vocabulary(name=name, canonical=tuple(body["canonical"]), lookup=lookup,
+                                  secured=frozenset(body.get("secured", [])))
+    return vocabs
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    code: str
+    severity: str
+    owner: str
+    message_zh: str
+    message_en: str
+    action_zh: str
+    action_en: str
+
+
+Catalog = dict[str, RuleSpec]
+
+
+@lru_cache(maxsize=1)
+def load_catalog() -> Catalog:
+    raw = yaml.safe_load((HERE / "catalog.yaml").read_text(encoding="utf-8"))
+    return {code: RuleSpec(code=code, **body) for code, body in raw.items()}

@@ -1,0 +1,109 @@
+"""pandera models of every published table (../shared/spec/outputs.md).
+
+A column is only ever added, never renamed or dropped without a version bump: these
+models are that contract. ``strict=False`` lets later versions add columns.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+RULES = ["HA_MISSING", "PS_MISSING", "TARGET_TYPE_CONFLICT", "SECURED_CONFLICT", "METHOD_CONFLICT",
+         "DANGER_CONFLICT", "RENOVATION_OVERDUE", "EXITED_UNSECURED", "IDENTITY_CONFLICT", "INVALID_ID",
+         "DUPLICATE", "DATE_ANOMALY", "SUBSIDY_MISSING", "REVIEW_MATCH", "HOUSEHOLDER_CHANGED"]
+SEVERITIES = ["critical", "high", "medium", "low"]
+COUNTY = r"^\d{6}$"
+
+
+class Matches(pa.DataFrameModel):
+    household_no: Series[str] = pa.Field(nullable=False)
+    archive_no: Series[str] = pa.Field(nullable=False, unique=True)
+    method: Series[str] = pa.Field(isin=["id_exact", "member_id", "id_near", "fuzzy"])
+    score: Series[float] = pa.Field(ge=0, le=1)
+    agreement: Series[str] = pa.Field(nullable=True)
+
+    class Config:
+        strict = False
+
+
+class Discrepancies(pa.DataFrameModel):
+    discrepancy_id: Series[str] = pa.Field(unique=True, str_matches=r"^[0-9a-f]{16}$")
+    rule: Series[str] = pa.Field(isin=RULES)
+    severity: Series[str] = pa.Field(isin=SEVERITIES)
+    owner: Series[str] = pa.Field(isin=["ps", "ha", "both"])
+    agency: Series[str] = pa.Field(isin=["ps", "ha", ""])
+    household_no: Series[str] = pa.Field(nullable=True)
+    archive_no: Series[str] = pa.Field(nullable=True)
+    county_code: Series[str] = pa.Field(str_matches=COUNTY)
+    field: Series[str] = pa.Field(nullable=True)
+    ps_value: Series[str] = pa.Field(nullable=True)
+    ha_value: Series[str] = pa.Field(nullable=True)
+    suggested_value: Series[str] = pa.Field(nullable=True)
+    message: Series[str] = pa.Field(str_length={"min_value": 1})
+    status: Series[str] = pa.Field(isin=["new", "open", "resolved", "reopened"])
+    first_seen: Series[str] = pa.Field(str_matches=r"^\d{4}-\d{2}-\d{2}$")
+
+    @pa.dataframe_check
+    def names_a_record(cls, df: pd.DataFrame) -> Series[bool]:
+        return (df["household_no"].notna() | df["archive_no"].notna()).astype(bool)
+
+
+class Unified(pa.DataFrameModel):
+    unified_id: Series[str] = pa.Field(unique=True)
+    household_no: Series[str] = pa.Field(nullable=True)
+    archive_no: Series[str] = pa.Field(nullable=True)
+    county_code: Series[str] = pa.Field(str_matches=COUNTY)
+    village_code: Series[str] = pa.Field(str_matches=r"^\d{12}$")
+    householder_name: Series[str] = pa.Field(nullable=True)
+    householder_id: Series[str] = pa.Field(nullable=True)
+    household_size: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=1, le=20)
+    in_ps: Series[bool]
+    in_ha: Series[bool]
+    poverty_attribute: Series[str] = pa.Field(nullable=True)
+    exit_status: Series[str] = pa.Field(nullable=True, isin=["exited", "not_exited"])
+    guarantee_method: Series[str] = pa.Field(nullable=True)
+    housing_secured: Series[pd.BooleanDtype] = pa.Field(nullable=True)
+    renovation_status: Series[str] = pa.Field(
+        isin=["none", "not_started", "in_progress", "completed", "accepted"])
+    completion_date: Series[pd.Timestamp] = pa.Field(nullable=True)
+    subsidy_yuan: Series[pd.Float64Dtype] = pa.Field(nullable=True, ge=0)
+    match_method: Series[str] = pa.Field(nullable=True)
+    match_score: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    open_discrepancies: Series[int] = pa.Field(ge=0)
+
+    @pa.dataframe_check
+    def in_some_source(cls, df: pd.DataFrame) -> Series[bool]:
+        return (df["in_ps"] | df["in_ha"]).astype(bool)
+
+
+class Quarantine(pa.DataFrameModel):
+    source: Series[str] = pa.Field(isin=["ps_households", "ps_members", "ha_archive"])
+    row_number: Series[int] = pa.Field(ge=1)
+    record_key: Series[str] = pa.Field(nullable=True)
+    column: Series[str] = pa.Field(nullable=True)
+    value: Series[str] = pa.Field(nullable=True)
+    reason: Series[str] = pa.Field(str_length={"min_value": 1})
+
+
+MODELS = {"matches": Matches, "discrepancies": Discrepancies, "unified": Unified, "quarantine": Quarantine}
+
+
+class PublishGateError(Exception):
+    """A published table broke its contract: nothing is published."""
+
+
+def validate_published(tables: dict[str, pd.DataFrame]) -> None:
+    problems = []
+    for name, model in MODELS.items():
+        if name not in tables:
+            continue
+        try:
+            model.validate(tables[name], lazy=True)
+        except pa.errors.SchemaErrors as e:
+            fc = e.failure_cases
+            head = fc.head(5)[["column", "check", "failure_case", "index"]].to_dict("records")
+            problems.append(f"{name}: {len(fc)} failures, e.g. {head}")
+    if problems:
+        raise PublishGateError("published tables break their contract; last good outputs kept:\n  "
+                               + "\n  ".join(problems))

@@ -1,0 +1,46 @@
+"""Atomic publishing: readers see the old run or the new one, never a mix."""
+import os
+
+import pandas as pd
+import pytest
+
+from connectors.publish import Staging
+
+
+def _publish(out, run_id, value):
+    with Staging(out, "2020-07-31", run_id) as st:
+        st.write_table("t", pd.DataFrame({"v": [value]}))
+        return st.commit()
+
+
+def test_rerun_replaces_the_date_whole(tmp_path):
+    _publish(tmp_path, "r1", 1)
+    link = _publish(tmp_path, "r2", 2)
+    assert pd.read_parquet(link / "t.parquet")["v"].tolist() == [2]
+    assert os.path.islink(link)
+
+
+def test_failure_before_commit_leaves_last_good_outputs(tmp_path):
+    _publish(tmp_path, "r1", 1)
+    with pytest.raises(RuntimeError):
+        with Staging(tmp_path, "2020-07-31", "r2") as st:
+            st.write_table("t", pd.DataFrame({"v": [2]}))
+            raise RuntimeError("killed")
+    assert pd.read_parquet(tmp_path / "2020-07-31" / "t.parquet")["v"].tolist() == [1]
+    assert not list((tmp_path / ".runs" / "2020-07-31").glob("*.partial"))
+
+
+def test_partial_folder_of_a_killed_run_is_swept_by_the_next(tmp_path):
+    _publish(tmp_path, "r1", 1)
+    (tmp_path / ".runs" / "2020-07-31" / "r2.partial").mkdir()
+    _publish(tmp_path, "r3", 3)
+    assert not (tmp_path / ".runs" / "2020-07-31" / "r2.partial").exists()
+
+
+def test_same_frame_gives_same_bytes(tmp_path):
+    from connectors.publish import write_parquet
+
+    f = pd.DataFrame({"a": pd.Series(["x", None], dtype="string"), "b": [1.5, 2.0]})
+    write_parquet(f, tmp_path / "1.parquet")
+    write_parquet(f, tmp_path / "2.parquet")
+    assert (tmp_path / "1.parquet").read_bytes() == (tmp_path / "2.parquet").read_bytes()

@@ -1,0 +1,60 @@
+"""Smallest readable frames for the core: one dict per record, canonical column names."""
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from reconcile import pipeline
+from reconcile.ids import check_char
+from schemas import load_source_specs
+
+
+def make_id(stem17: str) -> str:
+    return stem17 + check_char(pd.Series([stem17]))[0]
+
+
+ID_A = make_id("52242519800101001")
+ID_B = make_id("52242519820202002")
+ID_C = make_id("52242520050303003")
+
+PS = dict(household_no="H1", village_code="522425100201", householder_name="张三", householder_id=ID_A,
+          household_size="3", poverty_attribute="一般贫困户", identified_year="2016", exit_status="未脱贫",
+          exit_year="", is_dilapidated="否", dilapidation_grade="", is_relocated="否", housing_secured="是")
+HA = dict(archive_no="A1", village_code="522425100201", householder_name="张三", householder_id=ID_A,
+          household_size="3", target_type="建档立卡贫困户", guarantee_method="原住房鉴定安全", secured_result="鉴定安全",
+          danger_grade="A级", task_year="", task_source="", renovation_mode="", start_date="", completion_date="",
+          acceptance_date="", subsidy_yuan="")
+RENOVATED = dict(guarantee_method="农村危房改造", secured_result="改造安全", danger_grade="C级", task_year="2020",
+                 task_source="年度计划", renovation_mode="修缮加固", start_date="2020-02-01",
+                 completion_date="2020-05-01", acceptance_date="2020-05-20", subsidy_yuan="20000")
+MEMBER = dict(household_no="H1", name="张三", id_no=ID_A, relation="户主", sex="男")
+
+
+def ps(**kw) -> dict:
+    return {**PS, **kw}
+
+
+def ha(**kw) -> dict:
+    return {**HA, **kw}
+
+
+def member(**kw) -> dict:
+    return {**MEMBER, **kw}
+
+
+def raw_frame(rows: list[dict]) -> pd.DataFrame:
+    f = pd.DataFrame(rows, dtype="string")
+    f.insert(0, "_row", range(2, len(rows) + 2))
+    return f
+
+
+def run(ps_rows, ha_rows, member_rows=None, as_of=date(2020, 7, 31), deadline=date(2020, 6, 30)) -> pipeline.Tables:
+    raw = {"ps_households": raw_frame(ps_rows), "ha_archive": raw_frame(ha_rows)}
+    if member_rows is not None:
+        raw["ps_members"] = raw_frame(member_rows)
+    return pipeline.run(raw, load_source_specs(), pipeline.Settings(as_of=as_of, deadline=deadline))
+
+
+def rules(tables: pipeline.Tables) -> list[str]:
+    return sorted(tables.discrepancies["rule"].tolist())

@@ -65,11 +65,14 @@ def _summary(run: dict) -> str:
     return "\n".join(lines)
 
 
-def cmd_reconcile(args: argparse.Namespace) -> int:
+def cmd_reconcile(args: argparse.Namespace, tty: bool = False) -> int:
+    from flows.progress import stage_progress
     from flows.reconcile_flow import reconcile
 
-    run = reconcile(ps_households=args.ps_households, ps_members=args.ps_members, ha_archive=args.ha_archive,
-                    as_of=args.as_of, out=args.out, store=args.store, deadline=args.deadline, mapping=args.mapping)
+    with stage_progress(tty, f"reconcile {args.as_of}"):
+        run = reconcile(ps_households=args.ps_households, ps_members=args.ps_members, ha_archive=args.ha_archive,
+                        as_of=args.as_of, out=args.out, store=args.store, deadline=args.deadline,
+                        mapping=args.mapping)
     print(_summary(run))
     return 0
 
@@ -91,13 +94,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from flows.progress import quiet_console_on_tty
+
+    tty = quiet_console_on_tty()
     import flows.runtime  # noqa: F401  (offline defaults before Prefect loads)
     from connectors.errors import SourceError
     from schemas.published import PublishGateError
 
     args = build_parser().parse_args(argv)
     try:
-        return {"reconcile": cmd_reconcile, "generate": cmd_generate}[args.command](args)
+        if args.command == "reconcile":
+            return cmd_reconcile(args, tty)
+        return cmd_generate(args)
     except (SourceError, PublishGateError, ValueError) as e:
         print(f"anju: error: {e}", file=sys.stderr)
         return EXIT_INPUT

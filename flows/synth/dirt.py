@@ -18,7 +18,10 @@ def id_spelling(ids: pd.Series, rng: np.random.Generator) -> pd.Series:
     out[kind == 0] = ids[kind == 0].str.translate(FULLWIDTH)
     out[kind == 1] = " " + ids[kind == 1].str[:6] + " " + ids[kind == 1].str[6:] + " "
     out[kind == 2] = "'" + ids[kind == 2]
-    out[kind == 3] = ids[kind == 3].str.lower()
+    # lowercase x only exists for IDs whose check character is X; others get an apostrophe
+    lower = (kind == 3) & ids.str.endswith("X").to_numpy()
+    out[lower] = ids[lower].str.lower()
+    out[(kind == 3) & ~lower] = "'" + ids[(kind == 3) & ~lower]
     return out
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from connectors.native import write_csv, write_xlsx
+from connectors.native import EXCEL_MAX_ROWS, write_csv, write_xlsx
 from flows.synth.scenario import World
 
 PS_HEADERS = {
@@ -99,13 +99,18 @@ def write_world(world: World, out: Path, seed: int, fmt: str = "native") -> dict
     out.mkdir(parents=True, exist_ok=True)
     frames = render(world, seed, as_text=(fmt != "native"))
     if fmt == "native":
+        fits_excel = len(frames["ha_archive"]) + 4 <= EXCEL_MAX_ROWS
         paths = {"ps_households": out / "ps_households.csv", "ps_members": out / "ps_members.csv",
-                 "ha_archive": out / "ha_archive.xlsx"}
+                 "ha_archive": out / ("ha_archive.xlsx" if fits_excel else "ha_archive.csv")}
         write_csv(frames["ps_households"], paths["ps_households"], "gb18030")
         write_csv(frames["ps_members"], paths["ps_members"], "utf-8-sig")
-        county = world.ha["county_name"].iloc[0] if len(world.ha) else ""
-        write_xlsx(frames["ha_archive"], paths["ha_archive"], title=f"{county}等县农村危房改造农户档案信息表",
-                   note=f"填报单位：县住房和城乡建设局    填报日期：{world.meta['as_of']}")
+        if fits_excel:
+            county = world.ha["county_name"].iloc[0] if len(world.ha) else ""
+            write_xlsx(frames["ha_archive"], paths["ha_archive"], title=f"{county}等县农村危房改造农户档案信息表",
+                       note=f"填报单位：县住房和城乡建设局    填报日期：{world.meta['as_of']}")
+        else:  # one sheet cannot hold it: the archive system exports CSV then, as Excel shows it
+            ha_text = render(world, seed, as_text=True)["ha_archive"]
+            write_csv(ha_text, paths["ha_archive"], "gb18030")
     elif fmt == "parquet":
         paths = {k: out / f"{k}.parquet" for k in frames}
         for k, f in frames.items():

@@ -21,6 +21,7 @@ GIVEN = list(dict.fromkeys(
     "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国文辉力斌宇浩凯鹏飞云峰林婷燕梅琴雪莲志"
     "海波亮春生金龙凤成德福贵荣祥发忠宝山水清元兵松柏兴旺光远方芬丰锋凡繁佳家嘉珍真贞顺舜永勇咏"))
 MINORITY = ["阿依古丽·买买提", "热依拉·艾山", "古丽娜尔·吐尔逊", "阿布都·热合曼", "帕提古丽·吾守尔"]
+LATEST_BIRTH = pd.Timestamp("2019-12-31")
 TOWN_WORDS = list("东西南北中新兴安平和丰乐源清河山石桥坝坪寨溪沟")
 
 
@@ -76,12 +77,14 @@ def make_ids(rng: np.random.Generator, county: pd.Series, birth: pd.Series, male
     seq = rng.integers(0, 500, n) * 2 + np.where(male, 1, 0)
     stem = county.astype("string").values + birth.dt.strftime("%Y%m%d").astype("string").values
     ids = pd.Series(stem + pd.Series(seq).map("{:03d}".format).astype("string").values, dtype="string")
-    while True:
+    for _ in range(100):
         dup = ids.duplicated(keep="first").to_numpy()
         if not dup.any():
             break
         seq = rng.integers(0, 500, dup.sum()) * 2 + np.where(male[dup], 1, 0)
         ids[dup] = (pd.Series(stem[dup]) + pd.Series(seq).map("{:03d}".format).values).to_numpy()
+    else:
+        raise RuntimeError("could not draw unique IDs: too many people share a county and birth date")
     return ids + check_char(ids)
 
 
@@ -104,7 +107,9 @@ def make_households(rng: np.random.Generator, n: int, geo: Geography, start: int
     male = np.where(pos == 0, head_male[m_hh], np.where(pos == 1, ~head_male[m_hh], rng.random(len(m_hh)) < 0.5))
     offset = np.where(pos == 0, 0, np.where(pos == 1, rng.integers(-6 * 365, 6 * 365, len(m_hh)),
                                             rng.integers(20 * 365, 35 * 365, len(m_hh))))
-    birth = pd.Series(head_birth[m_hh] + pd.to_timedelta(offset, unit="D")).clip(upper=pd.Timestamp("2019-12-31"))
+    birth = pd.Series(head_birth[m_hh] + pd.to_timedelta(offset, unit="D"))
+    late = (birth > LATEST_BIRTH).to_numpy()  # children of young parents: spread over the last ten years
+    birth[late] = LATEST_BIRTH - pd.to_timedelta(rng.integers(0, 3650, late.sum()), unit="D")
     county = v["county_code"].to_numpy()[m_hh]
     ids = make_ids(rng, pd.Series(county), birth, male)
     head_sur = pd.Series(rng.choice(SURNAMES, n))

@@ -22,6 +22,7 @@ from connectors.publish import Staging
 from connectors.sources import SourceFrame, read_source
 from connectors.store import Store, default_url
 from reconcile import pipeline
+from reconcile.match import MatchResult
 from reconcile.pipeline import DEFAULT_DEADLINE, Canonical, Settings
 from reconcile.unify import unify
 from schemas.config import load_source_specs
@@ -65,15 +66,16 @@ def normalize(sources: dict[str, SourceFrame], settings: Settings, mapping: str 
 
 
 @task(name="match", cache_policy=NO_CACHE)
-def match(canon: Canonical) -> pd.DataFrame:
-    m = pipeline.match(canon)
-    get_run_logger().info("match: %d pairs (%s)", len(m), m["method"].value_counts().to_dict())
-    return m
+def match(canon: Canonical) -> MatchResult:
+    r = pipeline.match(canon)
+    get_run_logger().info("match: %d pairs (%s), %d for review", len(r.matches),
+                          r.matches["method"].value_counts().to_dict(), len(r.review))
+    return r
 
 
 @task(name="classify", cache_policy=NO_CACHE)
-def classify(canon: Canonical, matches: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    d = pipeline.find_discrepancies(canon, matches, settings)
+def classify(canon: Canonical, matched: MatchResult, settings: Settings) -> pd.DataFrame:
+    d = pipeline.find_discrepancies(canon, matched, settings)
     get_run_logger().info("classify: %d discrepancies", len(d))
     return d
 
@@ -142,10 +144,11 @@ def reconcile(ps_households: str, ha_archive: str, as_of: date, out: str, ps_mem
     canon = normalize(sources, settings, mapping)
     clock.lap("normalize", t)
     t = time.perf_counter()
-    matches = match(canon)
+    matched = match(canon)
+    matches = matched.matches
     clock.lap("match", t)
     t = time.perf_counter()
-    disc = classify(canon, matches, settings)
+    disc = classify(canon, matched, settings)
     clock.lap("classify", t)
     t = time.perf_counter()
     unified, others = unify_task(canon, matches, disc, settings)

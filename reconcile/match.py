@@ -7,12 +7,20 @@ order), so one HA record matches at most one PS household, while a PS household 
 several HA records (the archive's duplicates of one family).
 
 Pass ``id_exact``: the normalized, valid householder ID is the same.
-Pass ``member_id``: the HA householder's ID is a member of the PS household (the
-householder changed; reported as HOUSEHOLDER_CHANGED).
+Pass ``member_id``: the HA householder's ID is a member of a PS household that has no
+exact match (the householder changed; reported as HOUSEHOLDER_CHANGED). A household
+already matched by its own ID keeps that match: a spouse's own archive record is not
+folded into it.
+Passes ``id_near`` and ``fuzzy`` (``match_scored.py``): what the ID passes left.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
+
+from reconcile.fs_model import FSModel
+from reconcile.match_scored import match_residual
 
 MATCH_COLUMNS = ["household_no", "archive_no", "method", "score", "agreement", "member_name"]
 
@@ -71,26 +79,45 @@ def match_member_id(ps: pd.DataFrame, members: pd.DataFrame, ha: pd.DataFrame) -
     return c
 
 
-def match_households(ps: pd.DataFrame, members: pd.DataFrame | None, ha: pd.DataFrame) -> pd.DataFrame:
+@dataclass
+class MatchResult:
+    matches: pd.DataFrame
+    review: pd.DataFrame
+    model: FSModel | None = None
+
+
+def match_households(ps: pd.DataFrame, members: pd.DataFrame | None, ha: pd.DataFrame) -> MatchResult:
     """All matched pairs, one row per matched HA record.
 
     >>> import pandas as pd
     >>> ps = pd.DataFrame({"household_no": ["H1"], "householder_id": ["X"], "householder_id_valid": [True],
-    ...     "householder_name": ["张三"], "village_code": ["1"], "household_size": [3]})
+    ...     "householder_id_problem": [None], "householder_name": ["张三"], "village_code": ["1"],
+    ...     "county_code": ["1"], "household_size": [3]})
     >>> ha = pd.DataFrame({"archive_no": ["A1", "A2"], "householder_id": ["X", "Y"],
-    ...     "householder_id_valid": [True, True], "householder_name": ["张三", "李四"],
-    ...     "village_code": ["1", "1"], "household_size": [3, 2]})
-    >>> match_households(ps, None, ha)[["household_no", "archive_no", "method", "agreement"]].values.tolist()
+    ...     "householder_id_valid": [True, True], "householder_id_problem": [None, None],
+    ...     "householder_name": ["张三", "李四"], "village_code": ["1", "1"], "county_code": ["1", "1"],
+    ...     "household_size": [3, 2]})
+    >>> r = match_households(ps, None, ha)
+    >>> r.matches[["household_no", "archive_no", "method", "agreement"]].values.tolist()
     [['H1', 'A1', 'id_exact', 'id,name,village,size']]
     """
-    found = [match_id_exact(ps, ha)]
+    exact = match_id_exact(ps, ha)
+    exact["score"] = PASS_SCORE["id_exact"]
+    found = [exact]
     if members is not None and len(members):
-        rest = ha[~ha["archive_no"].isin(found[0]["archive_no"])]
-        found.append(match_member_id(ps, members, rest))
-    out = pd.concat([f for f in found if len(f)], ignore_index=True) if any(len(f) for f in found) \
+        rest_ha = ha[~ha["archive_no"].isin(exact["archive_no"])]
+        rest_ps = ps[~ps["household_no"].isin(exact["household_no"])]
+        member = match_member_id(rest_ps, members, rest_ha)
+        member["score"] = PASS_SCORE["member_id"]
+        found.append(member)
+    else:
+        members = pd.DataFrame({"household_no": pd.Series(dtype="string"), "name": pd.Series(dtype="string")})
+    by_id = pd.concat([f for f in found if len(f)], ignore_index=True) if any(len(f) for f in found) \
         else pd.DataFrame(columns=MATCH_COLUMNS)
-    out["score"] = out["method"].map(PASS_SCORE).astype("float64")
-    out = out[MATCH_COLUMNS].astype({"household_no": "string", "archive_no": "string",
-                                     "method": "string", "agreement": "string",
-                                     "member_name": "string"})
-    return out.sort_values(["household_no", "archive_no"]).reset_index(drop=True)
+    scored = match_residual(ps, ha, members, by_id)
+    out = pd.concat([by_id[MATCH_COLUMNS], scored.matches.assign(member_name=pd.NA)[MATCH_COLUMNS]],
+                    ignore_index=True)
+    out = out.astype({"household_no": "string", "archive_no": "string", "method": "string",
+                      "agreement": "string", "member_name": "string", "score": "float64"})
+    out = out.sort_values(["household_no", "archive_no"]).reset_index(drop=True)
+    return MatchResult(out, scored.review.reset_index(drop=True), scored.model)

@@ -13,7 +13,7 @@ from datetime import date
 import pandas as pd
 
 from reconcile.discrepancies import classify
-from reconcile.match import match_households
+from reconcile.match import MatchResult, match_households
 from reconcile.parse import QUARANTINE_COLUMNS, parse_source
 from reconcile.rules import RuleContext
 from reconcile.unify import unify
@@ -86,13 +86,12 @@ def normalize(raw: dict[str, pd.DataFrame], specs: dict[str, SourceSpec], settin
                      rows_read={name: len(frame) for name, frame in raw.items()})
 
 
-def match(canon: Canonical) -> pd.DataFrame:
+def match(canon: Canonical) -> MatchResult:
     return match_households(canon.ps, canon.members, canon.ha)
 
 
-def find_discrepancies(canon: Canonical, matches: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    review = pd.DataFrame({c: pd.Series(dtype="string") for c in ("household_no", "archive_no", "agreement")})
-    ctx = RuleContext.build(canon.ps, canon.ha, canon.members, matches, review, settings.as_of,
+def find_discrepancies(canon: Canonical, matched: MatchResult, settings: Settings) -> pd.DataFrame:
+    ctx = RuleContext.build(canon.ps, canon.ha, canon.members, matched.matches, matched.review, settings.as_of,
                             settings.deadline)
     return classify(ctx)
 
@@ -100,7 +99,7 @@ def find_discrepancies(canon: Canonical, matches: pd.DataFrame, settings: Settin
 def run(raw: dict[str, pd.DataFrame], specs: dict[str, SourceSpec], settings: Settings) -> Tables:
     """All stages in one call (what the flow does task by task)."""
     canon = normalize(raw, specs, settings)
-    matches = match(canon)
-    disc = find_discrepancies(canon, matches, settings)
-    unified, others = unify(canon.ps, canon.ha, matches, disc, settings.as_of)
-    return Tables(matches, disc, unified, others, canon.quarantine)
+    matched = match(canon)
+    disc = find_discrepancies(canon, matched, settings)
+    unified, others = unify(canon.ps, canon.ha, matched.matches, disc, settings.as_of)
+    return Tables(matched.matches, disc, unified, others, canon.quarantine)

@@ -17,7 +17,7 @@ def id_digits(ids: pd.Series, problems: pd.Series) -> pd.Series:
     """The digits an ID still tells: all of it, or the leading digits Excel kept."""
     s = ids.astype("string").fillna("")
     excel = (problems == "excel_number").fillna(False)
-    mantissa = s.str.extract(r"^(\d)\.?(\d*)[Ee]", expand=True)
+    mantissa = s.str.extract(r"^([0-9])\.?([0-9]*)[Ee]", expand=True)
     digits = (mantissa[0].fillna("") + mantissa[1].fillna("")).astype("string")
     return s.mask(excel, digits).mask((problems == "empty").fillna(False), "")
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from reconcile.frames import nfkc
+
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 # Excel serials from 1954 to 2119: far wider than any renovation date, narrow enough that
 # a plain number such as a subsidy amount is never taken for a date.
@@ -17,15 +19,15 @@ SERIAL_RANGE = (20000, 80000)
 
 def parse_dates(raw: pd.Series) -> pd.Series:
     """Parse to ``datetime64``; empty stays NaT. Use :func:`bad_dates` to find failures."""
-    s = raw.astype("string").str.normalize("NFKC").str.strip()
-    s = s.str.replace(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$", r"\1-\2-\3", regex=True)
-    s = s.str.replace(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})$", r"\1-\2-\3", regex=True)
-    s = s.str.replace(r"^(\d{4}-\d{1,2}-\d{1,2})[ T]00:00(:00)?$", r"\1", regex=True)
-    out = pd.to_datetime(s.where(s.str.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}")), format="%Y-%m-%d",
+    s = nfkc(raw).str.strip()
+    s = s.str.replace(r"^([0-9]{4})年([0-9]{1,2})月([0-9]{1,2})日$", r"\1-\2-\3", regex=True)
+    s = s.str.replace(r"^([0-9]{4})[/.]([0-9]{1,2})[/.]([0-9]{1,2})$", r"\1-\2-\3", regex=True)
+    s = s.str.replace(r"^([0-9]{4}-[0-9]{1,2}-[0-9]{1,2})[ T]00:00(:00)?$", r"\1", regex=True)
+    out = pd.to_datetime(s.where(s.str.fullmatch(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}")), format="%Y-%m-%d",
                          errors="coerce")
-    compact = s.where(s.str.fullmatch(r"\d{8}"))
+    compact = s.where(s.str.fullmatch(r"[0-9]{8}"))
     out = out.fillna(pd.to_datetime(compact, format="%Y%m%d", errors="coerce"))
-    serial = pd.to_numeric(s.where(s.str.fullmatch(r"\d{5}(\.0+)?")), errors="coerce")
+    serial = pd.to_numeric(s.where(s.str.fullmatch(r"[0-9]{5}(\.0+)?")), errors="coerce")
     serial = serial.where(serial.between(*SERIAL_RANGE))
     out = out.fillna(EXCEL_EPOCH + pd.to_timedelta(serial, unit="D"))
     return out.astype("datetime64[s]")

@@ -12,6 +12,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from reconcile.frames import WS, nfkc
+
 from schemas.regions import county_codes
 
 WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
@@ -29,13 +31,13 @@ PROBLEM_TEXT = {
     "check_digit": ("校验码错误", "check character is wrong"),
 }
 
-_EXCEL_NUMBER = r"^\d+(?:\.\d+)?[Ee][+-]?\d+$|^\d+\.\d*$"
+_EXCEL_NUMBER = r"^[0-9]+(?:\.[0-9]+)?[Ee][+-]?[0-9]+$|^[0-9]+\.[0-9]*$"
 
 
 def clean_id_text(raw: pd.Series) -> pd.Series:
     """Fold the spellings of one ID onto one: full-width, lowercase x, spaces, apostrophe."""
-    s = raw.astype("string").fillna("").str.normalize("NFKC")
-    s = s.str.replace(r"\s+", "", regex=True).str.lstrip("'‘’`\"")
+    s = nfkc(raw).fillna("")
+    s = s.str.replace(WS + "+", "", regex=True).str.lstrip("'‘’`\"")
     return s.str.upper()
 
 
@@ -65,8 +67,8 @@ def normalize_ids(raw: pd.Series, latest_birth: date | None = None) -> pd.DataFr
     flag(s == "", "empty")
     flag(s.str.fullmatch(_EXCEL_NUMBER), "excel_number")
     flag(~s.str.fullmatch(r"[0-9X]*") | s.str[:-1].str.contains("X", regex=False), "characters")
-    is15 = s.str.fullmatch(r"\d{15}")
-    flag(~(s.str.fullmatch(r"\d{17}[0-9X]") | is15), "length")
+    is15 = s.str.fullmatch(r"[0-9]{15}")
+    flag(~(s.str.fullmatch(r"[0-9]{17}[0-9X]") | is15), "length")
 
     # Legacy 15-digit IDs become 18 digits: "19" before the 2-digit year, check appended.
     ident = s.copy()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from reconcile.frames import isin
 from reconcile.fs_model import FSModel
 from reconcile.match_scored import match_residual
 
@@ -70,7 +71,7 @@ def match_id_exact(ps: pd.DataFrame, ha: pd.DataFrame) -> pd.DataFrame:
 def match_member_id(ps: pd.DataFrame, members: pd.DataFrame, ha: pd.DataFrame) -> pd.DataFrame:
     m = members.loc[members["id_no_valid"] & (members["relation"].fillna("") != "户主"),
                     ["household_no", "id_no", "name"]]
-    m = m[m["household_no"].isin(ps["household_no"])]
+    m = m[isin(m["household_no"], ps["household_no"])]
     left = _ha_side(ha[ha["householder_id_valid"]])
     c = left.merge(m, left_on="householder_id", right_on="id_no").merge(_ps_side(ps), on="household_no")
     # The HA householder is a member: compare the HA name with that member's name.
@@ -105,8 +106,8 @@ def match_households(ps: pd.DataFrame, members: pd.DataFrame | None, ha: pd.Data
     exact["score"] = PASS_SCORE["id_exact"]
     found = [exact]
     if members is not None and len(members):
-        rest_ha = ha[~ha["archive_no"].isin(exact["archive_no"])]
-        rest_ps = ps[~ps["household_no"].isin(exact["household_no"])]
+        rest_ha = ha[~isin(ha["archive_no"], exact["archive_no"])]
+        rest_ps = ps[~isin(ps["household_no"], exact["household_no"])]
         member = match_member_id(rest_ps, members, rest_ha)
         member["score"] = PASS_SCORE["member_id"]
         found.append(member)

@@ -18,6 +18,8 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+
+from reconcile.frames import isin
 import yaml
 
 from reconcile import compare
@@ -48,7 +50,8 @@ def features(frame: pd.DataFrame, key: str) -> pd.DataFrame:
     f = pd.DataFrame({key: frame[key].astype("string"), "county_code": frame["county_code"],
                       "village_code": frame["village_code"], "name": name, "pinyin": pinyin_keys(name),
                       "surname": name.str[:1], "digits": digits,
-                      "birth": digits.str[6:14].where(digits.str.len() >= 14), "size": frame["household_size"]})
+                      "birth": digits.str[6:14].where(digits.str.len() >= 14), "size": frame["household_size"],
+                      "valid": frame["householder_id_valid"].astype(bool)})
     return f
 
 
@@ -78,6 +81,7 @@ def levels(pairs: pd.DataFrame, ps_f: pd.DataFrame, ha_f: pd.DataFrame, roster: 
         "village": compare.village_levels(p["village_code_ps"], p["village_code_ha"]),
         "size": compare.size_levels(p["size_ps"], p["size_ha"]),
         "member": np.where(in_roster["_in"].fillna(False).to_numpy(dtype=bool), 0, 1).astype(np.int8),
+        "valid_ps": p["valid_ps"].to_numpy(dtype=bool), "valid_ha": p["valid_ha"].to_numpy(dtype=bool),
     })
     return out
 
@@ -94,7 +98,7 @@ def mutual_best(c: pd.DataFrame, rounds: int = 10) -> pd.DataFrame:
         if mutual.empty:
             break
         taken.append(mutual)
-        c = c[~c["household_no"].isin(mutual["household_no"]) & ~c["archive_no"].isin(mutual["archive_no"])]
+        c = c[~isin(c["household_no"], mutual["household_no"]) & ~isin(c["archive_no"], mutual["archive_no"])]
     return pd.concat(taken, ignore_index=True) if taken else c.iloc[0:0]
 
 
@@ -103,8 +107,8 @@ def _known(ps_f, ha_f, roster, matched: pd.DataFrame, max_block: int) -> tuple[p
     sample = matched.drop_duplicates("household_no")
     if len(sample) > KNOWN_SAMPLE:
         sample = sample.sample(KNOWN_SAMPLE, random_state=0)
-    ps_k = ps_f[ps_f["household_no"].isin(sample["household_no"])]
-    ha_k = ha_f[ha_f["archive_no"].isin(matched["archive_no"])]
+    ps_k = ps_f[isin(ps_f["household_no"], sample["household_no"])]
+    ha_k = ha_f[isin(ha_f["archive_no"], matched["archive_no"])]
     pos = levels(sample[["household_no", "archive_no"]], ps_f, ha_f, roster)
     cand = candidates(ps_k, ha_k, max_block)
     cand = cand.merge(matched[["household_no", "archive_no"]].assign(_true=True), how="left",
@@ -119,8 +123,8 @@ def match_residual(ps: pd.DataFrame, ha: pd.DataFrame, members: pd.DataFrame,
     n_levels = {f: len(cfg["levels"][f]) for f in FIELDS}
     ps_f, ha_f = features(ps, "household_no"), features(ha, "archive_no")
     roster = members[["household_no", "name"]].dropna().drop_duplicates()
-    rest_ps = ps_f[~ps_f["household_no"].isin(matched["household_no"])]
-    rest_ha = ha_f[~ha_f["archive_no"].isin(matched["archive_no"])]
+    rest_ps = ps_f[~isin(ps_f["household_no"], matched["household_no"])]
+    rest_ha = ha_f[~isin(ha_f["archive_no"], matched["archive_no"])]
     cand = levels(candidates(rest_ps, rest_ha, cfg["max_block_size"]), ps_f, ha_f, roster)
     empty = pd.DataFrame({c: pd.Series(dtype="string") for c in ("household_no", "archive_no", "agreement")})
     if cand.empty or matched.empty:
@@ -133,10 +137,13 @@ def match_residual(ps: pd.DataFrame, ha: pd.DataFrame, members: pd.DataFrame,
 
     near = cand[(cand["id"] == 0) & (cand["name"] <= 1) & cand["county_same"]]
     near = mutual_best(near).assign(method="id_near")
-    rest = cand[~cand["household_no"].isin(near["household_no"]) & ~cand["archive_no"].isin(near["archive_no"])]
+    # Two valid resident IDs that differ belong to two people: had they been one, the ID
+    # passes would have matched them. Only a pair with a broken ID is left to the score.
+    broken = ~(cand["valid_ps"] & cand["valid_ha"])
+    rest = cand[broken & ~isin(cand["household_no"], near["household_no"]) & ~isin(cand["archive_no"], near["archive_no"])]
     fuzzy = mutual_best(rest[rest["score"] >= cfg["accept"]]).assign(method="fuzzy")
     done = pd.concat([near, fuzzy], ignore_index=True)
-    left = rest[~rest["household_no"].isin(done["household_no"]) & ~rest["archive_no"].isin(done["archive_no"])]
+    left = rest[~isin(rest["household_no"], done["household_no"]) & ~isin(rest["archive_no"], done["archive_no"])]
     review = left[left["score"] >= cfg["review"]].sort_values(
         ["score", "archive_no", "household_no"], ascending=[False, True, True]).drop_duplicates("archive_no")
     cols = ["household_no", "archive_no", "method", "score", "agreement"]

@@ -15,6 +15,8 @@ from importlib import resources
 
 import pandas as pd
 
+from reconcile.frames import WS, nfkc
+
 MIDDLE_DOTS = "·•‧・∙⋅‐.．"
 
 
@@ -31,7 +33,7 @@ def _t2s_table() -> dict[int, str]:
 
 
 def clean_names(raw: pd.Series) -> pd.Series:
-    s = raw.astype("string").str.normalize("NFKC").str.replace(r"\s+", "", regex=True)
+    s = nfkc(raw).str.replace(WS + "+", "", regex=True)
     s = s.str.translate(_t2s_table())
     return s.mask(s == "")
 

@@ -13,6 +13,8 @@ from typing import Callable
 
 import pandas as pd
 
+from reconcile.frames import nfkc
+
 from reconcile.dates import bad_dates, parse_dates
 from reconcile.ids import normalize_ids
 from reconcile.names import clean_names
@@ -41,14 +43,14 @@ def _text(s: pd.Series) -> pd.Series:
 
 
 def _parse_key(col: ColumnSpec, s: pd.Series) -> ColumnResult:
-    t = _text(s).str.normalize("NFKC")
+    t = nfkc(_text(s))
     dup = t.duplicated(keep="first") & t.notna()
     return ColumnResult(pd.DataFrame({col.name: t}), t.isna() | dup, "key",
                         "主键为空或重复 / key is empty or repeats an earlier row")
 
 
 def _parse_ref(col: ColumnSpec, s: pd.Series) -> ColumnResult:
-    t = _text(s).str.normalize("NFKC")
+    t = nfkc(_text(s))
     return ColumnResult(pd.DataFrame({col.name: t}), t.isna(), "missing",
                         "不能为空 / must not be empty")
 
@@ -71,14 +73,14 @@ def _parse_id(col: ColumnSpec, s: pd.Series, as_of=None) -> ColumnResult:
 
 
 def _parse_code12(col: ColumnSpec, s: pd.Series) -> ColumnResult:
-    t = _text(s).str.normalize("NFKC").str.replace(r"\.0+$", "", regex=True)
-    bad = ~t.str.fullmatch(r"\d{12}").fillna(False)
+    t = nfkc(_text(s)).str.replace(r"\.0+$", "", regex=True)
+    bad = ~t.str.fullmatch(r"[0-9]{12}").fillna(False)
     return ColumnResult(pd.DataFrame({col.name: t}), bad, "code12",
                         "应为12位村级区划代码 / expected a 12-digit village code")
 
 
 def _parse_int(col: ColumnSpec, s: pd.Series) -> ColumnResult:
-    t = _text(s).str.normalize("NFKC")
+    t = nfkc(_text(s))
     num = pd.to_numeric(t.str.replace(r"\.0+$", "", regex=True), errors="coerce")
     ok = num.notna() & (num == num.round())
     if col.min is not None:
@@ -91,7 +93,7 @@ def _parse_int(col: ColumnSpec, s: pd.Series) -> ColumnResult:
 
 
 def _parse_money(col: ColumnSpec, s: pd.Series) -> ColumnResult:
-    t = _text(s).str.normalize("NFKC").str.replace(r"[,元\s]", "", regex=True)
+    t = nfkc(_text(s)).str.replace(r"[,元 \t\r\n]", "", regex=True)
     num = pd.to_numeric(t, errors="coerce")
     bad = t.notna() & (num.isna() | (num < 0))
     return ColumnResult(pd.DataFrame({col.name: num.where(~bad).astype("Float64")}), bad, "money",
@@ -107,8 +109,8 @@ def _parse_date(col: ColumnSpec, s: pd.Series) -> ColumnResult:
 def _parse_vocab(col: ColumnSpec, s: pd.Series, vocab_name: str) -> ColumnResult:
     vocab = load_vocabularies()[vocab_name]
     t = _text(s)
-    folded = t.map(fold, na_action="ignore")
-    mapped = folded.map(vocab.lookup)
+    spelled = {u: vocab.lookup.get(fold(u)) for u in t.dropna().unique()}  # few distinct spellings
+    mapped = t.map(spelled)
     bad = t.notna() & mapped.isna()
     dtype = "boolean" if vocab_name == "bool" else "string"
     allowed = "、".join(str(v) for v in (["是", "否"] if vocab_name == "bool" else vocab.canonical))

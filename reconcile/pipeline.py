@@ -12,6 +12,7 @@ from datetime import date
 
 import pandas as pd
 
+from reconcile.frames import isin
 from reconcile.discrepancies import classify
 from reconcile.match import MatchResult, match_households
 from reconcile.parse import QUARANTINE_COLUMNS, parse_source
@@ -47,7 +48,7 @@ class Tables:
 
 
 def _orphan_members(members: pd.DataFrame, ps: pd.DataFrame) -> pd.Series:
-    return ~members["household_no"].isin(ps["household_no"])
+    return ~isin(members["household_no"], ps["household_no"])
 
 
 def normalize(raw: dict[str, pd.DataFrame], specs: dict[str, SourceSpec], settings: Settings) -> Canonical:

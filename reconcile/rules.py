@@ -11,6 +11,7 @@ from datetime import date
 
 import pandas as pd
 
+from reconcile.frames import isin
 POOR = "建档立卡贫困户"
 RELOCATION = "易地扶贫搬迁"
 RENOVATION = "农村危房改造"
@@ -43,12 +44,12 @@ def iso(s: pd.Series) -> pd.Series:
 
 
 def ha_missing(ctx: RuleContext) -> pd.DataFrame:
-    ps = ctx.ps[~ctx.ps["household_no"].isin(ctx.matches["household_no"])]
+    ps = ctx.ps[~isin(ctx.ps["household_no"], ctx.matches["household_no"])]
     return pd.DataFrame({"household_no": ps["household_no"], "agency": "ps"})
 
 
 def ps_missing(ctx: RuleContext) -> pd.DataFrame:
-    ha = ctx.ha[(ctx.ha["target_type"] == POOR) & ~ctx.ha["archive_no"].isin(ctx.matches["archive_no"])]
+    ha = ctx.ha[(ctx.ha["target_type"] == POOR) & ~isin(ctx.ha["archive_no"], ctx.matches["archive_no"])]
     return pd.DataFrame({"archive_no": ha["archive_no"], "agency": "ha"})
 
 
@@ -115,7 +116,7 @@ def exited_unsecured(ctx: RuleContext) -> pd.DataFrame:
     ])
     ev = (ha_evidence.drop_duplicates().sort_values("ev").groupby("household_no")["ev"]
           .agg("、".join))
-    hit = ps[(ps["housing_secured"] == False).fillna(False) | ps["household_no"].isin(ev.index)]  # noqa: E712
+    hit = ps[(ps["housing_secured"] == False).fillna(False) | isin(ps["household_no"], ev.index)]  # noqa: E712
     return pd.DataFrame({"household_no": hit["household_no"], "agency": "ps", "field": "housing_secured",
                          "ps_value": yes_no(hit["housing_secured"]),
                          "ha_value": hit["household_no"].map(ev).astype("string")})

@@ -3,26 +3,28 @@
 Survivorship, field by field:
 - identity (name, ID, size, village): from the record whose householder ID is valid,
   PS first; ``identity_source`` says which;
-- poverty status (attribute, exit): from PS;
+- poverty status (attribute, exit): from PS (``poverty_source``);
 - housing determination and renovation facts: from HA (the primary HA record when the
   archive holds duplicates: best match score, then the smallest archive number);
 - ``housing_secured``: the HA determination where there is one; the PS flag for PS-only
   households; NA where the two disagree and no completed renovation or relocation in the
-  archive settles it. ``housing_secured_basis`` names the basis.
+  archive settles it. ``housing_secured_basis`` names the basis, ``housing_source`` the agency.
+- renovation facts (status, completion, subsidy): from HA (``renovation_source``).
 """
 from __future__ import annotations
 
 import pandas as pd
 
+from reconcile.frames import isin
 from reconcile.discrepancies import stable_ids
 from reconcile.rules import POOR, RELOCATION, RENOVATION
 
 UNIFIED_COLUMNS = [
     "unified_id", "household_no", "archive_no", "county_code", "village_code", "householder_name",
     "householder_id", "household_size", "identity_source", "in_ps", "in_ha", "ha_records",
-    "poverty_attribute", "exit_status", "guarantee_method", "housing_secured", "housing_secured_basis",
-    "renovation_status", "completion_date", "subsidy_yuan", "match_method", "match_score",
-    "open_discrepancies",
+    "poverty_attribute", "exit_status", "poverty_source", "guarantee_method", "housing_secured",
+    "housing_secured_basis", "housing_source", "renovation_status", "completion_date", "subsidy_yuan",
+    "renovation_source", "match_method", "match_score", "open_discrepancies",
 ]
 IDENTITY = ["county_code", "village_code", "householder_name", "householder_id", "household_size"]
 
@@ -72,8 +74,8 @@ def unify(ps: pd.DataFrame, ha: pd.DataFrame, matches: pd.DataFrame, discrepanci
         primary, on="household_no", how="left")
     left = left.merge(ha[ha_cols].add_suffix("_ha").rename(columns={"archive_no_ha": "archive_no"}),
                       on="archive_no", how="left")
-    matched_arch = set(matches["archive_no"])
-    ha_only = ha[(ha["target_type"] == POOR) & ~ha["archive_no"].isin(matched_arch)]
+    matched_arch = matches["archive_no"]
+    ha_only = ha[(ha["target_type"] == POOR) & ~isin(ha["archive_no"], matched_arch)]
     right = ha_only[ha_cols].add_suffix("_ha").rename(columns={"archive_no_ha": "archive_no"})
     u = pd.concat([left.assign(in_ps=True), right.assign(in_ps=False)], ignore_index=True)
     u["in_ha"] = u["archive_no"].notna()
@@ -87,6 +89,12 @@ def unify(ps: pd.DataFrame, ha: pd.DataFrame, matches: pd.DataFrame, discrepanci
         u[col] = u[f"{col}_ha"]
     u["ha_secured"] = u["secured_ha"]
     u["housing_secured"], u["housing_secured_basis"] = _reconciled_secured(u, as_of)
+    src = pd.Series(pd.NA, index=u.index, dtype="string")
+    u["poverty_source"] = src.mask(u["in_ps"], "ps")
+    u["housing_source"] = src.mask(u["housing_secured_basis"].isin(["ps_only"]), "ps").mask(
+        u["housing_secured_basis"].isin(["ha_determination", "relocation", "completed_renovation"]), "ha").mask(
+        u["housing_secured_basis"] == "unresolved_conflict", "ps,ha")
+    u["renovation_source"] = src.mask(u["in_ha"], "ha")
     u["ha_records"] = u["household_no"].map(counts).fillna(u["in_ha"].astype(int)).astype("int64")
     u["match_method"], u["match_score"] = u["method"], u["score"]
     u["unified_id"] = stable_ids([u["household_no"].fillna("HA:" + u["archive_no"].fillna(""))])
@@ -98,5 +106,5 @@ def unify(ps: pd.DataFrame, ha: pd.DataFrame, matches: pd.DataFrame, discrepanci
                                + u["archive_no"].map(by_arch).fillna(0)).astype("int64")
     u["renovation_status"] = u["renovation_status"].fillna("none")
     unified = u[UNIFIED_COLUMNS].sort_values("unified_id").reset_index(drop=True)
-    others = ha[(ha["target_type"] != POOR) & ~ha["archive_no"].isin(matched_arch)]
+    others = ha[(ha["target_type"] != POOR) & ~isin(ha["archive_no"], matched_arch)]
     return unified, others.drop(columns=["_row"], errors="ignore").sort_values("archive_no").reset_index(drop=True)

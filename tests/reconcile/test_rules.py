@@ -1,6 +1,8 @@
 """One test per catalog rule: the smallest frames that trigger it, and the nearest that must not."""
 from datetime import date
 
+import pandas as pd
+
 import pytest
 
 from tests.reconcile.builders import HA, ID_B, ID_C, RENOVATED, ha, member, ps, rules, run
@@ -169,3 +171,37 @@ def test_messages_are_bilingual_and_name_the_values():
     assert "否" in d["message"][0] and "鉴定安全" in d["message"][0]
     assert "housing-security" in d["message_en"][0]
     assert HA["archive_no"] == d["archive_no"][0]
+
+
+def test_review_match_rows_come_from_the_review_band():
+    import pandas as pd
+
+    from reconcile.discrepancies import classify
+    from reconcile.rules import RuleContext
+    from tests.reconcile.builders import ha as ha_row
+    from tests.reconcile.builders import ps as ps_row
+    from tests.reconcile.builders import raw_frame
+    from reconcile import pipeline
+    from schemas import load_source_specs
+
+    canon = pipeline.normalize({"ps_households": raw_frame([ps_row()]), "ha_archive": raw_frame([ha_row(
+        householder_id="", household_size="5")])}, load_source_specs(), pipeline.Settings(as_of=date(2020, 7, 31)))
+    empty = pd.DataFrame({c: pd.Series(dtype="string") for c in ("household_no", "archive_no", "agreement")})
+    review = pd.DataFrame({"household_no": ["H1"], "archive_no": ["A1"], "agreement": ["id?,name=,village=,size≠"]})
+    matches = pd.DataFrame({c: pd.Series(dtype="string") for c in ("household_no", "archive_no", "method",
+                                                                    "member_name")})
+    with_review = classify(RuleContext.build(canon.ps, canon.ha, canon.members, matches, review,
+                                             date(2020, 7, 31), date(2020, 6, 30)))
+    without = classify(RuleContext.build(canon.ps, canon.ha, canon.members, matches, empty,
+                                         date(2020, 7, 31), date(2020, 6, 30)))
+    row = with_review[with_review["rule"] == "REVIEW_MATCH"]
+    assert row[["household_no", "archive_no", "field"]].values.tolist() == [["H1", "A1", "id?,name=,village=,size≠"]]
+    assert "REVIEW_MATCH" not in set(without["rule"])
+
+
+def test_unified_says_where_each_value_came_from():
+    t = run([ps(), ps(household_no="H2", householder_id=ID_B)], [ha(), ha(archive_no="A3", householder_id=ID_C)])
+    u = t.unified.set_index(t.unified["household_no"].fillna("HA:" + t.unified["archive_no"]))
+    assert u.loc["H1", ["poverty_source", "housing_source", "renovation_source"]].tolist() == ["ps", "ha", "ha"]
+    assert u.loc["H2", "housing_source"] == "ps" and pd.isna(u.loc["H2", "renovation_source"])
+    assert pd.isna(u.loc["HA:A3", "poverty_source"]) and u.loc["HA:A3", "identity_source"] == "ha"

@@ -235,6 +235,14 @@ READERS = {".csv": read_csv, ".txt": read_csv, ".tsv": read_csv, ".xlsx": read_e
 
 def read_source(location: str | Path, spec: SourceSpec) -> SourceFrame:
     """Read one export by its file type; metadata says what was found and how."""
+    from connectors.sql import is_db_location, read_db
+
+    if is_db_location(str(location)):
+        started = time.perf_counter()
+        src = read_db(str(location), spec)
+        src.meta.update({"location": src.meta.pop("location_display"), "source": spec.name,
+                         "rows_read": len(src.frame), "read_seconds": round(time.perf_counter() - started, 3)})
+        return src
     path = Path(location)
     if not path.exists():
         raise SourceError(str(location), "no such file", expected="the path of an export file")

@@ -21,7 +21,10 @@ def _date(text: str) -> date:
 
 
 def _existing(text: str) -> str:
-    return str(Path(text).expanduser().resolve())
+    """A file path made absolute (scripts call us from anywhere), or a database source as is."""
+    from connectors.sql import is_db_location
+
+    return text if is_db_location(text) else str(Path(text).expanduser().resolve())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("reconcile", help="reconcile one PS export with one HA export and publish the outputs")
-    r.add_argument("--ps-households", required=True, type=_existing, help="PS households export (CSV, XLSX, Parquet)")
+    r.add_argument("--ps-households", required=True, type=_existing, help="PS households export: CSV, XLSX, XLS, Parquet, or URL#table (see README)")
     r.add_argument("--ps-members", type=_existing, help="PS household members export (optional)")
     r.add_argument("--ha-archive", required=True, type=_existing, help="HA archive records export")
     r.add_argument("--as-of", required=True, type=_date, help="reconciliation date, YYYY-MM-DD")

@@ -90,13 +90,29 @@ def test_xlsx_numeric_id_is_kept_as_excel_shows_it(tmp_path, specs):
     assert src.frame["household_size"][0] == "3"
 
 
-def test_same_export_as_csv_xlsx_parquet_gives_identical_frames(tmp_path, specs):
+def test_same_export_as_csv_xlsx_parquet_and_postgres_gives_identical_frames(tmp_path, specs):
+    import uuid
+
+    import sqlalchemy as sa
+
+    from tests.conftest import database_url
+
     write_csv(frame(), tmp_path / "a.csv")
     write_xlsx(frame(), tmp_path / "a.xlsx", title="标题")
     frame().to_parquet(tmp_path / "a.parquet")
-    frames = [canonical(read_source(tmp_path / n, specs["ha_archive"])) for n in ("a.csv", "a.xlsx", "a.parquet")]
-    pd.testing.assert_frame_equal(frames[0], frames[1])
-    pd.testing.assert_frame_equal(frames[0], frames[2])
+    url = database_url("postgres")
+    table = f"ha_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(url)
+    frame().to_sql(table, engine, index=False)
+    try:
+        frames = [canonical(read_source(tmp_path / n, specs["ha_archive"]))
+                  for n in ("a.csv", "a.xlsx", "a.parquet")] + [canonical(read_source(f"{url}#{table}",
+                                                                                       specs["ha_archive"]))]
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP TABLE "{table}"'))
+    for other in frames[1:]:
+        pd.testing.assert_frame_equal(frames[0], other)
 
 
 def test_unknown_columns_are_kept_and_reported(tmp_path, specs):

@@ -88,9 +88,8 @@ def read_csv(path: Path, spec: SourceSpec) -> SourceFrame:
         raise SourceError(location, "binary content (NUL bytes), not a CSV text file",
                           expected="a CSV in GB18030, GBK or UTF-8")
     encoding = detect_encoding(data, location)
-    text = data.decode(encoding)
-    del data
-    head = text[:65536]
+    head = data[:65536].decode(encoding, errors="ignore")
+    del data  # pandas decodes from the file itself: one copy of the rows in memory, not three
     try:
         delimiter = csv.Sniffer().sniff(head.split("\n", 40)[-2] if head.count("\n") > 40 else head,
                                         delimiters=",\t;|").delimiter
@@ -100,11 +99,11 @@ def read_csv(path: Path, spec: SourceSpec) -> SourceFrame:
     header = find_header(first_lines, spec, location)
     skip = header.row + 1
     try:
-        cells = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, skiprows=skip, dtype=str,
+        cells = pd.read_csv(path, encoding=encoding, sep=delimiter, header=None, skiprows=skip, dtype=str,
                             keep_default_na=False, na_filter=False, engine="c", skip_blank_lines=False)
         rejected: list[dict] = []
     except pd.errors.ParserError:
-        cells, rejected = _read_ragged(text, delimiter, skip, len(header.names))
+        cells, rejected = _read_ragged(path.read_text(encoding=encoding), delimiter, skip, len(header.names))
     frame, skipped = _assemble(cells, header, skip + 1, spec, location)
     return SourceFrame(frame, {"format": "csv", "encoding": encoding.replace("-sig", " with BOM"),
                                "delimiter": delimiter, "header_row": header.row + 1,

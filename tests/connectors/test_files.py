@@ -186,3 +186,15 @@ def test_missing_required_column_lists_found_headers_and_aliases(tmp_path, specs
 
 def test_missing_file(tmp_path, specs):
     assert "no such file" in _error(tmp_path / "nope.csv", specs["ha_archive"])
+
+
+def test_legacy_xls(specs):
+    """fixtures/ha_legacy.xls was written once with xlwt: title, note, header, two rows, totals."""
+    from pathlib import Path
+
+    src = read_source(Path(__file__).parent / "fixtures" / "ha_legacy.xls", specs["ha_archive"])
+    assert src.meta["format"] == "xls" and src.meta["sheet"] == "农户档案" and src.meta["header_row"] == 3
+    assert src.frame["archive_no"].tolist() == ["DA1", "DA2"]
+    assert src.frame["completion_date"].tolist() == ["2020-05-31", ""]
+    assert src.frame["householder_id"].tolist() == ["522425198001010011", "5.2242519820202E+17"]
+    assert src.frame["household_size"].tolist() == ["3", "2"]

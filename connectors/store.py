@@ -1,42 +1,36 @@
-"""The SQL store: run history and the published tables, keyed by run.
+"""The SQL store: run history, the published tables keyed by run, the discrepancy ledger.
 
 SQLite file by default, PostgreSQL (or MariaDB) in production; reached only through
-SQLAlchemy, identifiers quoted by it and values bound.
+SQLAlchemy. The schema is managed by Alembic migrations (``connectors/migrations``),
+applied on first use. One run at a time per store and as_of: :meth:`Store.run_lock`
+takes a lock the database (or, for SQLite, the operating system) releases by itself
+when the process holding it dies, so a killed run never blocks the next one.
 """
 from __future__ import annotations
 
+import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 
-metadata = sa.MetaData()
-runs = sa.Table(
-    "runs", metadata,
-    sa.Column("run_id", sa.String(64), primary_key=True),
-    sa.Column("as_of", sa.String(10), nullable=False, index=True),
-    sa.Column("scope", sa.Text, nullable=False, default="all"),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("started_at", sa.String(32), nullable=False),
-    sa.Column("finished_at", sa.String(32)),
-    sa.Column("parameters", sa.JSON),
-    sa.Column("inputs", sa.JSON),
-    sa.Column("counts", sa.JSON),
-    sa.Column("timings", sa.JSON),
-)
+MIGRATIONS = Path(__file__).parent / "migrations"
 PUBLISHED = ("matches", "discrepancies", "unified", "quarantine", "other_groups")
+LEDGER_COLUMNS = ["discrepancy_id", "rule", "county_code", "household_no", "archive_no", "field", "status",
+                  "first_seen", "last_seen", "resolved_at", "changed_by_run"]
+
+
+class RunLocked(Exception):
+    """Another run for the same store and as_of is in progress."""
 
 
 def default_url(out: Path) -> str:
     return f"sqlite:///{(Path(out) / 'anju.sqlite').resolve()}"
 
 
-def engine_for(url: str) -> sa.Engine:
-    return sa.create_engine(url, pool_pre_ping=True, future=True)
-
-
-def _sql_ready(frame: pd.DataFrame, run_id: str) -> pd.DataFrame:
-    f = frame.copy()
+def _sql_ready(frame: pd.DataFrame, run_id: str, columns: list[str]) -> pd.DataFrame:
+    f = frame[[c for c in columns if c in frame.columns and c != "run_id"]].copy()
     for col in f.columns:
         if str(f[col].dtype) in ("string", "str"):
             f[col] = f[col].astype(object).where(f[col].notna(), None)
@@ -47,20 +41,118 @@ def _sql_ready(frame: pd.DataFrame, run_id: str) -> pd.DataFrame:
 class Store:
     def __init__(self, url: str):
         self.url = url
-        self.engine = engine_for(url)
+        self.engine = sa.create_engine(url, pool_pre_ping=True)
+        self._migrated = False
 
-    def ensure_schema(self) -> None:
-        metadata.create_all(self.engine, tables=[runs])
+    # --- schema ---------------------------------------------------------------------
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (idempotent)."""
+        if self._migrated:
+            return
+        from alembic import command
+        from alembic.config import Config
 
-    def save_run(self, record: dict, tables: dict[str, pd.DataFrame]) -> None:
-        """The run row and its tables in one transaction: all of it lands, or none."""
-        self.ensure_schema()
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as conn:
-            conn.execute(runs.insert().values(**record))
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        self._migrated = True
+
+    # --- locking --------------------------------------------------------------------
+    @contextmanager
+    def run_lock(self, as_of: str):
+        """Hold the lock for ``as_of`` for the duration of a run, or raise :class:`RunLocked`."""
+        dialect = self.engine.dialect.name
+        message = (f"another run for as_of {as_of} is in progress on this store; "
+                   "wait for it to finish (a killed run releases its lock by itself)")
+        if dialect == "sqlite":
+            from filelock import FileLock, Timeout
+
+            db = self.engine.url.database or "memory"
+            lock = FileLock(f"{db}.{as_of}.lock")
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                raise RunLocked(message) from None
+            try:
+                yield
+            finally:
+                lock.release()
+            return
+        key = zlib.crc32(f"anju:{as_of}".encode())
+        # Its own unpooled connection: closing it ends the session, and the lock with it.
+        lock_engine = sa.create_engine(self.engine.url, poolclass=sa.pool.NullPool)
+        conn = lock_engine.connect()
+        try:
+            if dialect == "postgresql":
+                got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+            else:  # MySQL / MariaDB
+                got = conn.execute(sa.text("SELECT GET_LOCK(:k, 0)"), {"k": f"anju:{as_of}"}).scalar() == 1
+            conn.commit()
+            if not got:
+                raise RunLocked(message)
+            yield
+        finally:
+            conn.close()  # ends the session: the database drops the lock
+            lock_engine.dispose()
+
+    # --- runs and tables -----------------------------------------------------------
+    def save_run(self, record: dict, tables: dict[str, pd.DataFrame], ledger: pd.DataFrame | None = None,
+                 ledger_scope: list[str] | None = None) -> None:
+        """The run row, its tables and the ledger snapshot in one transaction."""
+        self.migrate()
+        meta = sa.MetaData()
+        meta.reflect(self.engine, only=["runs", "discrepancy_ledger", *tables])
+        with self.engine.begin() as conn:
+            conn.execute(meta.tables["runs"].insert().values(**record))
             for name, frame in tables.items():
-                _sql_ready(frame, record["run_id"]).to_sql(name, conn, if_exists="append", index=False,
-                                                           chunksize=10_000)
+                cols = [c.name for c in meta.tables[name].columns]
+                _sql_ready(frame, record["run_id"], cols).to_sql(name, conn, if_exists="append", index=False,
+                                                                 chunksize=20_000)
+            if ledger is not None:
+                self._write_ledger(conn, meta.tables["discrepancy_ledger"], record["as_of"], ledger, ledger_scope)
+
+    def _write_ledger(self, conn, table, as_of: str, ledger: pd.DataFrame, scope: list[str] | None) -> None:
+        if scope is not None:
+            has_snapshot = conn.execute(sa.select(sa.func.count()).where(table.c.as_of == as_of)).scalar()
+            if not has_snapshot:  # first run for this date is scoped: carry the other counties over
+                latest = sa.select(sa.func.max(table.c.as_of)).where(table.c.as_of < as_of).scalar_subquery()
+                carried = pd.read_sql(sa.select(*[table.c[c] for c in LEDGER_COLUMNS]).where(
+                    table.c.as_of == latest, table.c.county_code.not_in(scope)), conn)
+                carried.insert(0, "as_of", as_of)
+                if len(carried):
+                    carried.to_sql("discrepancy_ledger", conn, if_exists="append", index=False, chunksize=20_000)
+        stmt = table.delete().where(table.c.as_of == as_of)
+        if scope is not None:
+            stmt = stmt.where(table.c.county_code.in_(scope))
+        conn.execute(stmt)
+        rows = ledger[LEDGER_COLUMNS].astype(object).where(ledger[LEDGER_COLUMNS].notna(), None)
+        rows.insert(0, "as_of", as_of)
+        if len(rows):
+            rows.to_sql("discrepancy_ledger", conn, if_exists="append", index=False, chunksize=20_000)
+
+    def ledger_before(self, as_of: str, counties: list[str] | None = None) -> pd.DataFrame:
+        """The ledger as the latest snapshot before ``as_of`` left it (the base of a run)."""
+        self.migrate()
+        t = sa.Table("discrepancy_ledger", sa.MetaData(), autoload_with=self.engine)
+        latest = sa.select(sa.func.max(t.c.as_of)).where(t.c.as_of < as_of).scalar_subquery()
+        stmt = sa.select(*[t.c[c] for c in LEDGER_COLUMNS]).where(t.c.as_of == latest)
+        if counties is not None:
+            stmt = stmt.where(t.c.county_code.in_(counties))
+        with self.engine.connect() as conn:
+            frame = pd.read_sql(stmt, conn)
+        return frame.astype("string")
+
+    def ledger_at(self, as_of: str) -> pd.DataFrame:
+        self.migrate()
+        t = sa.Table("discrepancy_ledger", sa.MetaData(), autoload_with=self.engine)
+        with self.engine.connect() as conn:
+            return pd.read_sql(sa.select(*[t.c[c] for c in LEDGER_COLUMNS]).where(t.c.as_of == as_of)
+                               .order_by(t.c.discrepancy_id), conn).astype("string")
 
     def run_history(self) -> pd.DataFrame:
+        self.migrate()
+        t = sa.Table("runs", sa.MetaData(), autoload_with=self.engine)
         with self.engine.connect() as conn:
-            return pd.read_sql(sa.select(runs).order_by(runs.c.started_at), conn)
+            return pd.read_sql(sa.select(t).order_by(t.c.started_at, t.c.run_id), conn)

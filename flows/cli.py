@@ -20,6 +20,15 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date; expected YYYY-MM-DD") from None
 
 
+def _counties(text: str) -> list[str]:
+    codes = [c.strip() for c in text.split(",") if c.strip()]
+    bad = [c for c in codes if not (len(c) == 6 and c.isdigit())]
+    if bad or not codes:
+        raise argparse.ArgumentTypeError(f"{', '.join(bad) or text!r}: expected 6-digit county codes, "
+                                         "comma-separated")
+    return codes
+
+
 def _existing(text: str) -> str:
     """A file path made absolute (scripts call us from anywhere), or a database source as is."""
     from connectors.sql import is_db_location
@@ -41,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--store", help="SQLAlchemy URL of the SQL store (default: a SQLite file in OUT)")
     r.add_argument("--deadline", type=_date, default=date(2020, 6, 30), help="renovation deadline (2020-06-30)")
     r.add_argument("--mapping", type=_existing, help="YAML of extra header aliases for a province's layout")
+    r.add_argument("--counties", type=_counties, help="re-reconcile only these 6-digit county codes, e.g. "
+                   "522425,522426; every other county's outputs and ledger entries stay as they were")
 
     g = sub.add_parser("generate", help="write synthetic exports of both agencies with ground truth")
     g.add_argument("--households", type=int, required=True)
@@ -61,6 +72,8 @@ def _summary(run: dict) -> str:
     lines.append(f"  discrepancies {run['tables']['discrepancies']:>4,}")
     for rule, n in sorted(run["discrepancies_by_rule"].items(), key=lambda kv: -kv[1]):
         lines.append(f"      {rule:<22}{n:>8,}")
+    changes = ", ".join(f"{k} {v:,}" for k, v in run.get("ledger_changes", {}).items())
+    lines.append(f"  ledger ({run['scope']}): {changes}")
     lines.append(f"  unified households {run['tables']['unified']:,}; other priority groups "
                  f"{run['tables']['other_groups']:,}")
     lines.append(f"  outputs  {run['published']}/")
@@ -75,7 +88,7 @@ def cmd_reconcile(args: argparse.Namespace, tty: bool = False) -> int:
     with stage_progress(tty, f"reconcile {args.as_of}"):
         run = reconcile(ps_households=args.ps_households, ps_members=args.ps_members, ha_archive=args.ha_archive,
                         as_of=args.as_of, out=args.out, store=args.store, deadline=args.deadline,
-                        mapping=args.mapping)
+                        mapping=args.mapping, counties=args.counties)
     print(_summary(run))
     return 0
 
@@ -102,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     tty = quiet_console_on_tty()
     import flows.runtime  # noqa: F401  (offline defaults before Prefect loads)
     from connectors.errors import SourceError
+    from connectors.store import RunLocked
     from schemas.published import PublishGateError
 
     args = build_parser().parse_args(argv)
@@ -109,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "reconcile":
             return cmd_reconcile(args, tty)
         return cmd_generate(args)
-    except (SourceError, PublishGateError, ValueError) as e:
+    except (SourceError, PublishGateError, RunLocked, ValueError) as e:
         print(f"anju: error: {e}", file=sys.stderr)
         return EXIT_INPUT
 

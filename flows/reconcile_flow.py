@@ -5,6 +5,7 @@ every task has ``cache_policy=NO_CACHE``, so a re-run after a correction really 
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -22,8 +23,10 @@ from connectors.publish import Staging
 from connectors.sources import SourceFrame, read_source
 from connectors.store import Store, default_url
 from reconcile import pipeline
+from reconcile.ledger import annotate, update_ledger
 from reconcile.match import MatchResult
 from reconcile.pipeline import DEFAULT_DEADLINE, Canonical, Settings
+from reconcile.scope import ORDER, merge_scoped, restrict
 from reconcile.unify import unify
 from schemas.config import load_source_specs
 from schemas.published import validate_published
@@ -90,20 +93,57 @@ def validate(tables: dict[str, pd.DataFrame]) -> None:
     validate_published(tables)
 
 
-@task(name="publish", retries=1, retry_delay_seconds=5, cache_policy=NO_CACHE)
-def publish(tables: dict[str, pd.DataFrame], run: dict, out: str, store_url: str) -> str:
+@task(name="publish", cache_policy=NO_CACHE)
+def publish(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, run: dict, out: str, store_url: str,
+            counties: list[str] | None) -> str:
+    """Files into a staging folder, then the store in one transaction, then one rename.
+
+    A run killed before the store commits leaves both store and files as they were; the
+    only window between the two is the rename itself.
+    """
+    store = Store(store_url)
     with Staging(Path(out), run["as_of"], run["run_id"]) as staging:
         for name, frame in tables.items():
             staging.write_table(name, frame)
+        led = ledger_snapshot(store, run["as_of"], ledger, counties)
+        staging.write_table("ledger", led.drop(columns=["changed_by_run"]))
         run["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        run["tables"]["ledger"] = len(led)
         staging.write_json("run.json", run)
-        Store(store_url).save_run(
-            {"run_id": run["run_id"], "as_of": run["as_of"], "scope": "all", "status": "published",
-             "started_at": run["started_at"], "finished_at": run["finished_at"], "parameters": run["parameters"],
-             "inputs": run["inputs"], "counts": run["tables"], "timings": run["seconds"]}, tables)
+        _fault_point("ANJU_FAULT_PAUSE_BEFORE_COMMIT")
+        store.save_run({"run_id": run["run_id"], "as_of": run["as_of"], "scope": run["scope"],
+                        "status": "published", "started_at": run["started_at"], "finished_at": run["finished_at"],
+                        "parameters": run["parameters"], "inputs": run["inputs"], "counts": run["tables"],
+                        "timings": run["seconds"]}, tables, ledger, counties)
         live = staging.commit()
     get_run_logger().info("publish: %s", live)
     return str(live)
+
+
+def ledger_snapshot(store: Store, as_of: str, ledger: pd.DataFrame, counties: list[str] | None) -> pd.DataFrame:
+    """The whole ledger for ``as_of`` as it will stand once this run is stored."""
+    if counties is None:
+        return ledger
+    others = store.ledger_at(as_of)
+    if others.empty:
+        others = store.ledger_before(as_of)
+    others = others[~others["county_code"].isin(counties)]
+    return pd.concat([others, ledger], ignore_index=True).sort_values("discrepancy_id").reset_index(drop=True)
+
+
+def _fault_point(name: str) -> None:
+    """Where the kill tests stop a run: sleeps when the environment asks, else nothing."""
+    pause = os.environ.get(name)
+    if pause:
+        get_run_logger().warning("fault point %s: pausing %s s", name, pause)
+        time.sleep(float(pause))
+
+
+def previous_outputs(out: str, as_of: str) -> dict[str, pd.DataFrame]:
+    live = Path(out) / as_of
+    if not live.exists():
+        return {}
+    return {p.stem: pd.read_parquet(p) for p in live.glob("*.parquet") if p.stem in ORDER}
 
 
 def versions() -> dict[str, str]:
@@ -126,57 +166,83 @@ class _Clock:
 
 @flow(name="reconcile", validate_parameters=True)
 def reconcile(ps_households: str, ha_archive: str, as_of: date, out: str, ps_members: str | None = None,
-              store: str | None = None, deadline: date = DEFAULT_DEADLINE, mapping: str | None = None) -> dict:
-    """Reconcile one PS export with one HA export as of a date and publish the outputs."""
+              store: str | None = None, deadline: date = DEFAULT_DEADLINE, mapping: str | None = None,
+              counties: list[str] | None = None) -> dict:
+    """Reconcile one PS export with one HA export as of a date and publish the outputs.
+
+    ``counties`` re-reconciles only those counties: every other county's outputs and
+    ledger entries stay as the last run for this date left them.
+    """
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     settings = Settings(as_of=as_of, deadline=deadline)
     clock = _Clock()
     store_url = store or default_url(Path(out))
     Path(out).mkdir(parents=True, exist_ok=True)
+    counties = sorted(set(counties)) if counties else None
+    run_id = f"{as_of:%Y%m%d}-{uuid4().hex[:12]}"
+    st = Store(store_url)
+    st.migrate()
+    with st.run_lock(as_of.isoformat()):
+        t = time.perf_counter()
+        locations = {"ps_households": ps_households, "ha_archive": ha_archive}
+        if ps_members:
+            locations["ps_members"] = ps_members
+        sources = {name: extract(loc, name, mapping) for name, loc in locations.items()}
+        clock.lap("extract", t)
+        left_out: dict[str, int] = {}
+        if counties:
+            raw, left_out = restrict({n: s.frame for n, s in sources.items()}, counties)
+            for name, frame in raw.items():
+                sources[name].frame = frame
+        t = time.perf_counter()
+        canon = normalize(sources, settings, mapping)
+        clock.lap("normalize", t)
+        t = time.perf_counter()
+        matched = match(canon)
+        matches = matched.matches
+        clock.lap("match", t)
+        t = time.perf_counter()
+        disc = classify(canon, matched, settings)
+        today = st.ledger_at(as_of.isoformat())
+        if counties:
+            today = today[today["county_code"].isin(counties)]
+        ledger = update_ledger(st.ledger_before(as_of.isoformat(), counties), disc, as_of.isoformat(), run_id,
+                               counties, same_day=today)
+        disc = annotate(disc, ledger)
+        clock.lap("classify", t)
+        t = time.perf_counter()
+        unified, others = unify_task(canon, matches, disc, settings)
+        clock.lap("unify", t)
+        tables = {"matches": matches, "discrepancies": disc, "unified": unified, "quarantine": canon.quarantine,
+                  "other_groups": others}
+        if counties:
+            tables = merge_scoped(previous_outputs(out, as_of.isoformat()), tables, counties)
+        t = time.perf_counter()
+        validate(tables)
+        clock.lap("validate", t)
 
-    t = time.perf_counter()
-    locations = {"ps_households": ps_households, "ha_archive": ha_archive}
-    if ps_members:
-        locations["ps_members"] = ps_members
-    sources = {name: extract(loc, name, mapping) for name, loc in locations.items()}
-    clock.lap("extract", t)
-    t = time.perf_counter()
-    canon = normalize(sources, settings, mapping)
-    clock.lap("normalize", t)
-    t = time.perf_counter()
-    matched = match(canon)
-    matches = matched.matches
-    clock.lap("match", t)
-    t = time.perf_counter()
-    disc = classify(canon, matched, settings)
-    clock.lap("classify", t)
-    t = time.perf_counter()
-    unified, others = unify_task(canon, matches, disc, settings)
-    clock.lap("unify", t)
-    tables = {"matches": matches, "discrepancies": disc, "unified": unified, "quarantine": canon.quarantine,
-              "other_groups": others}
-    t = time.perf_counter()
-    validate(tables)
-    clock.lap("validate", t)
-
-    q_counts = canon.quarantine["source"].value_counts().to_dict()
-    inputs = {name: {"location": src.meta["location"], "format": src.meta["format"],
-                     "encoding": src.meta.get("encoding"), "sheet": src.meta.get("sheet"),
-                     "header_row": src.meta.get("header_row"), "rows_read": src.meta["rows_read"],
-                     "rows_used": src.meta["rows_read"] - int(q_counts.get(name, 0)),
-                     "rows_quarantined": int(q_counts.get(name, 0)), "sha256": src.meta["sha256"],
-                     "skipped_rows": src.meta.get("skipped_rows", []),
-                     "unknown_columns": src.meta.get("unknown_columns", [])}
-              for name, src in sources.items()}
-    run = {"run_id": f"{as_of:%Y%m%d}-{uuid4().hex[:12]}", "as_of": as_of.isoformat(), "started_at": started_at,
-           "parameters": {"deadline": deadline.isoformat(), "mapping": mapping, "store": _redact(store_url)},
-           "inputs": inputs, "tables": {k: len(v) for k, v in tables.items()},
-           "discrepancies_by_rule": disc["rule"].value_counts().sort_index().to_dict(),
-           "matches_by_method": matches["method"].value_counts().sort_index().to_dict(),
-           "seconds": clock.seconds, "versions": versions()}
-    t = time.perf_counter()
-    live = publish(tables, run, out, store_url)
-    clock.lap("publish", t)
+        q_counts = canon.quarantine["source"].value_counts().to_dict()
+        inputs = {name: {"location": src.meta["location"], "format": src.meta["format"],
+                         "encoding": src.meta.get("encoding"), "sheet": src.meta.get("sheet"),
+                         "header_row": src.meta.get("header_row"), "rows_read": src.meta["rows_read"],
+                         "rows_out_of_scope": left_out.get(name, 0),
+                         "rows_used": src.meta["rows_read"] - left_out.get(name, 0) - int(q_counts.get(name, 0)),
+                         "rows_quarantined": int(q_counts.get(name, 0)), "sha256": src.meta["sha256"],
+                         "skipped_rows": src.meta.get("skipped_rows", []),
+                         "unknown_columns": src.meta.get("unknown_columns", [])}
+                  for name, src in sources.items()}
+        run = {"run_id": run_id, "as_of": as_of.isoformat(), "scope": ",".join(counties) if counties else "all",
+               "started_at": started_at,
+               "parameters": {"deadline": deadline.isoformat(), "mapping": mapping, "store": _redact(store_url),
+                              "counties": counties},
+               "inputs": inputs, "tables": {k: len(v) for k, v in tables.items()},
+               "discrepancies_by_rule": disc["rule"].value_counts().sort_index().to_dict(),
+               "ledger_changes": ledger["status"].value_counts().sort_index().to_dict(),
+               "matches_by_method": matches["method"].value_counts().sort_index().to_dict(),
+               "seconds": clock.seconds, "versions": versions()}
+        t = time.perf_counter()
+        live = publish(tables, ledger, run, out, store_url, counties)
+        clock.lap("publish", t)
     run["seconds"] = clock.seconds
     run["published"] = live
     return run

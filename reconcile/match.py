@@ -23,7 +23,7 @@ from reconcile.frames import isin
 from reconcile.fs_model import FSModel
 from reconcile.match_scored import match_residual
 
-MATCH_COLUMNS = ["household_no", "archive_no", "method", "score", "agreement", "member_name"]
+MATCH_COLUMNS = ["household_no", "archive_no", "county_code", "method", "score", "agreement", "member_name"]
 
 # Confidence of each pass (issue 5 replaces these with calibrated probabilities).
 PASS_SCORE = {"id_exact": 1.0, "member_id": 0.98}
@@ -116,9 +116,11 @@ def match_households(ps: pd.DataFrame, members: pd.DataFrame | None, ha: pd.Data
     by_id = pd.concat([f for f in found if len(f)], ignore_index=True) if any(len(f) for f in found) \
         else pd.DataFrame(columns=MATCH_COLUMNS)
     scored = match_residual(ps, ha, members, by_id)
-    out = pd.concat([by_id[MATCH_COLUMNS], scored.matches.assign(member_name=pd.NA)[MATCH_COLUMNS]],
-                    ignore_index=True)
-    out = out.astype({"household_no": "string", "archive_no": "string", "method": "string",
+    cols = [c for c in MATCH_COLUMNS if c != "county_code"]
+    out = pd.concat([by_id[cols], scored.matches.assign(member_name=pd.NA)[cols]], ignore_index=True)
+    out["county_code"] = out["household_no"].map(ps.set_index("household_no")["county_code"])
+    out = out[MATCH_COLUMNS]
+    out = out.astype({"household_no": "string", "archive_no": "string", "county_code": "string", "method": "string",
                       "agreement": "string", "member_name": "string", "score": "float64"})
     out = out.sort_values(["household_no", "archive_no"]).reset_index(drop=True)
     return MatchResult(out, scored.review.reset_index(drop=True), scored.model)

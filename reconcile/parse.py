@@ -20,7 +20,7 @@ from reconcile.ids import normalize_ids
 from reconcile.names import clean_names
 from schemas.config import ColumnSpec, SourceSpec, fold, load_vocabularies
 
-QUARANTINE_COLUMNS = ["source", "row_number", "record_key", "column", "value", "problem", "reason"]
+QUARANTINE_COLUMNS = ["source", "row_number", "record_key", "county_code", "column", "value", "problem", "reason"]
 
 
 @dataclass
@@ -173,6 +173,8 @@ def _quarantine_rows(raw, spec, source, problems) -> pd.DataFrame:
         "source": source,
         "row_number": raw.loc[first.index, "_row"].astype("int64"),
         "record_key": key.loc[first.index],
+        "county_code": (raw.loc[first.index, "village_code"].astype("string").str.strip().str[:6]
+                        if "village_code" in raw else pd.NA),
         "column": first["column"], "value": first["value"], "problem": first["problem"],
         "reason": reasons.loc[first.index],
     }, index=first.index)

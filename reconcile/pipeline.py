@@ -74,7 +74,7 @@ def normalize(raw: dict[str, pd.DataFrame], specs: dict[str, SourceSpec], settin
     if orphan.any():
         quarantine.append(pd.DataFrame({
             "source": "ps_members", "row_number": members.loc[orphan, "_row"],
-            "record_key": members.loc[orphan, "household_no"], "column": "household_no",
+            "record_key": members.loc[orphan, "household_no"], "county_code": pd.NA, "column": "household_no",
             "value": members.loc[orphan, "household_no"], "problem": "orphan",
             "reason": "household_no: 户编号不在可用的贫困户记录中 / no usable PS household has this number",
         }))

@@ -86,7 +86,21 @@ class Quarantine(pa.DataFrameModel):
     reason: Series[str] = pa.Field(str_length={"min_value": 1})
 
 
-MODELS = {"matches": Matches, "discrepancies": Discrepancies, "unified": Unified, "quarantine": Quarantine}
+class Ledger(pa.DataFrameModel):
+    discrepancy_id: Series[str] = pa.Field(unique=True, str_matches=r"^[0-9a-f]{16}$")
+    rule: Series[str] = pa.Field(isin=RULES)
+    status: Series[str] = pa.Field(isin=["new", "open", "resolved", "reopened"])
+    first_seen: Series[str] = pa.Field(str_matches=r"^\d{4}-\d{2}-\d{2}$")
+    last_seen: Series[str] = pa.Field(str_matches=r"^\d{4}-\d{2}-\d{2}$")
+    resolved_at: Series[str] = pa.Field(nullable=True)
+
+    @pa.dataframe_check
+    def resolved_have_a_date(cls, df: pd.DataFrame) -> Series[bool]:
+        return ((df["status"] == "resolved") == df["resolved_at"].notna()).astype(bool)
+
+
+MODELS = {"matches": Matches, "discrepancies": Discrepancies, "unified": Unified, "quarantine": Quarantine,
+          "ledger": Ledger}
 
 
 class PublishGateError(Exception):

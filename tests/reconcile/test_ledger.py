@@ -1,0 +1,47 @@
+"""Ledger transitions, pure: new, open, resolved, reopened; idempotent; scoped."""
+import pandas as pd
+
+from reconcile.ledger import update_ledger
+
+
+def disc(*ids, county="1"):
+    return pd.DataFrame({"discrepancy_id": list(ids), "rule": "R", "county_code": county})
+
+
+def status(ledger):
+    return ledger.set_index("discrepancy_id")["status"].to_dict()
+
+
+def test_lifecycle_across_dates():
+    d1 = update_ledger(disc(), disc("a", "b"), "2020-07-31", "r1")
+    assert status(d1) == {"a": "new", "b": "new"}
+    d2 = update_ledger(d1, disc("b"), "2020-08-31", "r2")
+    assert status(d2) == {"a": "resolved", "b": "open"}
+    assert d2.set_index("discrepancy_id").loc["a", "resolved_at"] == "2020-08-31"
+    d3 = update_ledger(d2, disc("a", "b"), "2020-09-30", "r3")
+    assert status(d3) == {"a": "reopened", "b": "open"}
+    assert d3.set_index("discrepancy_id").loc["a", "first_seen"] == "2020-07-31"
+
+
+def test_same_inputs_same_state_however_often():
+    prev = update_ledger(disc(), disc("a", "b"), "2020-07-31", "r1")
+    once = update_ledger(prev, disc("b", "c"), "2020-08-31", "r2")
+    twice = update_ledger(prev, disc("b", "c"), "2020-08-31", "r3", same_day=once)
+    cols = ["discrepancy_id", "status", "first_seen", "last_seen", "resolved_at"]
+    pd.testing.assert_frame_equal(once[cols], twice[cols])
+
+
+def test_same_day_correction_resolves_and_return_reopens():
+    first = update_ledger(disc(), disc("a", "b"), "2020-07-31", "r1")
+    fixed = update_ledger(disc(), disc("b"), "2020-07-31", "r2", same_day=first)
+    assert status(fixed) == {"a": "resolved", "b": "new"}
+    back = update_ledger(disc(), disc("a", "b"), "2020-07-31", "r3", same_day=fixed)
+    assert status(back) == {"a": "reopened", "b": "new"}
+
+
+def test_out_of_scope_entries_are_untouched():
+    prev = update_ledger(disc(), pd.concat([disc("a"), disc("z", county="2")]), "2020-07-31", "r1")
+    scoped = update_ledger(prev[prev["county_code"] == "1"], disc(), "2020-08-31", "r2", scope=["1"])
+    assert status(scoped) == {"a": "resolved"}
+    other = update_ledger(prev, disc(), "2020-08-31", "r2", scope=["1"])
+    assert status(other) == {"a": "resolved", "z": "new"}

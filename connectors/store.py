@@ -21,6 +21,17 @@ LEDGER_COLUMNS = ["discrepancy_id", "rule", "county_code", "household_no", "arch
                   "first_seen", "last_seen", "resolved_at", "changed_by_run"]
 
 
+# The current shape of ``runs`` (its DDL lives in the migrations); declared here so JSON
+# columns are serialized the same way on every backend (MariaDB reflects JSON as text).
+RUNS = sa.Table(
+    "runs", sa.MetaData(),
+    sa.Column("run_id", sa.String(64), primary_key=True), sa.Column("as_of", sa.String(10)),
+    sa.Column("scope", sa.Text), sa.Column("status", sa.String(16)), sa.Column("started_at", sa.String(32)),
+    sa.Column("finished_at", sa.String(32)), sa.Column("parameters", sa.JSON), sa.Column("inputs", sa.JSON),
+    sa.Column("counts", sa.JSON), sa.Column("timings", sa.JSON), sa.Column("message", sa.Text),
+)
+
+
 class RunLocked(Exception):
     """Another run for the same store and as_of is in progress."""
 
@@ -103,9 +114,9 @@ class Store:
         """The run row, its tables and the ledger snapshot in one transaction."""
         self.migrate()
         meta = sa.MetaData()
-        meta.reflect(self.engine, only=["runs", "discrepancy_ledger", *tables])
+        meta.reflect(self.engine, only=["discrepancy_ledger", *tables])
         with self.engine.begin() as conn:
-            conn.execute(meta.tables["runs"].insert().values(**record))
+            conn.execute(RUNS.insert().values(**record))
             for name, frame in tables.items():
                 cols = [c.name for c in meta.tables[name].columns]
                 _sql_ready(frame, record["run_id"], cols).to_sql(name, conn, if_exists="append", index=False,
@@ -153,6 +164,5 @@ class Store:
 
     def run_history(self) -> pd.DataFrame:
         self.migrate()
-        t = sa.Table("runs", sa.MetaData(), autoload_with=self.engine)
         with self.engine.connect() as conn:
-            return pd.read_sql(sa.select(t).order_by(t.c.started_at, t.c.run_id), conn)
+            return pd.read_sql(sa.select(RUNS).order_by(RUNS.c.started_at, RUNS.c.run_id), conn)

@@ -65,3 +65,28 @@ def database_url(kind: str) -> str:
             pytest.fail(f"{kind} server at {url} does not answer under CI: {e}")
         pytest.skip(f"no {kind} server reachable at {url} ({type(e).__name__})")
     return url
+
+
+@pytest.fixture
+def fresh_database():
+    """A factory of throwaway databases on the real servers, dropped afterwards."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    made = []
+
+    def make(kind: str) -> str:
+        base = database_url(kind)
+        name = f"anju_{uuid.uuid4().hex[:10]}"
+        admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+        made.append((admin, name, kind))
+        return sa.engine.make_url(base).set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    for admin, name, kind in made:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE {name}" + (" WITH (FORCE)" if kind == "postgres" else "")))
+        admin.dispose()

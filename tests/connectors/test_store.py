@@ -6,30 +6,59 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.store import Store
-from tests.conftest import database_url
 
 
 @pytest.fixture(params=["sqlite", "postgres", "mariadb"])
-def store_url(request, tmp_path):
+def store_url(request, tmp_path, fresh_database):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'anju.sqlite'}"
-    return database_url(request.param)
+    return fresh_database(request.param)
 
 
-def test_run_and_tables_land_together(store_url):
-    run_id = f"t-{uuid.uuid4().hex[:10]}"
-    table = f"matches_{uuid.uuid4().hex[:8]}"
+def test_schema_comes_from_the_migrations(store_url):
     store = Store(store_url)
-    frame = pd.DataFrame({"household_no": pd.Series(["H1", None], dtype="string"), "score": [1.0, 0.5]})
-    store.save_run({"run_id": run_id, "as_of": "2020-07-31", "scope": "all", "status": "published",
+    store.migrate()
+    store.migrate()  # idempotent
+    names = set(sa.inspect(store.engine).get_table_names())
+    assert {"alembic_version", "runs", "matches", "discrepancies", "unified", "quarantine", "other_groups",
+            "discrepancy_ledger"} <= names
+
+
+def test_run_tables_and_ledger_land_together(store_url):
+    run_id = f"t-{uuid.uuid4().hex[:10]}"
+    as_of = f"19{uuid.uuid4().int % 90 + 10}-01-01"  # a date no other test uses
+    store = Store(store_url)
+    matches = pd.DataFrame({"household_no": pd.Series(["H1", None], dtype="string"), "archive_no": ["A1", "A2"],
+                            "score": [1.0, 0.5], "not_in_schema": [1, 2]})
+    ledger = pd.DataFrame({"discrepancy_id": ["0123456789abcdef"], "rule": ["HA_MISSING"], "county_code": ["522425"],
+                           "household_no": ["H1"], "archive_no": [None], "field": [None], "status": ["new"],
+                           "first_seen": [as_of], "last_seen": [as_of], "resolved_at": [None],
+                           "changed_by_run": [run_id]})
+    store.save_run({"run_id": run_id, "as_of": as_of, "scope": "all", "status": "published",
                     "started_at": "2020-08-01T00:00:00", "finished_at": None, "parameters": {"a": "户"},
-                    "inputs": {}, "counts": {"matches": 2}, "timings": {}}, {table: frame})
+                    "inputs": {}, "counts": {"matches": 2}, "timings": {}}, {"matches": matches}, ledger)
     with store.engine.connect() as conn:
-        back = pd.read_sql(sa.text(f'select * from {table} where run_id = :r'), conn, params={"r": run_id})
-        conn.commit()
+        back = pd.read_sql(sa.text("select * from matches where run_id = :r order by archive_no"), conn,
+                           params={"r": run_id})
     assert back["household_no"][0] == "H1" and pd.isna(back["household_no"][1])
     assert back["score"].tolist() == [1.0, 0.5]
-    hist = store.run_history()
-    assert run_id in hist["run_id"].tolist()
-    with store.engine.begin() as conn:
-        conn.execute(sa.text(f"drop table {table}"))
+    assert run_id in store.run_history()["run_id"].tolist()
+    assert store.ledger_at(as_of)["discrepancy_id"].tolist() == ["0123456789abcdef"]
+
+
+def test_failed_write_leaves_nothing_behind(store_url):
+    run_id = f"t-{uuid.uuid4().hex[:10]}"
+    store = Store(store_url)
+    broken_ledger = pd.DataFrame({"discrepancy_id": ["0123456789abcdef"], "rule": ["HA_MISSING"],
+                                  "county_code": ["522425"], "household_no": ["H1"], "archive_no": [None],
+                                  "field": [None], "status": [None],  # NOT NULL: the write fails here
+                                  "first_seen": ["1999-01-01"], "last_seen": [None], "resolved_at": [None],
+                                  "changed_by_run": [run_id]})
+    with pytest.raises(Exception, match="(?i)null"):  # pandas may wrap the IntegrityError
+        store.save_run({"run_id": run_id, "as_of": "1999-01-01", "scope": "all", "status": "published",
+                        "started_at": "x", "finished_at": None, "parameters": {}, "inputs": {}, "counts": {},
+                        "timings": {}}, {"matches": pd.DataFrame({"archive_no": ["A9"], "score": [1.0]})},
+                       broken_ledger)
+    assert run_id not in store.run_history()["run_id"].tolist()
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from matches where run_id = :r"), {"r": run_id}).scalar() == 0

@@ -40,18 +40,9 @@ def exports(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield None  # the default: a SQLite file in the output folder
-        return
-    base = database_url("postgres")
-    name = f"anju_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield str(sa.engine.make_url(base).set(database=name))
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+def store_url(request, fresh_database):
+    # None: the default, a SQLite file in the output folder
+    return None if request.param == "sqlite" else fresh_database("postgres")
 
 
 def run(src: Path, out: Path, as_of: date, store: str | None, **kw) -> dict:

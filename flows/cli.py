@@ -53,6 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--counties", type=_counties, help="re-reconcile only these 6-digit county codes, e.g. "
                    "522425,522426; every other county's outputs and ledger entries stay as they were")
 
+    f = sub.add_parser("feedback", help="correction packages for both agencies, and write-back")
+    fsub = f.add_subparsers(dest="feedback_command", required=True)
+    fb = fsub.add_parser("build", help="build packages and cleaned extracts from a published run")
+    fb.add_argument("--out", required=True, type=_existing, help="the output folder of `anju reconcile`")
+    fb.add_argument("--as-of", required=True, type=_date)
+    fb.add_argument("--mapping", type=_existing)
+    fp = fsub.add_parser("push", help="upsert an agency's corrections into a staging table of its database")
+    fp.add_argument("--agency", required=True, choices=["ps", "ha"])
+    fp.add_argument("--url", required=True, help="SQLAlchemy URL; ${VAR} is read from the environment")
+    fp.add_argument("--table", required=True, help="staging table, [schema.]name; created if absent")
+    fp.add_argument("--out", required=True, type=_existing)
+    fp.add_argument("--as-of", required=True, type=_date)
+
     g = sub.add_parser("generate", help="write synthetic exports of both agencies with ground truth")
     g.add_argument("--households", type=int, required=True)
     g.add_argument("--seed", type=int, default=0)
@@ -93,6 +106,25 @@ def cmd_reconcile(args: argparse.Namespace, tty: bool = False) -> int:
     return 0
 
 
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from flows import feedback_cmd
+
+    if args.feedback_command == "build":
+        summary = feedback_cmd.build(args.out, args.as_of, args.mapping)
+        for agency in ("ps", "ha"):
+            s = summary[agency]
+            print(f"  {agency}: {s['corrections']:,} corrections ({s['with_proposal']:,} with a proposed value), "
+                  f"{s['records']:,} cleaned records, {s['files']} files")
+        print(f"  packages {summary['published']}/")
+        return 0
+    from connectors.sql import parse_location
+
+    url = parse_location(f"{args.url}#x").url  # ${VAR} from the environment
+    n = feedback_cmd.push_package(args.out, args.as_of, args.agency, url, args.table)
+    print(f"  pushed {n:,} corrections to {args.table} (upserted by discrepancy id, one transaction)")
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     import time
 
@@ -122,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "reconcile":
             return cmd_reconcile(args, tty)
+        if args.command == "feedback":
+            return cmd_feedback(args)
         return cmd_generate(args)
     except (SourceError, PublishGateError, RunLocked, ValueError) as e:
         print(f"anju: error: {e}", file=sys.stderr)

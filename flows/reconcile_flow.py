@@ -21,6 +21,7 @@ from prefect.cache_policies import NO_CACHE
 from connectors.errors import SourceError
 from connectors.publish import Staging
 from connectors.sources import SourceFrame, read_source
+from connectors.store import PUBLISHED as STORED
 from connectors.store import Store, default_url
 from reconcile import pipeline
 from reconcile.ledger import annotate, update_ledger
@@ -114,10 +115,16 @@ def publish(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, run: dict, ou
         store.save_run({"run_id": run["run_id"], "as_of": run["as_of"], "scope": run["scope"],
                         "status": "published", "started_at": run["started_at"], "finished_at": run["finished_at"],
                         "parameters": run["parameters"], "inputs": run["inputs"], "counts": run["tables"],
-                        "timings": run["seconds"]}, tables, ledger, counties)
+                        "timings": run["seconds"]}, {k: v for k, v in tables.items() if k in STORED},
+                       ledger, counties)
         live = staging.commit()
     get_run_logger().info("publish: %s", live)
     return str(live)
+
+
+def _records(frame: pd.DataFrame) -> pd.DataFrame:
+    """The canonical records, for the agencies' cleaned extracts (full values: agency use)."""
+    return frame.drop(columns=[c for c in frame.columns if c.startswith("extra:")]).reset_index(drop=True)
 
 
 def ledger_snapshot(store: Store, as_of: str, ledger: pd.DataFrame, counties: list[str] | None) -> pd.DataFrame:
@@ -214,7 +221,7 @@ def reconcile(ps_households: str, ha_archive: str, as_of: date, out: str, ps_mem
         unified, others = unify_task(canon, matches, disc, settings)
         clock.lap("unify", t)
         tables = {"matches": matches, "discrepancies": disc, "unified": unified, "quarantine": canon.quarantine,
-                  "other_groups": others}
+                  "other_groups": others, "records_ps": _records(canon.ps), "records_ha": _records(canon.ha)}
         if counties:
             tables = merge_scoped(previous_outputs(out, as_of.isoformat()), tables, counties)
         t = time.perf_counter()

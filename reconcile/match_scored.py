@@ -30,6 +30,7 @@ from schemas.config import HERE as SCHEMAS
 BLOCKS = (("county_code", "pinyin"), ("county_code", "birth"), ("village_code", "surname"))
 FIELDS = ("name", "id", "village", "size", "member")
 KNOWN_SAMPLE = 50_000
+NEAR_WITHOUT_MODEL = 0.99  # the score of a near-ID match when the run has no data to fit the model
 
 
 @lru_cache(maxsize=1)
@@ -127,12 +128,16 @@ def match_residual(ps: pd.DataFrame, ha: pd.DataFrame, members: pd.DataFrame,
     rest_ha = ha_f[~isin(ha_f["archive_no"], matched["archive_no"])]
     cand = levels(candidates(rest_ps, rest_ha, cfg["max_block_size"]), ps_f, ha_f, roster)
     empty = pd.DataFrame({c: pd.Series(dtype="string") for c in ("household_no", "archive_no", "agreement")})
-    if cand.empty or matched.empty:
+    if cand.empty:
         return ScoredResult(empty.assign(method=pd.Series(dtype="string"), score=pd.Series(dtype=float)),
                             empty.assign(score=pd.Series(dtype=float)), None)
-    pos, neg = _known(ps_f, ha_f, roster, matched, cfg["max_block_size"])
-    model = estimate(pos, neg, cand, n_levels, iterations=cfg["em_iterations"])
-    cand["score"] = model.probability(cand)
+    if matched.empty:  # nothing to learn from (a tiny re-run): the near-ID rule alone, no scored pass
+        model = None
+        cand["score"] = np.where((cand["id"] == 0) & (cand["name"] <= 1), NEAR_WITHOUT_MODEL, 0.0)
+    else:
+        pos, neg = _known(ps_f, ha_f, roster, matched, cfg["max_block_size"])
+        model = estimate(pos, neg, cand, n_levels, iterations=cfg["em_iterations"])
+        cand["score"] = model.probability(cand)
     cand["agreement"] = compare.describe(cand)
 
     near = cand[(cand["id"] == 0) & (cand["name"] <= 1) & cand["county_same"]]

@@ -17,6 +17,8 @@ ORDER = {
     "unified": ["unified_id"],
     "quarantine": ["source", "row_number"],
     "other_groups": ["archive_no"],
+    "records_ps": ["household_no"],
+    "records_ha": ["archive_no"],
 }
 
 

@@ -101,6 +101,8 @@ def load_vocabularies() -> dict[str, Vocabulary]:
     raw = yaml.safe_load((HERE / "vocab.yaml").read_text(encoding="utf-8"))
     vocabs = {}
     for name, body in raw.items():
+        if name == "native":
+            continue
         lookup = {fold(k): v for k, v in (body.get("map") or {}).items()}
         if body.get("identity"):
             lookup.update({fold(v): v for v in body["canonical"]})
@@ -118,6 +120,8 @@ class RuleSpec:
     message_en: str
     action_zh: str
     action_en: str
+    corrects: dict = field(default_factory=dict)
+    suggest_for: str | None = None
 
 
 Catalog = dict[str, RuleSpec]
@@ -127,3 +131,10 @@ Catalog = dict[str, RuleSpec]
 def load_catalog() -> Catalog:
     raw = yaml.safe_load((HERE / "catalog.yaml").read_text(encoding="utf-8"))
     return {code: RuleSpec(code=code, **body) for code, body in raw.items()}
+
+
+@lru_cache(maxsize=1)
+def native_spellings() -> dict[str, dict]:
+    """Canonical value -> how the agencies write it (是/否, 已脱贫, C级 …), per vocabulary."""
+    raw = yaml.safe_load((HERE / "vocab.yaml").read_text(encoding="utf-8"))
+    return raw.get("native", {})

@@ -44,6 +44,8 @@ def member(**kw) -> dict:
 
 
 def raw_frame(rows: list[dict]) -> pd.DataFrame:
+    if not rows:  # an empty export still has its columns
+        return pd.DataFrame({"_row": pd.Series(dtype="int64"), **{c: pd.Series(dtype="string") for c in HA}})
     f = pd.DataFrame(rows, dtype="string")
     f.insert(0, "_row", range(2, len(rows) + 2))
     return f

@@ -38,7 +38,9 @@ def test_exact_id_wins_over_member_pass():
     assert t.matches[["household_no", "method"]].values.tolist() == [["H2", "id_exact"]]
 
 
-def test_invalid_ids_are_never_joined():
+def test_invalid_ids_are_never_joined_by_the_exact_pass():
     bad = ID_C[:-1] + ("0" if ID_C[-1] != "0" else "1")
-    t = run([ps(householder_id=bad)], [ha(householder_id=bad)])
-    assert t.matches.empty
+    same_name = run([ps(householder_id=bad)], [ha(householder_id=bad)])
+    assert same_name.matches["method"].tolist() == ["id_near"]  # same typo in both, same name, same county
+    other_name = run([ps(householder_id=bad)], [ha(householder_id=bad, householder_name="李四")])
+    assert other_name.matches.empty

@@ -1,0 +1,35 @@
+"""Correction packages as frames: who must correct what, in their own terms."""
+from schemas import load_source_specs
+from reconcile.feedback import corrections
+from tests.reconcile.builders import ID_A, RENOVATED, ha, ps, run
+
+
+def _packages(t):
+    specs = load_source_specs()
+    return corrections(t.discrepancies, specs, "ps"), corrections(t.discrepancies, specs, "ha")
+
+
+def test_secured_conflict_proposes_the_ps_flag_the_archive_proves():
+    t = run([ps(housing_secured="否", is_dilapidated="是", dilapidation_grade="C级")], [ha(**RENOVATED)])
+    p, h = _packages(t)
+    assert p[["户编号", "字段", "当前值", "建议值"]].values.tolist() == [["H1", "住房安全有保障", "否", "是"]]
+    assert p["依据"].notna().all()
+    assert h[["档案编号", "字段", "当前值"]].values.tolist() == [["A1", "住房安全有保障认定结果", "改造安全"]]
+    assert h["建议值"].isna().all()
+
+
+def test_invalid_id_gets_the_other_agencys_valid_id():
+    bad = ID_A[:-1] + ("0" if ID_A[-1] != "0" else "1")
+    t = run([ps()], [ha(householder_id=bad, archive_no="A7")])
+    _, h = _packages(t)
+    row = h[h["rule"] == "INVALID_ID"]
+    assert row[["档案编号", "字段", "当前值", "建议值"]].values.tolist() == [["A7", "身份证号码", bad, ID_A]]
+    p, _ = _packages(t)
+    assert "INVALID_ID" not in set(p["rule"])  # not the poverty office's record
+
+
+def test_missing_determination_goes_to_the_housing_agency_only():
+    t = run([ps()], [])
+    p, h = _packages(t)
+    assert h[["rule", "户编号"]].values.tolist() == [["HA_MISSING", "H1"]]
+    assert p.empty

@@ -162,6 +162,15 @@ class Store:
             return pd.read_sql(sa.select(*[t.c[c] for c in LEDGER_COLUMNS]).where(t.c.as_of == as_of)
                                .order_by(t.c.discrepancy_id), conn).astype("string")
 
+    def ledger_history(self) -> pd.DataFrame:
+        """Open discrepancies per date in the ledger: the trend analysts follow."""
+        self.migrate()
+        t = sa.Table("discrepancy_ledger", sa.MetaData(), autoload_with=self.engine)
+        stmt = (sa.select(t.c.as_of, sa.func.count().label("open"))
+                .where(t.c.status.in_(["new", "open", "reopened"])).group_by(t.c.as_of).order_by(t.c.as_of))
+        with self.engine.connect() as conn:
+            return pd.read_sql(stmt, conn)
+
     def run_history(self) -> pd.DataFrame:
         self.migrate()
         with self.engine.connect() as conn:

@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     fp.add_argument("--out", required=True, type=_existing)
     fp.add_argument("--as-of", required=True, type=_date)
 
+    pr = sub.add_parser("progress", help="the monthly renovation progress report (due before the 6th)")
+    pr.add_argument("--month", help="YYYY-MM (default: the previous month)")
+    pr.add_argument("--out", required=True, type=_existing, help="the output folder of `anju reconcile`")
+    pr.add_argument("--deadline", type=_date, default=date(2020, 6, 30))
+    pr.add_argument("--unit", default="省住房和城乡建设厅", help="the reporting unit printed on the sheet")
+
     g = sub.add_parser("generate", help="write synthetic exports of both agencies with ground truth")
     g.add_argument("--households", type=int, required=True)
     g.add_argument("--seed", type=int, default=0)
@@ -156,6 +162,14 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_reconcile(args, tty)
         if args.command == "feedback":
             return cmd_feedback(args)
+        if args.command == "progress":
+            from flows.progress_flow import monthly_progress
+
+            r = monthly_progress(out=args.out, month=args.month, deadline=args.deadline, unit=args.unit)
+            print(f"  progress {r['month']} (as of {r['as_of']}, from the run of {r['source_run']}): "
+                  f"{r['tasks']:,} tasks, completion rate {r['completion_rate']:.1%}")
+            print(f"  outputs  {r['published']}/")
+            return 0
         return cmd_generate(args)
     except (SourceError, PublishGateError, RunLocked, ValueError) as e:
         print(f"anju: error: {e}", file=sys.stderr)

@@ -27,10 +27,13 @@ from reconcile import pipeline
 from reconcile.ledger import annotate, update_ledger
 from reconcile.match import MatchResult
 from reconcile.pipeline import DEFAULT_DEADLINE, Canonical, Settings
+from reconcile.progress import monthly_progress
 from reconcile.scope import ORDER, merge_scoped, restrict
 from reconcile.unify import unify
 from schemas.config import load_source_specs
 from schemas.published import validate_published
+
+from flows.reporting import write_reports
 
 PACKAGES = ("anju", "pandas", "numpy", "pandera", "great-expectations", "sqlalchemy", "prefect", "pyarrow")
 
@@ -108,6 +111,13 @@ def publish(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, run: dict, ou
             staging.write_table(name, frame)
         led = ledger_snapshot(store, run["as_of"], ledger, counties)
         staging.write_table("ledger", led.drop(columns=["changed_by_run"]))
+        history = store.ledger_history()
+        history = pd.concat([history[history["as_of"] != run["as_of"]], pd.DataFrame(
+            {"as_of": [run["as_of"]], "open": [int(led["status"].isin(["new", "open", "reopened"]).sum())]})])
+        progress = monthly_progress(tables["records_ha"], tables["unified"], run["as_of"],
+                                    run["parameters"]["deadline"])
+        write_reports(staging.path, tables, led, progress, history.sort_values("as_of"), run,
+                      run["parameters"]["deadline"])
         run["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         run["tables"]["ledger"] = len(led)
         staging.write_json("run.json", run)

@@ -97,3 +97,22 @@ def test_bad_source_fails_cleanly_and_keeps_last_good_outputs(published, tmp_pat
     with pytest.raises(SourceError, match="not a readable XLSX"):
         reconcile(ps_households=str(SAMPLE / "ps_households.csv"), ha_archive=str(bad), as_of=AS_OF, out=str(out))
     assert (out / AS_OF.isoformat()).resolve() == before
+
+
+def test_monthly_progress_flow_publishes_the_month(published):
+    from flows.progress_flow import month_end, monthly_progress, previous_month
+    from reconcile.progress import monthly_progress as table
+
+    out, _ = published
+    r = monthly_progress(out=str(out), month="2020-07")
+    assert r["as_of"] == "2020-07-31" and r["source_run"] == "2020-07-31"
+    live = out / "progress" / "2020-07"
+    got = pd.read_parquet(live / "progress.parquet")
+    run_dir = out / "2020-07-31"
+    want = table(pd.read_parquet(run_dir / "records_ha.parquet"), pd.read_parquet(run_dir / "unified.parquet"),
+                 "2020-07-31", "2020-06-30")
+    pd.testing.assert_frame_equal(got, want)
+    assert (live / "进度月报.xlsx").exists() and (live / "progress.csv").exists()
+    assert previous_month(AS_OF.replace(day=3)) == "2020-06" and str(month_end("2020-02")) == "2020-02-29"
+    with pytest.raises(ValueError, match="no published run on or before 2020-05-31"):
+        monthly_progress(out=str(out), month="2020-05")

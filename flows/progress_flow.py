@@ -1,0 +1,58 @@
+"""The ``monthly_progress`` flow: the ministry's progress table for the previous month's end.
+
+Reads the latest published run on or before the month's last day and publishes
+``OUT/progress/<YYYY-MM>/`` (progress.parquet, progress.csv, 进度月报.xlsx) atomically.
+"""
+from __future__ import annotations
+
+import calendar
+from datetime import date
+from pathlib import Path
+from uuid import uuid4
+
+import flows.runtime  # noqa: F401
+import pandas as pd
+from prefect import flow, get_run_logger
+
+from connectors.publish import Staging
+from connectors.reports import write_progress
+from reconcile.pipeline import DEFAULT_DEADLINE
+from reconcile.progress import monthly_progress as progress_table
+
+
+def month_end(month: str) -> date:
+    year, mon = (int(x) for x in month.split("-"))
+    return date(year, mon, calendar.monthrange(year, mon)[1])
+
+
+def previous_month(today: date) -> str:
+    first = today.replace(day=1)
+    last = date.fromordinal(first.toordinal() - 1)
+    return f"{last:%Y-%m}"
+
+
+def source_run(out: Path, end: date) -> Path:
+    runs = sorted(p for p in out.iterdir() if p.name[:4].isdigit() and len(p.name) == 10 and p.name <= end.isoformat()
+                  and (p / "records_ha.parquet").exists()) if out.exists() else []
+    if not runs:
+        raise ValueError(f"{out}: no published run on or before {end}; run `anju reconcile` for that date first")
+    return runs[-1]
+
+
+@flow(name="monthly_progress", validate_parameters=True)
+def monthly_progress(out: str, month: str | None = None, deadline: date = DEFAULT_DEADLINE,
+                     unit: str = "省住房和城乡建设厅") -> dict:
+    """Progress as of the month's last day (default: the previous month, for the report due by the 6th)."""
+    month = month or previous_month(date.today())
+    end = month_end(month)
+    run_dir = source_run(Path(out), end)
+    table = progress_table(pd.read_parquet(run_dir / "records_ha.parquet"), pd.read_parquet(run_dir / "unified.parquet"),
+                           end, deadline)
+    with Staging(Path(out) / "progress", month, f"pr-{uuid4().hex[:12]}") as st:
+        write_progress(st.path, table, end.isoformat(), unit)
+        live = st.commit()
+    nation = table[table["level"] == "national"].iloc[0]
+    get_run_logger().info("progress %s from run %s: %d tasks, completion rate %.1f%%", month, run_dir.name,
+                          nation["tasks"], 100 * nation["completion_rate"])
+    return {"month": month, "as_of": end.isoformat(), "source_run": run_dir.name, "published": str(live),
+            "tasks": int(nation["tasks"]), "completion_rate": float(nation["completion_rate"])}

@@ -1,0 +1,32 @@
+"""The report files of a run: report.xlsx, report.html, progress.parquet and its sheet."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from connectors.reports import figures, write_progress, write_report_html, write_report_xlsx
+from reconcile.report import analyst_view, summary
+
+HTML_ROWS = 20_000  # the page stays light; the workbook and the parquet hold every row
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+
+
+def write_reports(folder: Path, tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, progress: pd.DataFrame,
+                  history: pd.DataFrame, run: dict, deadline: str) -> None:
+    disc = tables["discrepancies"]
+    parts = summary(disc, ledger)
+    rows = analyst_view(disc)
+    write_report_xlsx(folder / "report.xlsx", parts, rows)
+    write_progress(folder, progress, run["as_of"])
+    top = rows.iloc[disc["severity"].map(SEVERITY_ORDER).argsort(kind="stable")[:HTML_ROWS]]
+    unified = tables["unified"]
+    headline = {
+        "建档立卡贫困户 / registered poor households": f"{int(unified['in_ps'].sum()):,}",
+        "住房安全有保障 / housing secured": f"{int(unified['housing_secured'].fillna(False).sum()):,}",
+        "问题 / discrepancies": f"{len(disc):,}",
+        "新发现 / new": f"{int((ledger['status'] == 'new').sum()):,}",
+        "已解决 / resolved": f"{int((ledger['status'] == 'resolved').sum()):,}",
+    }
+    write_report_html(folder / "report.html", f"安居 Anju 核对报告 {run['as_of']}", headline,
+                      figures(parts, progress, history, deadline), top)

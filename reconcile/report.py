@@ -1,0 +1,65 @@
+"""The analysts' report as data: summary tables built from a run's outputs, no rendering.
+
+Rendering lives in ``connectors/reports.py``; this module only shapes frames, and masks
+ID numbers, which must never reach an analyst-facing output in full.
+"""
+from __future__ import annotations
+
+from typing import TypedDict
+
+import pandas as pd
+
+from reconcile.ids import mask_ids
+
+ID_LIKE = r"^'?[0-9]{6}[0-9]{8,11}[0-9Xx]$"
+DISCREPANCY_HEADERS_ZH = {
+    "discrepancy_id": "问题编号", "rule": "规则", "severity": "严重程度", "owner": "责任部门", "agency": "记录所属",
+    "county_code": "县代码", "household_no": "户编号", "archive_no": "档案编号", "field": "字段",
+    "ps_value": "扶贫系统值", "ha_value": "农户档案值", "suggested_value": "建议值", "message": "问题说明",
+    "action": "处理建议", "status": "状态", "first_seen": "首次发现",
+}
+
+
+RULE_NAMES_ZH = {
+    "HA_MISSING": "未录入认定", "PS_MISSING": "扶贫系统无此户", "TARGET_TYPE_CONFLICT": "农户类型不符",
+    "SECURED_CONFLICT": "保障认定不一致", "METHOD_CONFLICT": "搬迁口径不一致", "DANGER_CONFLICT": "危房等级不一致",
+    "RENOVATION_OVERDUE": "改造逾期", "EXITED_UNSECURED": "脱贫户住房未保障", "IDENTITY_CONFLICT": "身份信息不一致",
+    "INVALID_ID": "身份证号无效", "DUPLICATE": "重复记录", "DATE_ANOMALY": "日期异常", "SUBSIDY_MISSING": "补助未录入",
+    "REVIEW_MATCH": "待人工确认", "HOUSEHOLDER_CHANGED": "户主变更",
+}
+
+
+class RuleCount(TypedDict):
+    rule: str
+    severity: str
+    owner: str
+    count: int
+
+
+def mask_id_like(s: pd.Series) -> pd.Series:
+    """Mask every value that looks like a resident ID (15 or 18 characters of digits/X), and
+    IDs Excel turned into numbers (``5.20628199305268E+17`` still tells 15 digits)."""
+    s = s.astype("string")
+    looks = s.str.strip().str.fullmatch(ID_LIKE).fillna(False)
+    s = s.mask(looks, mask_ids(s[looks].str.strip().str.lstrip("'")))
+    return s.str.replace(r"^([0-9]\.[0-9]{5})[0-9]+([Ee]\+?[0-9]+)$", r"\1********\2", regex=True)
+
+
+def analyst_view(discrepancies: pd.DataFrame) -> pd.DataFrame:
+    """The discrepancy rows an analyst reads: Chinese headers, no full ID number anywhere."""
+    d = discrepancies[list(DISCREPANCY_HEADERS_ZH)].copy()
+    for col in ("ps_value", "ha_value", "suggested_value"):
+        d[col] = mask_id_like(d[col])
+    d["first_seen"] = pd.to_datetime(d["first_seen"], errors="coerce")
+    return d.rename(columns=DISCREPANCY_HEADERS_ZH)
+
+
+def summary(discrepancies: pd.DataFrame, ledger: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    d = discrepancies
+    by_rule = d.groupby(["rule", "severity", "owner"]).size().rename("count").reset_index()
+    by_county = d.pivot_table(index="county_code", columns="severity", values="discrepancy_id", aggfunc="count",
+                              fill_value=0).reset_index()
+    by_owner = d.groupby("owner").size().rename("count").reset_index()
+    changes = ledger["status"].value_counts().reindex(["new", "open", "resolved", "reopened"], fill_value=0)
+    return {"by_rule": by_rule, "by_county": by_county, "by_owner": by_owner,
+            "changes": changes.rename_axis("status").rename("count").reset_index()}

@@ -1,0 +1,89 @@
+"""Headless Chromium driven through the DevTools protocol: console errors, the page's own
+requests, a screenshot. Chromium comes from Debian's package (installed by .ci/run)."""
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+         "--disable-default-apps", "--disable-extensions", "--no-default-browser-check"]
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def load(page: Path, screenshot: Path, settle: float = 3.0) -> dict:
+    """Open ``page``; return console errors, exceptions and every URL the page requested."""
+    from websockets.sync.client import connect
+
+    port = _free_port()
+    profile = tempfile.mkdtemp(prefix="anju-chromium-")
+    proc = subprocess.Popen([chromium(), *FLAGS, f"--user-data-dir={profile}", f"--remote-debugging-port={port}",
+                             "--remote-debugging-address=127.0.0.1", "--window-size=1280,2000", "about:blank"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=1))
+                break
+            except OSError:
+                time.sleep(0.2)
+        ws_url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
+        seen = {"errors": [], "requests": []}
+        with connect(ws_url, max_size=None, open_timeout=20) as ws:
+            counter = iter(range(1, 10_000))
+
+            def call(method, **params):
+                ident = next(counter)
+                ws.send(json.dumps({"id": ident, "method": method, "params": params}))
+                while True:
+                    msg = json.loads(ws.recv(timeout=60))
+                    if msg.get("id") == ident:
+                        return msg.get("result", {})
+                    _event(msg, seen)
+
+            for domain in ("Network", "Runtime", "Log", "Page"):
+                call(f"{domain}.enable")
+            call("Page.navigate", url=page.resolve().as_uri())
+            end = time.monotonic() + settle
+            while time.monotonic() < end:
+                try:
+                    _event(json.loads(ws.recv(timeout=0.5)), seen)
+                except TimeoutError:
+                    pass
+            shot = call("Page.captureScreenshot", format="png", captureBeyondViewport=False)
+            screenshot.write_bytes(base64.b64decode(shot["data"]))
+            seen["rows_shown"] = call("Runtime.evaluate", expression="document.querySelectorAll('#t tbody tr').length",
+                                      returnByValue=True)["result"]["value"]
+        return seen
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _event(msg: dict, seen: dict) -> None:
+    method, params = msg.get("method"), msg.get("params", {})
+    if method == "Network.requestWillBeSent":
+        seen["requests"].append(params["request"]["url"])
+    elif method == "Runtime.exceptionThrown":
+        seen["errors"].append(params["exceptionDetails"].get("text", "exception"))
+    elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
+        seen["errors"].append(str(params.get("args")))
+    elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
+        seen["errors"].append(params["entry"].get("text"))

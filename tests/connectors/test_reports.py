@@ -1,0 +1,110 @@
+"""Analyst reports: the workbook reopened, masking, formula neutralisation, the HTML page in a browser."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from connectors.reports import neutralise, write_progress, write_report_xlsx
+from reconcile.report import analyst_view, summary
+from tests.conftest import IN_CI
+from tests.reconcile.builders import ID_A, ha, ps, run
+
+
+@pytest.fixture(scope="module")
+def tables():
+    bad = ID_A[:-1] + ("0" if ID_A[-1] != "0" else "1")
+    return run([ps(householder_name="=HYPERLINK(\"http://x\")", housing_secured="否"),
+                ps(household_no="H2", householder_id=bad, householder_name="李四")],
+               [ha(householder_name="@SUM(A1)"), ha(archive_no="A2", householder_id=bad, householder_name="李四")])
+
+
+def test_workbook_sheets_headers_masking_and_formulas(tables, tmp_path):
+    d = tables.discrepancies
+    rows = analyst_view(d)
+    write_report_xlsx(tmp_path / "r.xlsx", summary(d, d.assign(status="new")), rows)
+    wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    assert wb.sheetnames[0] == "汇总"
+    assert {"身份证号无效", "身份信息不一致", "保障认定不一致"} <= set(wb.sheetnames)
+    ws = wb["身份证号无效"]
+    header = [c.value for c in ws[1]]
+    assert header[:3] == ["问题编号", "严重程度", "责任部门"] and ws.freeze_panes == "A2" and ws.auto_filter.ref
+    values = [str(c.value) for row in wb.worksheets for r in row.iter_rows() for c in r if c.value is not None]
+    assert not any(ID_A in v or v.startswith(("=", "@", "+")) for v in values)  # no full ID, no formula
+    masked = [v for v in values if "********" in v]
+    assert masked and all(len(v) == 18 for v in masked)
+    ident = wb["身份信息不一致"]
+    cells = [c.value for r in ident.iter_rows(min_row=2) for c in r]
+    assert "'=HYPERLINK(\"http://x\")" in cells and "'@SUM(A1)" in cells
+    col = header.index("首次发现") + 1
+    dates = [r[0] for r in ws.iter_rows(min_row=2, min_col=col, max_col=col) if r[0].value is not None]
+    assert dates and all(c.is_date for c in dates)
+
+
+def test_rule_over_the_sheet_limit_is_split_not_truncated(tmp_path, monkeypatch):
+    import connectors.reports as reports
+
+    monkeypatch.setattr(reports, "SHEET_ROWS", 2)
+    rows = pd.DataFrame({"规则": ["DUPLICATE"] * 5, "户编号": [f"H{i}" for i in range(5)]})
+    write_report_xlsx(tmp_path / "r.xlsx", {"by_rule": pd.DataFrame({"rule": ["DUPLICATE"], "count": [5]})}, rows)
+    wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    parts = [n for n in wb.sheetnames if n.startswith("重复记录")]
+    assert parts == ["重复记录_1", "重复记录_2", "重复记录_3"]
+    assert sum(wb[n].max_row - 1 for n in parts) == 5
+
+
+def test_neutralise():
+    assert [neutralise(v) for v in ["=1+1", "-3", "张三", 5]] == ["'=1+1", "'-3", "张三", 5]
+
+
+def test_progress_sheet_is_laid_out_as_a_province_sends_it(tmp_path):
+    from reconcile.progress import monthly_progress
+
+    ha_frame = pd.DataFrame({"county_code": ["522425"], "target_type": ["建档立卡贫困户"], "guarantee_method": ["农村危房改造"],
+                             "task_source": ["年度计划"], "task_year": pd.array([2020], dtype="Int64"),
+                             "start_date": [pd.Timestamp("2020-03-01")], "completion_date": [pd.NaT],
+                             "acceptance_date": [pd.NaT]})
+    unified = pd.DataFrame({"county_code": ["522425"], "in_ps": [True], "housing_secured_basis": ["ha_determination"]})
+    files = write_progress(tmp_path, monthly_progress(ha_frame, unified, "2020-05-31", "2020-06-30"), "2020-05-31")
+    assert [f.name for f in files] == ["progress.parquet", "progress.csv", "进度月报.xlsx"]
+    ws = openpyxl.load_workbook(tmp_path / "进度月报.xlsx").active
+    rows = list(ws.iter_rows(values_only=True))
+    assert "2020-05-31" in rows[0][0] and rows[1][0].startswith("填报单位") and rows[2][0] == "层级"
+    assert rows[-1][0] == "合计" and rows[-1][3] == 1  # national totals last
+
+
+@pytest.mark.slow
+def test_report_html_opens_offline_without_errors_or_requests(tmp_path):
+    from tests.connectors.browser import chromium, load
+
+    if chromium() is None:
+        if IN_CI:
+            pytest.fail("chromium is not installed; .ci/run installs Debian's chromium package")
+        pytest.skip("no chromium on this machine (apt-get install chromium)")
+    from datetime import date
+
+    from flows.reconcile_flow import reconcile  # noqa: F401  (the page a run writes)
+    from tests.conftest import SAMPLE
+
+    import flows.runtime  # noqa: F401
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        reconcile(ps_households=str(SAMPLE / "ps_households.csv"), ps_members=str(SAMPLE / "ps_members.csv"),
+                  ha_archive=str(SAMPLE / "ha_archive.xlsx"), as_of=date(2020, 7, 31), out=str(tmp_path))
+    page = tmp_path / "2020-07-31" / "report.html"
+    shot = Path(os.environ.get("ANJU_SCREENSHOT_DIR", tmp_path)) / "report.png"
+    seen = load(page, shot)
+    assert seen["errors"] == []
+    assert all(u.startswith(("file:", "data:", "blob:", "about:")) for u in seen["requests"]), seen["requests"]
+    assert seen["rows_shown"] > 0
+    assert shot.stat().st_size > 10_000
+    text = page.read_text(encoding="utf-8")
+    ids = pd.concat([pd.read_parquet(tmp_path / "2020-07-31" / f"records_{a}.parquet")["householder_id"]
+                     for a in ("ps", "ha")])
+    ids = ids[ids.str.len() >= 15]
+    assert "********" in text  # masked IDs are shown...
+    assert not any(i in text for i in ids)  # ...and no full one

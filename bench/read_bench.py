@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -40,8 +39,11 @@ def child_peak(path: str) -> None:
     spec = load_source_specs()["ha_archive"]
     t = time.perf_counter()
     src = read_source(path, spec)
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child would report
+    # the peak of the parent it was forked from.
+    hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
     print(json.dumps({"rows": len(src.frame), "seconds": round(time.perf_counter() - t, 2),
-                      "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+                      "peak_mb": round(hwm / 1024)}))
 
 
 def main() -> None:

@@ -2,6 +2,9 @@
 
     python bench/match_bench.py --households 100000 [--splink]
 
+Splink is a benchmark-only dependency: `pip install splink==5.0.0` into the same
+environment (it installs beside pandas 3); it is not in pyproject.toml or the lock.
+
 Generates a world, reads it back through the connectors (Parquet), normalizes, and
 times each stage. Prints precision, recall, per-dirt-kind recall, seconds per stage and
 peak memory (ru_maxrss) for each method on the same data. Not a test: figures go in

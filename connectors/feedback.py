@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from connectors.native import write_csv, write_xlsx
 
+PACKAGE_HEADERS_ZH = {"discrepancy_id": "问题编号", "rule": "规则", "severity": "严重程度", "county_code": "县代码"}
 STAGING_COLUMNS = ["discrepancy_id", "rule", "severity", "county_code", "record_key", "column", "field_native",
                    "current_value", "proposed_value", "basis", "reason", "as_of"]
 
@@ -28,7 +29,7 @@ def write_packages(root: Path, agency: str, package: pd.DataFrame, cleaned: pd.D
     for county, rows in package.groupby("county_code", sort=True):
         folder = root / agency / str(county)
         name = f"纠错清单_{county}"
-        body = rows.drop(columns=["column"])
+        body = rows.drop(columns=["column"]).rename(columns=PACKAGE_HEADERS_ZH)
         if agency == "ps":
             write_csv(body, folder / f"{name}.csv", "gb18030")
             written.append(folder / f"{name}.csv")

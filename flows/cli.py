@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     from schemas.published import PublishGateError
 
     args = build_parser().parse_args(argv)
+    flows.runtime.quiet_known_errors()
     try:
         if args.command == "reconcile":
             return cmd_reconcile(args, tty)

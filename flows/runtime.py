@@ -23,3 +23,27 @@ def configure() -> None:
 
 
 configure()
+
+
+class QuietKnownErrors:
+    """A logging filter: for errors that are about the input (a bad file, a held lock, a
+    failed publishing gate) the console shows the one-line message, not a traceback.
+    Everything else keeps its traceback."""
+
+    def filter(self, record) -> bool:
+        from connectors.errors import SourceError
+        from connectors.store import RunLocked
+        from schemas.published import PublishGateError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, (SourceError, RunLocked, PublishGateError)):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def quiet_known_errors() -> None:
+    import logging
+
+    for name in ("prefect.task_runs", "prefect.flow_runs"):
+        logging.getLogger(name).addFilter(QuietKnownErrors())

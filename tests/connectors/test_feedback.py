@@ -22,7 +22,8 @@ def test_ps_package_is_gb18030_csv_and_xlsx_with_native_headers(tmp_path):
     names = sorted(f.name for f in files)
     assert names == ["清洗数据_522425.csv", "清洗数据_522425.xlsx", "纠错清单_522425.csv", "纠错清单_522425.xlsx"]
     csv = pd.read_csv(tmp_path / "ps" / "522425" / "纠错清单_522425.csv", encoding="gb18030", dtype=str)
-    assert list(csv.columns)[:6] == ["discrepancy_id", "rule", "severity", "county_code", "户编号", "档案编号"]
+    assert list(csv.columns) == ["问题编号", "规则", "严重程度", "县代码", "户编号", "档案编号", "字段", "当前值", "建议值",
+                                 "依据", "原因", "处理建议"]
     assert csv["建议值"].tolist() == ["522425198001010011"] * 3  # full ID: the agency needs it
     ws = openpyxl.load_workbook(tmp_path / "ps" / "522425" / "纠错清单_522425.xlsx").active
     rows = list(ws.iter_rows(values_only=True))

@@ -40,3 +40,13 @@ def test_generate_is_deterministic_for_a_seed(tmp_path):
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a" / f"{name}.parquet"),
                                       pd.read_parquet(tmp_path / "b" / f"{name}.parquet"))
     assert (tmp_path / "a/truth/discrepancies.csv").read_bytes() == (tmp_path / "b/truth/discrepancies.csv").read_bytes()
+
+
+@pytest.mark.slow
+def test_bad_input_is_one_clear_message_without_traceback(tmp_path):
+    (tmp_path / "ha.xlsx").write_bytes(b"not a workbook")
+    r = _anju("reconcile", "--ps-households", str(SAMPLE / "ps_households.csv"), "--ha-archive", "ha.xlsx",
+              "--as-of", "2020-07-31", "--out", "out", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "anju: error: " in r.stderr and "ha.xlsx: not a readable XLSX workbook" in r.stderr
+    assert "Traceback" not in r.stderr + r.stdout

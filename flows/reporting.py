@@ -1,6 +1,8 @@
 """The report files of a run: report.xlsx, report.html, progress.parquet and its sheet."""
 from __future__ import annotations
 
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import pandas as pd
@@ -13,11 +15,16 @@ SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 
 def write_reports(folder: Path, tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, progress: pd.DataFrame,
-                  history: pd.DataFrame, run: dict, deadline: str) -> None:
+                  history: pd.DataFrame, run: dict, deadline: str) -> Future:
+    """Write the reports; the workbook (the slow part at a province's scale) is written by a
+    second process while the caller stores the run. Wait on the returned future before
+    publishing."""
     disc = tables["discrepancies"]
     parts = summary(disc, ledger)
     rows = analyst_view(disc)
-    write_report_xlsx(folder / "report.xlsx", parts, rows)
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+    workbook = pool.submit(write_report_xlsx, folder / "report.xlsx", parts, rows)
+    pool.shutdown(wait=False)
     write_progress(folder, progress, run["as_of"])
     top = rows.iloc[disc["severity"].map(SEVERITY_ORDER).argsort(kind="stable")[:HTML_ROWS]]
     unified = tables["unified"]
@@ -30,3 +37,4 @@ def write_reports(folder: Path, tables: dict[str, pd.DataFrame], ledger: pd.Data
     }
     write_report_html(folder / "report.html", f"安居 Anju 核对报告 {run['as_of']}", headline,
                       figures(parts, progress, history, deadline), top)
+    return workbook

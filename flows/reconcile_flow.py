@@ -254,6 +254,8 @@ def reconcile(ps_households: str, ha_archive: str, as_of: date, out: str, ps_mem
                "parameters": {"deadline": deadline.isoformat(), "mapping": mapping, "store": _redact(store_url),
                               "counties": counties},
                "inputs": inputs, "tables": {k: len(v) for k, v in tables.items()},
+               "quarantine_by_problem": canon.quarantine.groupby(["source", "column", "problem"], dropna=False)
+               .size().rename("rows").reset_index().astype({"rows": int}).to_dict("records"),
                "discrepancies_by_rule": disc["rule"].value_counts().sort_index().to_dict(),
                "ledger_changes": ledger["status"].value_counts().sort_index().to_dict(),
                "matches_by_method": matches["method"].value_counts().sort_index().to_dict(),

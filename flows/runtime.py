@@ -33,10 +33,11 @@ class QuietKnownErrors:
     def filter(self, record) -> bool:
         from connectors.errors import SourceError
         from connectors.store import RunLocked
+        from schemas.frames import SourceSchemaError
         from schemas.published import PublishGateError
 
         exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, (SourceError, RunLocked, PublishGateError)):
+        if isinstance(exc, (SourceError, SourceSchemaError, RunLocked, PublishGateError)):
             record.exc_info = None
             record.exc_text = None
         return True

@@ -19,6 +19,7 @@ from reconcile.parse import QUARANTINE_COLUMNS, parse_source
 from reconcile.rules import RuleContext
 from reconcile.unify import unify
 from schemas.config import SourceSpec, load_vocabularies
+from schemas.frames import CANONICAL, check_raw
 
 DEFAULT_DEADLINE = date(2020, 6, 30)
 
@@ -57,6 +58,9 @@ def normalize(raw: dict[str, pd.DataFrame], specs: dict[str, SourceSpec], settin
     ``raw`` maps source name (``ps_households``, ``ps_members``, ``ha_archive``) to its
     raw frame; ``ps_members`` may be absent.
     """
+    for name, frame in raw.items():
+        if name != "ps_members":  # an empty member roster is allowed; households are not
+            check_raw(name, frame)
     parsed = {name: parse_source(frame, specs[name], source=name, as_of=settings.as_of)
               for name, frame in raw.items()}
     ps, ha = parsed["ps_households"].frame, parsed["ha_archive"].frame
@@ -83,6 +87,8 @@ def normalize(raw: dict[str, pd.DataFrame], specs: dict[str, SourceSpec], settin
         else pd.DataFrame({c: pd.Series(dtype="string") for c in QUARANTINE_COLUMNS})
     q = q.astype({c: "string" for c in QUARANTINE_COLUMNS if c != "row_number"}).astype({"row_number": "int64"})
     q = q.sort_values(["source", "row_number"]).reset_index(drop=True)
+    for key, frame in (("ps", ps), ("ha", ha), ("members", members)):
+        CANONICAL[key].validate(frame, lazy=True)  # a failure here is a bug in Anju, not in the input
     return Canonical(ps=ps, members=members, ha=ha, quarantine=q,
                      rows_read={name: len(frame) for name, frame in raw.items()})
 

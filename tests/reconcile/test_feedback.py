@@ -1,7 +1,7 @@
 """Correction packages as frames: who must correct what, in their own terms."""
 from schemas import load_source_specs
 from reconcile.feedback import corrections
-from tests.reconcile.builders import ID_A, RENOVATED, ha, ps, run
+from tests.reconcile.builders import ID_A, ID_C, RENOVATED, ha, ps, run
 
 
 def _packages(t):
@@ -29,7 +29,7 @@ def test_invalid_id_gets_the_other_agencys_valid_id():
 
 
 def test_missing_determination_goes_to_the_housing_agency_only():
-    t = run([ps()], [])
+    t = run([ps()], [ha(archive_no="A9", householder_id=ID_C, householder_name="王五", target_type="低保户")])
     p, h = _packages(t)
     assert h[["rule", "户编号"]].values.tolist() == [["HA_MISSING", "H1"]]
     assert p.empty

@@ -46,10 +46,9 @@ MEMBERS = [{"_row": 90000, "household_no": "NM-H", "name": "王刚", "id_no": HU
 @pytest.fixture(scope="module")
 def matches(world_raw, specs):
     raw = {k: v.copy() for k, v in world_raw.items()}
-    raw["ps_households"] = pd.concat([raw["ps_households"], pd.DataFrame(PS_ROWS).astype({"_row": int})],
-                                     ignore_index=True)
-    raw["ha_archive"] = pd.concat([raw["ha_archive"], pd.DataFrame(HA_ROWS)], ignore_index=True)
-    raw["ps_members"] = pd.concat([raw["ps_members"], pd.DataFrame(MEMBERS)], ignore_index=True)
+    for name, rows in (("ps_households", PS_ROWS), ("ha_archive", HA_ROWS), ("ps_members", MEMBERS)):
+        extra = pd.DataFrame(rows).assign(_row=range(90000, 90000 + len(rows)))  # lines after the file's own
+        raw[name] = pd.concat([raw[name], extra], ignore_index=True)
     m = pipeline.run(raw, specs, pipeline.Settings(as_of=date(2020, 7, 31))).matches
     return m[m["archive_no"].str.startswith("NM-") | m["household_no"].str.startswith("NM-")]
 

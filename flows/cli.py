@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--deadline", type=_date, default=date(2020, 6, 30))
     pr.add_argument("--unit", default="省住房和城乡建设厅", help="the reporting unit printed on the sheet")
 
+    sv = sub.add_parser("serve", help="run the nightly and monthly flows on their schedules (Asia/Shanghai)")
+    sv.add_argument("--settings", required=True, type=_existing, help="settings YAML (see anju.example.yaml)")
+
     g = sub.add_parser("generate", help="write synthetic exports of both agencies with ground truth")
     g.add_argument("--households", type=int, required=True)
     g.add_argument("--seed", type=int, default=0)
@@ -163,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_reconcile(args, tty)
         if args.command == "feedback":
             return cmd_feedback(args)
+        if args.command == "serve":
+            from flows.serve import serve_forever
+
+            serve_forever(args.settings)
+            return 0
         if args.command == "progress":
             from flows.progress_flow import monthly_progress
 

@@ -43,7 +43,9 @@ def source_run(out: Path, end: date) -> Path:
 def monthly_progress(out: str, month: str | None = None, deadline: date = DEFAULT_DEADLINE,
                      unit: str = "省住房和城乡建设厅") -> dict:
     """Progress as of the month's last day (default: the previous month, for the report due by the 6th)."""
-    month = month or previous_month(date.today())
+    from flows.reconcile_flow import today_in_china
+
+    month = month or previous_month(today_in_china())
     end = month_end(month)
     run_dir = source_run(Path(out), end)
     table = progress_table(pd.read_parquet(run_dir / "records_ha.parquet"), pd.read_parquet(run_dir / "unified.parquet"),

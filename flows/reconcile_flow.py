@@ -183,7 +183,7 @@ class _Clock:
 
 
 @flow(name="reconcile", validate_parameters=True)
-def reconcile(ps_households: str, ha_archive: str, as_of: date, out: str, ps_members: str | None = None,
+def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None = None, ps_members: str | None = None,
               store: str | None = None, deadline: date = DEFAULT_DEADLINE, mapping: str | None = None,
               counties: list[str] | None = None) -> dict:
     """Reconcile one PS export with one HA export as of a date and publish the outputs.
@@ -192,6 +192,7 @@ def reconcile(ps_households: str, ha_archive: str, as_of: date, out: str, ps_mem
     ledger entries stay as the last run for this date left them.
     """
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    as_of = as_of or today_in_china()  # a scheduled nightly run reconciles as of its own day
     settings = Settings(as_of=as_of, deadline=deadline)
     clock = _Clock()
     store_url = store or default_url(Path(out))
@@ -266,6 +267,12 @@ def reconcile(ps_households: str, ha_archive: str, as_of: date, out: str, ps_mem
     run["seconds"] = clock.seconds
     run["published"] = live
     return run
+
+
+def today_in_china() -> date:
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
 def _redact(url: str) -> str:

@@ -1,0 +1,64 @@
+"""``anju serve``: the nightly reconciliation and the monthly progress report on their schedules.
+
+One settings file says where the exports are, where outputs and the store go, and when
+to run. Times are cron expressions in Asia/Shanghai (``serve(cron=...)`` alone would mean
+UTC). Teams running a Prefect server with workers use ``prefect.yaml`` instead.
+"""
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import yaml
+
+DEFAULTS = {
+    "timezone": "Asia/Shanghai",
+    "schedules": {"reconcile": "0 2 * * *", "monthly_progress": "0 1 1 * *"},
+    "deadline": "2020-06-30",
+    "store": None,
+    "mapping": None,
+}
+
+
+def load_settings(path: str | Path) -> dict:
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    settings = {**DEFAULTS, **raw, "schedules": {**DEFAULTS["schedules"], **(raw.get("schedules") or {})}}
+    missing = [k for k in ("out",) if not settings.get(k)] + [
+        f"sources.{k}" for k in ("ps_households", "ha_archive") if not (settings.get("sources") or {}).get(k)]
+    if missing:
+        raise ValueError(f"{path}: settings missing {', '.join(missing)}")
+    base = Path(path).resolve().parent
+    resolve = (lambda p: p if (p is None or "://" in str(p)) else str((base / p).resolve()))
+    settings["out"] = resolve(settings["out"])
+    settings["sources"] = {k: resolve(v) for k, v in settings["sources"].items()}
+    settings["mapping"] = resolve(settings["mapping"])
+    return settings
+
+
+def deployments(settings: dict) -> list:
+    import flows.runtime  # noqa: F401
+    from prefect.schedules import Cron
+
+    from flows.progress_flow import monthly_progress
+    from flows.reconcile_flow import reconcile
+
+    tz, cron = settings["timezone"], settings["schedules"]
+    src = settings["sources"]
+    deadline = date.fromisoformat(str(settings["deadline"]))
+    nightly = reconcile.to_deployment(
+        name="nightly", schedules=[Cron(cron["reconcile"], timezone=tz)],
+        parameters={"ps_households": src["ps_households"], "ps_members": src.get("ps_members"),
+                    "ha_archive": src["ha_archive"], "out": settings["out"], "store": settings["store"],
+                    "deadline": deadline, "mapping": settings["mapping"]},
+        description="Reconcile today's exports (as_of = today in Asia/Shanghai) and publish.")
+    monthly = monthly_progress.to_deployment(
+        name="monthly", schedules=[Cron(cron["monthly_progress"], timezone=tz)],
+        parameters={"out": settings["out"], "deadline": deadline},
+        description="The previous month's progress report, ready before the 6th.")
+    return [nightly, monthly]
+
+
+def serve_forever(settings_path: str) -> None:
+    from prefect import serve
+
+    serve(*deployments(load_settings(settings_path)))

@@ -14,28 +14,21 @@ the result never depends on input order.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from reconcile.frames import isin
-import yaml
 
 from reconcile import compare
 from reconcile.fs_model import FSModel, estimate
 from reconcile.names import pinyin_keys
-from schemas.config import HERE as SCHEMAS
+from schemas.config import load_matching_settings
 
 BLOCKS = (("county_code", "pinyin"), ("county_code", "birth"), ("village_code", "surname"))
 FIELDS = ("name", "id", "village", "size", "member")
 KNOWN_SAMPLE = 50_000
 NEAR_WITHOUT_MODEL = 0.99  # the score of a near-ID match when the run has no data to fit the model
-
-
-@lru_cache(maxsize=1)
-def settings() -> dict:
-    return yaml.safe_load((SCHEMAS / "matching.yaml").read_text(encoding="utf-8"))
 
 
 @dataclass
@@ -120,7 +113,7 @@ def _known(ps_f, ha_f, roster, matched: pd.DataFrame, max_block: int) -> tuple[p
 
 def match_residual(ps: pd.DataFrame, ha: pd.DataFrame, members: pd.DataFrame,
                    matched: pd.DataFrame) -> ScoredResult:
-    cfg = settings()
+    cfg = load_matching_settings()
     n_levels = {f: len(cfg["levels"][f]) for f in FIELDS}
     ps_f, ha_f = features(ps, "household_no"), features(ha, "archive_no")
     roster = members[["household_no", "name"]].dropna().drop_duplicates()

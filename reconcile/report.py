@@ -5,8 +5,6 @@ ID numbers, which must never reach an analyst-facing output in full.
 """
 from __future__ import annotations
 
-from typing import TypedDict
-
 import pandas as pd
 
 from reconcile.ids import mask_ids
@@ -27,13 +25,6 @@ RULE_NAMES_ZH = {
     "INVALID_ID": "身份证号无效", "DUPLICATE": "重复记录", "DATE_ANOMALY": "日期异常", "SUBSIDY_MISSING": "补助未录入",
     "REVIEW_MATCH": "待人工确认", "HOUSEHOLDER_CHANGED": "户主变更",
 }
-
-
-class RuleCount(TypedDict):
-    rule: str
-    severity: str
-    owner: str
-    count: int
 
 
 def mask_id_like(s: pd.Series) -> pd.Series:

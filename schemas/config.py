@@ -138,3 +138,9 @@ def native_spellings() -> dict[str, dict]:
     """Canonical value -> how the agencies write it (是/否, 已脱贫, C级 …), per vocabulary."""
     raw = yaml.safe_load((HERE / "vocab.yaml").read_text(encoding="utf-8"))
     return raw.get("native", {})
+
+
+@lru_cache(maxsize=1)
+def load_matching_settings() -> dict:
+    """Thresholds, block limits and comparison levels of the matcher (matching.yaml)."""
+    return yaml.safe_load((HERE / "matching.yaml").read_text(encoding="utf-8"))

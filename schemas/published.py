@@ -9,9 +9,9 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-RULES = ["HA_MISSING", "PS_MISSING", "TARGET_TYPE_CONFLICT", "SECURED_CONFLICT", "METHOD_CONFLICT",
-         "DANGER_CONFLICT", "RENOVATION_OVERDUE", "EXITED_UNSECURED", "IDENTITY_CONFLICT", "INVALID_ID",
-         "DUPLICATE", "DATE_ANOMALY", "SUBSIDY_MISSING", "REVIEW_MATCH", "HOUSEHOLDER_CHANGED"]
+from schemas.config import load_catalog
+
+RULES = list(load_catalog())  # the catalog is the one list of rules
 SEVERITIES = ["critical", "high", "medium", "low"]
 COUNTY = r"^\d{6}$"
 

@@ -15,6 +15,16 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @pytest.fixture(scope="session")
+def harness():
+    """One temporary Prefect server for every flow test of the session."""
+    import flows.runtime  # noqa: F401  (offline defaults before Prefect loads)
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
+
+
+@pytest.fixture(scope="session")
 def sample_dir() -> Path:
     return SAMPLE
 

@@ -77,7 +77,7 @@ def test_progress_sheet_is_laid_out_as_a_province_sends_it(tmp_path):
 
 
 @pytest.mark.slow
-def test_report_html_opens_offline_without_errors_or_requests(tmp_path):
+def test_report_html_opens_offline_without_errors_or_requests(harness, tmp_path):
     from tests.connectors.browser import chromium, load
 
     if chromium() is None:
@@ -86,15 +86,11 @@ def test_report_html_opens_offline_without_errors_or_requests(tmp_path):
         pytest.skip("no chromium on this machine (apt-get install chromium)")
     from datetime import date
 
-    from flows.reconcile_flow import reconcile  # noqa: F401  (the page a run writes)
+    from flows.reconcile_flow import reconcile  # the page a run writes
     from tests.conftest import SAMPLE
 
-    import flows.runtime  # noqa: F401
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=90):
-        reconcile(ps_households=str(SAMPLE / "ps_households.csv"), ps_members=str(SAMPLE / "ps_members.csv"),
-                  ha_archive=str(SAMPLE / "ha_archive.xlsx"), as_of=date(2020, 7, 31), out=str(tmp_path))
+    reconcile(ps_households=str(SAMPLE / "ps_households.csv"), ps_members=str(SAMPLE / "ps_members.csv"),
+              ha_archive=str(SAMPLE / "ha_archive.xlsx"), as_of=date(2020, 7, 31), out=str(tmp_path))
     page = tmp_path / "2020-07-31" / "report.html"
     shot = Path(os.environ.get("ANJU_SCREENSHOT_DIR", tmp_path)) / "report.png"
     seen = load(page, shot)

@@ -12,15 +12,6 @@ pytestmark = pytest.mark.slow
 AS_OF = date(2020, 7, 31)
 
 
-@pytest.fixture(scope="module")
-def harness():
-    import flows.runtime  # noqa: F401
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=90):
-        yield
-
-
 def _run(src: Path, out: Path):
     from flows.reconcile_flow import reconcile
 

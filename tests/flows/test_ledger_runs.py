@@ -22,15 +22,6 @@ TABLES = ("matches", "discrepancies", "unified", "quarantine", "other_groups", "
 
 
 @pytest.fixture(scope="module")
-def harness():
-    import flows.runtime  # noqa: F401
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=90):
-        yield
-
-
-@pytest.fixture(scope="module")
 def exports(tmp_path_factory) -> Path:
     from flows.synth import build_world, write_world
 

@@ -12,15 +12,6 @@ from tests.conftest import AS_OF, SAMPLE, precision_recall
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def harness():
-    import flows.runtime  # noqa: F401
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=90):
-        yield
-
-
 def _run(out, **kw):
     from flows.reconcile_flow import reconcile
 
@@ -85,8 +76,6 @@ def test_rerun_gives_byte_identical_tables(published, tmp_path):
 
 
 def test_bad_source_fails_cleanly_and_keeps_last_good_outputs(published, tmp_path):
-    from prefect.exceptions import FailedRun  # noqa: F401  (imported for clarity of what may surface)
-
     from connectors.errors import SourceError
     from flows.reconcile_flow import reconcile
 

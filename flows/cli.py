@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--store", help="SQLAlchemy URL of the SQL store (default: a SQLite file in OUT)")
     r.add_argument("--deadline", type=_date, default=date(2020, 6, 30), help="renovation deadline (2020-06-30)")
     r.add_argument("--mapping", type=_existing, help="YAML of extra header aliases for a province's layout")
+    r.add_argument("--dask-address", help="run the county partitions on a Dask cluster: a scheduler address "
+                   "(tcp://HOST:8786), or 'local' for a 2-worker cluster in this process; default: threads")
     r.add_argument("--counties", type=_counties, help="re-reconcile only these 6-digit county codes, e.g. "
                    "522425,522426; every other county's outputs and ledger entries stay as they were")
 
@@ -98,6 +100,9 @@ def _summary(run: dict) -> str:
     lines.append(f"  ledger ({run['scope']}): {changes}")
     lines.append(f"  unified households {run['tables']['unified']:,}; other priority groups "
                  f"{run['tables']['other_groups']:,}")
+    if run.get("gate"):
+        lines.append(f"  gate     {run['gate']['evaluated']} expectations passed; Data Docs "
+                     f"{run['published']}/{run['gate']['data_docs']}")
     lines.append(f"  outputs  {run['published']}/")
     lines.append(f"  store    {run['parameters']['store']}")
     return "\n".join(lines)
@@ -106,9 +111,11 @@ def _summary(run: dict) -> str:
 def cmd_reconcile(args: argparse.Namespace, tty: bool = False) -> int:
     from flows.progress import stage_progress
     from flows.reconcile_flow import reconcile
+    from flows.runners import task_runner
 
+    flow = reconcile.with_options(task_runner=task_runner(args.dask_address)) if args.dask_address else reconcile
     with stage_progress(tty, f"reconcile {args.as_of}"):
-        run = reconcile(ps_households=args.ps_households, ps_members=args.ps_members, ha_archive=args.ha_archive,
+        run = flow(ps_households=args.ps_households, ps_members=args.ps_members, ha_archive=args.ha_archive,
                         as_of=args.as_of, out=args.out, store=args.store, deadline=args.deadline,
                         mapping=args.mapping, counties=args.counties)
     print(_summary(run))

@@ -5,7 +5,9 @@ every task has ``cache_policy=NO_CACHE``, so a re-run after a correction really 
 """
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -16,8 +18,10 @@ from uuid import uuid4
 import flows.runtime  # noqa: F401  (offline Prefect defaults, before prefect is imported)
 import pandas as pd
 from prefect import flow, get_run_logger, task
+from prefect.context import get_run_context
 from prefect.cache_policies import NO_CACHE
 
+from connectors.datadocs import run_gate
 from connectors.errors import SourceError
 from connectors.publish import Staging
 from connectors.sources import SourceFrame, read_source
@@ -25,16 +29,23 @@ from connectors.store import PUBLISHED as STORED
 from connectors.store import Store, default_url
 from reconcile import pipeline
 from reconcile.ledger import annotate, update_ledger
-from reconcile.match import MatchResult
+from reconcile.match import MatchResult, finish, match_by_id, members_or_empty
+from reconcile.match_scored import Residual, ScoredResult, assign, combine, fit, partition_levels, residual
+from reconcile.partition import DEFAULT_PARTITION_RECORDS, county_groups
 from reconcile.pipeline import DEFAULT_DEADLINE, Canonical, Settings
 from reconcile.progress import monthly_progress
+from reconcile.report import analyst_view
 from reconcile.scope import ORDER, merge_scoped, restrict
 from reconcile.unify import unify
 from schemas.config import load_source_specs
-from schemas.published import validate_published
+from schemas.gate import gate_frames
+from schemas.published import PublishGateError, validate_published
 
+from flows.artifacts import publish_artifacts
 from flows.reporting import write_reports
+from flows.runners import task_runner
 
+ACCOUNTED = ("rows_read", "rows_used", "rows_quarantined", "rows_out_of_scope")
 PACKAGES = ("anju", "pandas", "numpy", "pandera", "great-expectations", "sqlalchemy", "prefect", "pyarrow")
 
 
@@ -72,12 +83,45 @@ def normalize(sources: dict[str, SourceFrame], settings: Settings, mapping: str 
     return canon
 
 
-@task(name="match", cache_policy=NO_CACHE)
-def match(canon: Canonical) -> MatchResult:
-    r = pipeline.match(canon)
-    get_run_logger().info("match: %d pairs (%s), %d for review", len(r.matches),
-                          r.matches["method"].value_counts().to_dict(), len(r.review))
-    return r
+@task(name="match-by-id", cache_policy=NO_CACHE)
+def match_ids(canon: Canonical) -> tuple[pd.DataFrame, Residual]:
+    """The national ID passes, and what they leave for the county partitions."""
+    members = members_or_empty(canon.members)
+    by_id = match_by_id(canon.ps, members, canon.ha)
+    return by_id, residual(canon.ps, canon.ha, members, by_id)
+
+
+@task(name="match-candidates", cache_policy=NO_CACHE)
+def match_candidates(part: Residual) -> pd.DataFrame:
+    return partition_levels(part)
+
+
+@task(name="match-fit", cache_policy=NO_CACHE)
+def match_fit(res: Residual, candidates: list[pd.DataFrame]):
+    return fit(res, candidates)
+
+
+@task(name="match-assign", cache_policy=NO_CACHE)
+def match_assign(candidates: pd.DataFrame, model) -> ScoredResult:
+    return assign(candidates, model)
+
+
+def match(canon: Canonical, partition_records: int) -> tuple[MatchResult, dict]:
+    """Matching, partitioned by county through the flow's task runner (threads, or Dask).
+
+    The ID passes are national; the scored passes run per group of counties, twice: once
+    to list candidates (the model is then fitted over all of them), once to assign.
+    """
+    by_id, res = match_ids(canon)
+    groups = county_groups(res.counties(), partition_records)
+    candidates = [f.result() for f in [match_candidates.submit(res.part(g)) for g in groups]]
+    model = match_fit(res, candidates)
+    results = [f.result() for f in [match_assign.submit(c, model) for c in candidates]]
+    r = finish(canon.ps, by_id, combine(results or [assign(pd.DataFrame(), model)]))
+    runner = type(get_run_context().task_runner).__name__
+    get_run_logger().info("match: %d pairs (%s), %d for review, %d partitions on %s", len(r.matches),
+                          r.matches["method"].value_counts().to_dict(), len(r.review), len(groups), runner)
+    return r, {"partitions": len(groups), "task_runner": runner}
 
 
 @task(name="classify", cache_policy=NO_CACHE)
@@ -116,8 +160,10 @@ def publish(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, run: dict, ou
             {"as_of": [run["as_of"]], "open": [int(led["status"].isin(["new", "open", "reopened"]).sum())]})])
         progress = monthly_progress(tables["records_ha"], tables["unified"], run["as_of"],
                                     run["parameters"]["deadline"])
+        rows = analyst_view(tables["discrepancies"])
+        run["gate"] = gate(tables | {"ledger": led, "progress": progress}, rows, run, staging.path, Path(out))
         workbook = write_reports(staging.path, tables, led, progress, history.sort_values("as_of"), run,
-                                 run["parameters"]["deadline"])
+                                 run["parameters"]["deadline"], rows)
         run["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         run["tables"]["ledger"] = len(led)
         staging.write_json("run.json", run)
@@ -131,6 +177,27 @@ def publish(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, run: dict, ou
         live = staging.commit()
     get_run_logger().info("publish: %s", live)
     return str(live)
+
+
+def gate(tables: dict[str, pd.DataFrame], rows: pd.DataFrame, run: dict, folder: Path, out: Path) -> dict:
+    """The Great Expectations gate over what is about to be published; Data Docs in ``folder``.
+
+    A failed gate raises before anything is stored or swapped; its Data Docs are kept under
+    ``OUT/.failed/<as_of>/<run_id>/`` for whoever is on call.
+    """
+    accounting = pd.DataFrame([{"source": name, **{k: i[k] for k in ACCOUNTED}} for name, i in run["inputs"].items()])
+    outcome = run_gate(gate_frames(tables, rows, accounting), folder / "datadocs", run["run_id"])
+    summary = {"evaluated": outcome.evaluated, "failed": outcome.failed, "seconds": outcome.seconds,
+               "data_docs": "datadocs/index.html"}
+    if not outcome.success:
+        kept = out / ".failed" / run["as_of"] / run["run_id"]
+        shutil.copytree(folder / "datadocs", kept / "datadocs")
+        (kept / "gate.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+        raise PublishGateError(
+            f"publishing gate failed: {len(outcome.failed)} of {outcome.evaluated} expectations; nothing "
+            f"published, last good outputs kept.\n  {outcome.describe()}\n  Data Docs: {kept / 'datadocs' / 'index.html'}")
+    get_run_logger().info("gate: %d expectations passed in %.1f s", outcome.evaluated, outcome.seconds)
+    return summary
 
 
 def _records(frame: pd.DataFrame) -> pd.DataFrame:
@@ -182,10 +249,10 @@ class _Clock:
         self.seconds[stage] = round(self.seconds.get(stage, 0.0) + time.perf_counter() - started, 3)
 
 
-@flow(name="reconcile", validate_parameters=True)
+@flow(name="reconcile", validate_parameters=True, task_runner=task_runner())
 def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None = None, ps_members: str | None = None,
               store: str | None = None, deadline: date = DEFAULT_DEADLINE, mapping: str | None = None,
-              counties: list[str] | None = None) -> dict:
+              counties: list[str] | None = None, partition_records: int = DEFAULT_PARTITION_RECORDS) -> dict:
     """Reconcile one PS export with one HA export as of a date and publish the outputs.
 
     ``counties`` re-reconciles only those counties: every other county's outputs and
@@ -217,7 +284,7 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
         canon = normalize(sources, settings, mapping)
         clock.lap("normalize", t)
         t = time.perf_counter()
-        matched = match(canon)
+        matched, partitioning = match(canon, partition_records)
         matches = matched.matches
         clock.lap("match", t)
         t = time.perf_counter()
@@ -241,11 +308,12 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
         clock.lap("validate", t)
 
         q_counts = canon.quarantine["source"].value_counts().to_dict()
+        used = {"ps_households": len(canon.ps), "ha_archive": len(canon.ha), "ps_members": len(canon.members)}
         inputs = {name: {"location": src.meta["location"], "format": src.meta["format"],
                          "encoding": src.meta.get("encoding"), "sheet": src.meta.get("sheet"),
                          "header_row": src.meta.get("header_row"), "rows_read": src.meta["rows_read"],
                          "rows_out_of_scope": left_out.get(name, 0),
-                         "rows_used": src.meta["rows_read"] - left_out.get(name, 0) - int(q_counts.get(name, 0)),
+                         "rows_used": used[name],
                          "rows_quarantined": int(q_counts.get(name, 0)), "sha256": src.meta["sha256"],
                          "skipped_rows": src.meta.get("skipped_rows", []),
                          "unknown_columns": src.meta.get("unknown_columns", [])}
@@ -253,7 +321,7 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
         run = {"run_id": run_id, "as_of": as_of.isoformat(), "scope": ",".join(counties) if counties else "all",
                "started_at": started_at,
                "parameters": {"deadline": deadline.isoformat(), "mapping": mapping, "store": _redact(store_url),
-                              "counties": counties},
+                              "counties": counties, "partition_records": partition_records, **partitioning},
                "inputs": inputs, "tables": {k: len(v) for k, v in tables.items()},
                "quarantine_by_problem": canon.quarantine.groupby(["source", "column", "problem"], dropna=False)
                .size().rename("rows").reset_index().astype({"rows": int}).to_dict("records"),
@@ -266,6 +334,10 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
         clock.lap("publish", t)
     run["seconds"] = clock.seconds
     run["published"] = live
+    try:
+        publish_artifacts(run, tables["discrepancies"], ledger, tables["unified"])
+    except Exception as e:  # the outputs are published; a missing artifact must not fail the run
+        get_run_logger().warning("artifacts not created: %s", e)
     return run
 
 

@@ -15,13 +15,13 @@ SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 
 def write_reports(folder: Path, tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, progress: pd.DataFrame,
-                  history: pd.DataFrame, run: dict, deadline: str) -> Future:
+                  history: pd.DataFrame, run: dict, deadline: str, rows: pd.DataFrame | None = None) -> Future:
     """Write the reports; the workbook (the slow part at a province's scale) is written by a
     second process while the caller stores the run. Wait on the returned future before
     publishing."""
     disc = tables["discrepancies"]
     parts = summary(disc, ledger)
-    rows = analyst_view(disc)
+    rows = analyst_view(disc) if rows is None else rows
     pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
     workbook = pool.submit(write_report_xlsx, folder / "report.xlsx", parts, rows)
     pool.shutdown(wait=False)

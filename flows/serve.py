@@ -17,6 +17,8 @@ DEFAULTS = {
     "deadline": "2020-06-30",
     "store": None,
     "mapping": None,
+    "dask_address": None,
+    "partition_records": None,
 }
 
 
@@ -39,23 +41,36 @@ def deployments(settings: dict) -> list:
     import flows.runtime  # noqa: F401
     from prefect.schedules import Cron
 
+    from flows.feedback_flow import feedback
     from flows.progress_flow import monthly_progress
     from flows.reconcile_flow import reconcile
+    from flows.rerun_flow import rerun
+    from flows.runners import task_runner
 
     tz, cron = settings["timezone"], settings["schedules"]
     src = settings["sources"]
     deadline = date.fromisoformat(str(settings["deadline"]))
+    common = {"ps_households": src["ps_households"], "ps_members": src.get("ps_members"),
+              "ha_archive": src["ha_archive"], "out": settings["out"], "store": settings["store"],
+              "deadline": deadline, "mapping": settings["mapping"]}
+    if settings["partition_records"]:
+        common["partition_records"] = int(settings["partition_records"])
+    if settings["dask_address"]:
+        reconcile = reconcile.with_options(task_runner=task_runner(settings["dask_address"]))
     nightly = reconcile.to_deployment(
-        name="nightly", schedules=[Cron(cron["reconcile"], timezone=tz)],
-        parameters={"ps_households": src["ps_households"], "ps_members": src.get("ps_members"),
-                    "ha_archive": src["ha_archive"], "out": settings["out"], "store": settings["store"],
-                    "deadline": deadline, "mapping": settings["mapping"]},
+        name="nightly", schedules=[Cron(cron["reconcile"], timezone=tz)], parameters=common,
         description="Reconcile today's exports (as_of = today in Asia/Shanghai) and publish.")
     monthly = monthly_progress.to_deployment(
         name="monthly", schedules=[Cron(cron["monthly_progress"], timezone=tz)],
         parameters={"out": settings["out"], "deadline": deadline},
         description="The previous month's progress report, ready before the 6th.")
-    return [nightly, monthly]
+    manual = rerun.to_deployment(
+        name="manual", parameters=common,
+        description="Re-reconcile some counties after a correction: give counties and as_of.")
+    packages = feedback.to_deployment(
+        name="manual", parameters={"out": settings["out"], "mapping": settings["mapping"]},
+        description="Build (and optionally push) both agencies' correction packages for an as_of.")
+    return [nightly, monthly, manual, packages]
 
 
 def serve_forever(settings_path: str) -> None:

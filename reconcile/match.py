@@ -21,7 +21,7 @@ import pandas as pd
 
 from reconcile.frames import isin
 from reconcile.fs_model import FSModel
-from reconcile.match_scored import match_residual
+from reconcile.match_scored import ScoredResult, match_residual
 
 MATCH_COLUMNS = ["household_no", "archive_no", "county_code", "method", "score", "agreement", "member_name"]
 
@@ -102,6 +102,22 @@ def match_households(ps: pd.DataFrame, members: pd.DataFrame | None, ha: pd.Data
     >>> r.matches[["household_no", "archive_no", "method", "agreement"]].values.tolist()
     [['H1', 'A1', 'id_exact', 'id,name,village,size']]
     """
+    members = members_or_empty(members)
+    by_id = match_by_id(ps, members, ha)
+    return finish(ps, by_id, match_residual(ps, ha, members, by_id))
+
+
+def members_or_empty(members: pd.DataFrame | None) -> pd.DataFrame:
+    if members is None or not len(members):
+        return pd.DataFrame({"household_no": pd.Series(dtype="string"), "name": pd.Series(dtype="string"),
+                             "id_no": pd.Series(dtype="string"), "id_no_valid": pd.Series(dtype=bool),
+                             "relation": pd.Series(dtype="string")})
+    return members
+
+
+def match_by_id(ps: pd.DataFrame, members: pd.DataFrame | None, ha: pd.DataFrame) -> pd.DataFrame:
+    """The national passes: ``id_exact``, then ``member_id`` (an ID is national: these
+    passes cross counties, the scored ones never do)."""
     exact = match_id_exact(ps, ha)
     exact["score"] = PASS_SCORE["id_exact"]
     found = [exact]
@@ -111,11 +127,12 @@ def match_households(ps: pd.DataFrame, members: pd.DataFrame | None, ha: pd.Data
         member = match_member_id(rest_ps, members, rest_ha)
         member["score"] = PASS_SCORE["member_id"]
         found.append(member)
-    else:
-        members = pd.DataFrame({"household_no": pd.Series(dtype="string"), "name": pd.Series(dtype="string")})
-    by_id = pd.concat([f for f in found if len(f)], ignore_index=True) if any(len(f) for f in found) \
+    return pd.concat([f for f in found if len(f)], ignore_index=True) if any(len(f) for f in found) \
         else pd.DataFrame(columns=MATCH_COLUMNS)
-    scored = match_residual(ps, ha, members, by_id)
+
+
+def finish(ps: pd.DataFrame, by_id: pd.DataFrame, scored: ScoredResult) -> MatchResult:
+    """The match table from the ID passes and the scored passes, in key order."""
     cols = [c for c in MATCH_COLUMNS if c != "county_code"]
     out = pd.concat([by_id[cols], scored.matches.assign(member_name=pd.NA)[cols]], ignore_index=True)
     out["county_code"] = out["household_no"].map(ps.set_index("household_no")["county_code"])

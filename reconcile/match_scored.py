@@ -111,25 +111,69 @@ def _known(ps_f, ha_f, roster, matched: pd.DataFrame, max_block: int) -> tuple[p
     return pos, neg
 
 
-def match_residual(ps: pd.DataFrame, ha: pd.DataFrame, members: pd.DataFrame,
-                   matched: pd.DataFrame) -> ScoredResult:
+@dataclass
+class Residual:
+    """What the ID passes left, as comparison features, and the pairs the model learns from.
+
+    Candidates never cross a county (every block holds the county or the village), so the
+    residual splits by county into partitions that are blocked, compared and assigned
+    independently; only the model is fitted over all of them.
+    """
+    ps: pd.DataFrame       # features of unmatched PS households
+    ha: pd.DataFrame       # features of unmatched HA records
+    roster: pd.DataFrame   # household_no, name of those households' members
+    known: tuple[pd.DataFrame, pd.DataFrame] | None  # level frames of known pairs / non-pairs
+
+    def counties(self) -> pd.Series:
+        """Residual records per county (both sides), the partitions' weights."""
+        both = pd.concat([self.ps["county_code"], self.ha["county_code"]], ignore_index=True)
+        return both.value_counts().sort_index()
+
+    def part(self, counties: list[str]) -> "Residual":
+        ps = self.ps[isin(self.ps["county_code"], counties)]
+        return Residual(ps, self.ha[isin(self.ha["county_code"], counties)],
+                        self.roster[isin(self.roster["household_no"], ps["household_no"])], None)
+
+
+def residual(ps: pd.DataFrame, ha: pd.DataFrame, members: pd.DataFrame, matched: pd.DataFrame) -> Residual:
     cfg = load_matching_settings()
-    n_levels = {f: len(cfg["levels"][f]) for f in FIELDS}
     ps_f, ha_f = features(ps, "household_no"), features(ha, "archive_no")
     roster = members[["household_no", "name"]].dropna().drop_duplicates()
+    known = None if matched.empty else _known(ps_f, ha_f, roster, matched, cfg["max_block_size"])
     rest_ps = ps_f[~isin(ps_f["household_no"], matched["household_no"])]
-    rest_ha = ha_f[~isin(ha_f["archive_no"], matched["archive_no"])]
-    cand = levels(candidates(rest_ps, rest_ha, cfg["max_block_size"]), ps_f, ha_f, roster)
+    return Residual(rest_ps, ha_f[~isin(ha_f["archive_no"], matched["archive_no"])],
+                    roster[isin(roster["household_no"], rest_ps["household_no"])], known)
+
+
+def partition_levels(part: Residual) -> pd.DataFrame:
+    """Candidate pairs of one partition with their comparison levels, in key order."""
+    cfg = load_matching_settings()
+    cand = levels(candidates(part.ps, part.ha, cfg["max_block_size"]), part.ps, part.ha, part.roster)
+    return cand.sort_values(["household_no", "archive_no"], ignore_index=True)
+
+
+def fit(res: Residual, parts: list[pd.DataFrame]) -> FSModel | None:
+    """The Fellegi-Sunter model of this run, from every partition's candidates (in key
+    order, so the fit does not depend on how the run was partitioned)."""
+    cfg = load_matching_settings()
+    if res.known is None:
+        return None
+    cand = pd.concat(parts, ignore_index=True).sort_values(["household_no", "archive_no"], ignore_index=True)
+    n_levels = {f: len(cfg["levels"][f]) for f in FIELDS}
+    return estimate(*res.known, cand, n_levels, iterations=cfg["em_iterations"])
+
+
+def assign(cand: pd.DataFrame, model: FSModel | None) -> ScoredResult:
+    """Score one partition's candidates and decide: id_near, fuzzy, review or nothing."""
+    cfg = load_matching_settings()
     empty = pd.DataFrame({c: pd.Series(dtype="string") for c in ("household_no", "archive_no", "agreement")})
     if cand.empty:
         return ScoredResult(empty.assign(method=pd.Series(dtype="string"), score=pd.Series(dtype=float)),
-                            empty.assign(score=pd.Series(dtype=float)), None)
-    if matched.empty:  # nothing to learn from (a tiny re-run): the near-ID rule alone, no scored pass
-        model = None
+                            empty.assign(score=pd.Series(dtype=float)), model)
+    cand = cand.copy()
+    if model is None:  # nothing to learn from (a tiny re-run): the near-ID rule alone, no scored pass
         cand["score"] = np.where((cand["id"] == 0) & (cand["name"] <= 1), NEAR_WITHOUT_MODEL, 0.0)
     else:
-        pos, neg = _known(ps_f, ha_f, roster, matched, cfg["max_block_size"])
-        model = estimate(pos, neg, cand, n_levels, iterations=cfg["em_iterations"])
         cand["score"] = model.probability(cand)
     cand["agreement"] = compare.describe(cand)
 
@@ -146,3 +190,19 @@ def match_residual(ps: pd.DataFrame, ha: pd.DataFrame, members: pd.DataFrame,
         ["score", "archive_no", "household_no"], ascending=[False, True, True]).drop_duplicates("archive_no")
     cols = ["household_no", "archive_no", "method", "score", "agreement"]
     return ScoredResult(done[cols], review[["household_no", "archive_no", "score", "agreement"]], model)
+
+
+def combine(results: list[ScoredResult]) -> ScoredResult:
+    """One result from the partitions' results."""
+    review = pd.concat([r.review for r in results], ignore_index=True).sort_values(
+        ["score", "archive_no", "household_no"], ascending=[False, True, True], ignore_index=True)
+    return ScoredResult(pd.concat([r.matches for r in results], ignore_index=True), review,
+                        results[0].model if results else None)
+
+
+def match_residual(ps: pd.DataFrame, ha: pd.DataFrame, members: pd.DataFrame,
+                   matched: pd.DataFrame) -> ScoredResult:
+    """The scored passes in one partition (what the flow runs partition by partition)."""
+    res = residual(ps, ha, members, matched)
+    cand = partition_levels(res)
+    return combine([assign(cand, fit(res, [cand]))])

@@ -27,8 +27,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def load(page: Path, screenshot: Path, settle: float = 3.0) -> dict:
-    """Open ``page``; return console errors, exceptions and every URL the page requested."""
+ROWS_SHOWN = "document.querySelectorAll('#t tbody tr').length"
+
+
+def load(page: Path, screenshot: Path, settle: float = 3.0, evaluate: dict[str, str] | None = None) -> dict:
+    """Open ``page``; return console errors, exceptions, every URL the page requested, the
+    requests that failed, and the value of each JavaScript expression in ``evaluate``."""
     from websockets.sync.client import connect
 
     port = _free_port()
@@ -44,7 +48,7 @@ def load(page: Path, screenshot: Path, settle: float = 3.0) -> dict:
             except OSError:
                 time.sleep(0.2)
         ws_url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
-        seen = {"errors": [], "requests": []}
+        seen = {"errors": [], "requests": [], "failed": []}
         with connect(ws_url, max_size=None, open_timeout=20) as ws:
             counter = iter(range(1, 10_000))
 
@@ -68,8 +72,8 @@ def load(page: Path, screenshot: Path, settle: float = 3.0) -> dict:
                     pass
             shot = call("Page.captureScreenshot", format="png", captureBeyondViewport=False)
             screenshot.write_bytes(base64.b64decode(shot["data"]))
-            seen["rows_shown"] = call("Runtime.evaluate", expression="document.querySelectorAll('#t tbody tr').length",
-                                      returnByValue=True)["result"]["value"]
+            for name, expression in (evaluate or {"rows_shown": ROWS_SHOWN}).items():
+                seen[name] = call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
         return seen
     finally:
         proc.kill()
@@ -81,6 +85,10 @@ def _event(msg: dict, seen: dict) -> None:
     method, params = msg.get("method"), msg.get("params", {})
     if method == "Network.requestWillBeSent":
         seen["requests"].append(params["request"]["url"])
+        seen.setdefault("by_id", {})[params["requestId"]] = params["request"]["url"]
+    elif method == "Network.loadingFailed":
+        url = seen.get("by_id", {}).get(params.get("requestId"), "?")
+        seen["failed"].append(f"{url}: {params.get('errorText')}")
     elif method == "Runtime.exceptionThrown":
         seen["errors"].append(params["exceptionDetails"].get("text", "exception"))
     elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":

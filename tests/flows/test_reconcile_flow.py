@@ -12,19 +12,7 @@ from tests.conftest import AS_OF, SAMPLE, precision_recall
 pytestmark = pytest.mark.slow
 
 
-def _run(out, **kw):
-    from flows.reconcile_flow import reconcile
-
-    return reconcile(ps_households=str(SAMPLE / "ps_households.csv"), ps_members=str(SAMPLE / "ps_members.csv"),
-                     ha_archive=str(SAMPLE / "ha_archive.xlsx"), as_of=AS_OF, out=str(out), **kw)
-
-
-@pytest.fixture(scope="module")
-def published(harness, tmp_path_factory):
-    out = tmp_path_factory.mktemp("out")
-    run = _run(out)
-    return out, run
-
+from tests.flows.conftest import run_sample as _run
 
 def test_outputs_follow_their_contracts(published):
     out, run = published

@@ -60,3 +60,30 @@ def run(ps_rows, ha_rows, member_rows=None, as_of=date(2020, 7, 31), deadline=da
 
 def rules(tables: pipeline.Tables) -> list[str]:
     return sorted(tables.discrepancies["rule"].tolist())
+
+
+def published_world(as_of=date(2020, 7, 31)) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """The published tables of a four-record run, and its row accounting: H1<->A1 matched,
+    H2 without an archive record (HA_MISSING), A2 without a PS household (PS_MISSING), A3 of
+    another priority group."""
+    from reconcile.progress import monthly_progress
+
+    raw = {"ps_households": raw_frame([ps(), ps(household_no="H2", householder_name="李四", householder_id=ID_B,
+                                               village_code="522425100202")]),
+           "ha_archive": raw_frame([ha(), ha(archive_no="A2", householder_name="王五", householder_id=ID_C,
+                                             village_code="522425100203"),
+                                    ha(archive_no="A3", householder_name="赵六",
+                                       householder_id=make_id("52242519900404004"), target_type="低保户",
+                                       village_code="522425100204")])}
+    settings = pipeline.Settings(as_of=as_of)
+    canon = pipeline.normalize(raw, load_source_specs(), settings)
+    matched = pipeline.match(canon)
+    disc = pipeline.find_discrepancies(canon, matched, settings).assign(status="new", first_seen=as_of.isoformat())
+    unified, others = pipeline.unify(canon.ps, canon.ha, matched.matches, disc, as_of)
+    tables = {"matches": matched.matches, "discrepancies": disc, "unified": unified, "other_groups": others,
+              "records_ps": canon.ps, "records_ha": canon.ha,
+              "ledger": disc[["discrepancy_id", "rule", "status", "first_seen"]],
+              "progress": monthly_progress(canon.ha, unified, as_of.isoformat(), "2020-06-30")}
+    accounting = pd.DataFrame({"source": ["ps_households", "ha_archive"], "rows_read": [2, 3], "rows_used": [2, 3],
+                               "rows_quarantined": [0, 0], "rows_out_of_scope": [0, 0]})
+    return tables, accounting

@@ -1,0 +1,118 @@
+"""The publishing gate as data: Great Expectations suites (``gate.yaml``) and the frames
+they run over, derived from a run's published tables.
+
+Cross-table facts (a match refers to an existing record, every record has an outcome,
+counts add up) become columns of small derived frames, so each check is a plain GX
+column expectation that the Data Docs can show. Running the suites and writing the Data
+Docs is ``connectors.datadocs``; this module only declares.
+
+>>> [s.name for s in load_suites()][:3]
+['matches', 'discrepancies', 'unified']
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from schemas.config import HERE
+
+TEXT = "*text*"
+
+
+@dataclass(frozen=True)
+class GateExpectation:
+    frame: str
+    expect: str          # GX's snake_case expectation name
+    kwargs: dict[str, Any]
+    why: str
+
+    @property
+    def label(self) -> str:
+        cols = self.kwargs.get("column") or "/".join(str(self.kwargs.get(k)) for k in ("column_A", "column_B")
+                                                     if k in self.kwargs)
+        return f"{self.frame}: {self.expect}({cols})"
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    name: str
+    entries: tuple[dict, ...]
+
+
+@lru_cache(maxsize=1)
+def _declared() -> dict:
+    return yaml.safe_load((HERE / "gate.yaml").read_text(encoding="utf-8"))
+
+
+def full_id_pattern() -> str:
+    """The regex of a full resident ID as the gate looks for it (see gate.yaml)."""
+    return _declared()["full_id_pattern"].strip()
+
+
+def load_suites() -> list[SuiteSpec]:
+    return [SuiteSpec(name, tuple(entries)) for name, entries in _declared()["suites"].items()]
+
+
+def _text_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns
+            if pd.api.types.is_string_dtype(frame[c]) or pd.api.types.is_object_dtype(frame[c])]
+
+
+def expectations_for(suite: SuiteSpec, frame: pd.DataFrame) -> list[GateExpectation]:
+    """The suite's entries made concrete for ``frame`` (``columns`` expanded, patterns filled)."""
+    out = []
+    for entry in suite.entries:
+        entry = dict(entry)
+        expect, why = entry.pop("expect"), entry.pop("why", "")
+        columns = entry.pop("columns", None)
+        if isinstance(entry.get("regex"), str):
+            entry["regex"] = entry["regex"].replace("{full_id_pattern}", full_id_pattern())
+        targets = _text_columns(frame) if columns == TEXT else columns
+        if targets is None:
+            out.append(GateExpectation(suite.name, expect, entry, why))
+        else:
+            out.extend(GateExpectation(suite.name, expect, {**entry, "column": c}, why) for c in targets)
+    return out
+
+
+def _fate(keys: pd.Series, outcomes: list[tuple[str, pd.Series]]) -> pd.Series:
+    """The first outcome whose key set holds each key; missing when none does."""
+    fate = pd.Series(pd.NA, index=keys.index, dtype="string")
+    for name, holders in outcomes:
+        fate = fate.mask(fate.isna() & keys.isin(holders.dropna()), name)
+    return fate
+
+
+def gate_frames(tables: dict[str, pd.DataFrame], analyst_view: pd.DataFrame,
+                accounting: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The frames the suites run over.
+
+    ``tables`` are the run's published tables (``ledger`` and ``progress`` included),
+    ``analyst_view`` the discrepancy rows as the reports show them, and ``accounting``
+    one row per source with ``rows_read``, ``rows_used``, ``rows_quarantined`` and
+    ``rows_out_of_scope``.
+    """
+    m, d = tables["matches"], tables["discrepancies"]
+    ps, ha = tables["records_ps"], tables["records_ha"]
+    matches = m[["household_no", "archive_no", "method", "score"]].assign(
+        ps_record_exists=m["household_no"].isin(ps["household_no"]),
+        ha_record_exists=m["archive_no"].isin(ha["archive_no"]))
+    rule_keys = lambda rule, key: d.loc[d["rule"] == rule, key]  # noqa: E731
+    ps_fate = pd.DataFrame({"household_no": ps["household_no"], "fate": _fate(ps["household_no"], [
+        ("matched", m["household_no"]), ("ha_missing", rule_keys("HA_MISSING", "household_no"))])})
+    ha_fate = pd.DataFrame({"archive_no": ha["archive_no"], "fate": _fate(ha["archive_no"], [
+        ("matched", m["archive_no"]), ("ps_missing", rule_keys("PS_MISSING", "archive_no")),
+        ("other_group", tables["other_groups"]["archive_no"])])})
+    acc = accounting.assign(rows_accounted=accounting["rows_used"] + accounting["rows_quarantined"]
+                            + accounting["rows_out_of_scope"])
+    text = [c for c in ("message", "message_en", "action", "action_en") if c in d.columns]
+    return {
+        "matches": matches, "discrepancies": d, "unified": tables["unified"], "ledger": tables["ledger"],
+        "records_ps": ps[["household_no"]], "records_ha": ha[["archive_no"]],
+        "ps_fate": ps_fate, "ha_fate": ha_fate, "accounting": acc, "progress": tables["progress"],
+        "analyst_view": analyst_view, "analyst_text": d[text].astype("string"),
+    }

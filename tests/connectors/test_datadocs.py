@@ -1,0 +1,85 @@
+"""Data Docs of the publishing gate: offline, styled, and never showing a full ID."""
+from __future__ import annotations
+
+import os
+import re
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from connectors.datadocs import run_gate
+from reconcile.report import analyst_view
+from schemas.gate import gate_frames
+from tests.conftest import IN_CI, SAMPLE
+from tests.reconcile.builders import ID_C, published_world
+
+ASSET = re.compile(r'<(?:script|link|img)\b[^>]*?\b(?:src|href)="([^"#]+)"')
+
+
+@pytest.fixture(scope="module")
+def leaky_docs(tmp_path_factory):
+    """Docs of a gate that fails because a full ID reached the analysts' rows."""
+    tables, accounting = published_world()
+    view = analyst_view(tables["discrepancies"])
+    view["农户档案值"] = ID_C
+    site = tmp_path_factory.mktemp("docs") / "datadocs"
+    outcome = run_gate(gate_frames(tables, view, accounting), site, "leak-test")
+    return outcome, site
+
+
+def test_every_page_loads_its_assets_from_the_site_itself(leaky_docs):
+    _, site = leaky_docs
+    pages = list(site.rglob("*.html"))
+    assert len(pages) >= 3 and (site / "index.html") in pages
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        for ref in ASSET.findall(html):
+            assert not re.match(r"[a-z]+://", ref), f"{page.relative_to(site)} loads {ref} from the network"
+            assert (page.parent / ref).resolve().is_file(), f"{page.relative_to(site)}: {ref} is missing"
+        assert "integrity=" not in html
+
+
+def test_a_failed_value_is_shown_masked_never_in_full(leaky_docs):
+    outcome, site = leaky_docs
+    assert not outcome.success
+    assert outcome.failed[0]["expectation"] == "analyst_view: expect_column_values_to_not_match_regex(农户档案值)"
+    pages = "".join(p.read_text(encoding="utf-8") for p in site.rglob("*.html"))
+    masked = ID_C[:6] + "*" * 8 + ID_C[-4:]
+    assert ID_C not in pages and masked in pages
+
+
+@pytest.mark.slow
+def test_data_docs_of_a_run_open_from_disk_styled_and_offline(harness, tmp_path):
+    from tests.connectors.browser import chromium, load
+
+    if chromium() is None:
+        if IN_CI:
+            pytest.fail("chromium is not installed; .ci/run installs Debian's chromium package")
+        pytest.skip("no chromium on this machine (apt-get install chromium)")
+    from flows.reconcile_flow import reconcile
+
+    run = reconcile(ps_households=str(SAMPLE / "ps_households.csv"), ps_members=str(SAMPLE / "ps_members.csv"),
+                    ha_archive=str(SAMPLE / "ha_archive.xlsx"), as_of=date(2020, 7, 31), out=str(tmp_path))
+    site = tmp_path / "2020-07-31" / "datadocs"
+    assert run["gate"]["failed"] == [] and (site / "index.html").is_file()
+    pages = [site / "index.html", site / "expectations" / "analyst_view.html",
+             next((site / "validations").rglob("*-matches.html"))]
+    checks = {"libraries": "[typeof jQuery, typeof vegaEmbed, typeof jQuery.fn.bootstrapTable].join()",
+              "navbar": "getComputedStyle(document.querySelector('nav.navbar')).display",
+              "rows": "document.querySelectorAll('table tbody tr').length"}
+    shots = Path(os.environ.get("ANJU_SCREENSHOT_DIR", tmp_path))
+    for page in pages:
+        seen = load(page, shots / f"datadocs-{page.stem}.png", evaluate=checks)
+        where = page.relative_to(site)
+        assert seen["errors"] == [], where
+        assert seen["failed"] == [], where
+        assert all(u.startswith(("file:", "data:", "blob:", "about:")) for u in seen["requests"]), seen["requests"]
+        assert seen["libraries"] == "function,function,function", where  # the vendored scripts ran
+        assert seen["navbar"] == "flex", where  # bootstrap's CSS applied
+        assert seen["rows"] > 0, where
+    ids = pd.concat([pd.read_parquet(tmp_path / "2020-07-31" / f"records_{a}.parquet")["householder_id"]
+                     for a in ("ps", "ha")])
+    text = "".join(p.read_text(encoding="utf-8") for p in site.rglob("*.html"))
+    assert not any(i in text for i in ids[ids.str.len() >= 15])

@@ -1,0 +1,50 @@
+"""Each run leaves Prefect artifacts: a markdown summary (counts only) and links to its outputs."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tests.conftest import AS_OF
+
+pytestmark = pytest.mark.slow
+
+
+def test_summary_and_links_are_published_with_the_run(published):
+    from prefect.artifacts import Artifact
+
+    out, run = published
+    summary = Artifact.get("reconcile-summary")
+    text = summary.data
+    assert text.startswith(f"# Anju reconcile {AS_OF}")
+    disc = pd.read_parquet(out / AS_OF.isoformat() / "discrepancies.parquet")
+    for rule, n in disc["rule"].value_counts().items():  # per-rule counts, as published
+        assert f"| {rule} |" in text and f"| {n:,} |" in text
+    for county in disc["county_code"].unique():
+        assert f"| {county} |" in text
+    assert f"new {len(disc):,}" in text  # first run: everything is new
+
+    records = pd.concat([pd.read_parquet(out / AS_OF.isoformat() / f"records_{a}.parquet") for a in ("ps", "ha")])
+    names = records["householder_name"].dropna()
+    ids = records["householder_id"].dropna()
+    assert not any(i in text for i in ids[ids.str.len() >= 15])
+    assert not any(n in text for n in names[names.str.len() >= 2])
+
+    live = (out / AS_OF.isoformat()).absolute()
+    assert f"({(live / 'report.html').as_uri()})" in Artifact.get("reconcile-report").data  # a markdown link
+    assert f"({live.as_uri()})" in Artifact.get("reconcile-outputs").data
+
+
+def test_summary_tables_count_what_they_say():
+    from flows.artifacts import by_county, by_rule
+
+    disc = pd.DataFrame({"discrepancy_id": ["a", "b", "c"], "rule": ["HA_MISSING", "HA_MISSING", "DUPLICATE"],
+                         "county_code": ["520628", "522222", "522222"], "severity": ["high", "high", "low"]})
+    ledger = pd.DataFrame({"discrepancy_id": ["a", "b", "c", "d"], "rule": ["HA_MISSING", "HA_MISSING", "DUPLICATE",
+                                                                              "DUPLICATE"],
+                           "status": ["new", "open", "new", "resolved"]})
+    r = by_rule(disc, ledger).set_index("rule")
+    assert r.loc["HA_MISSING", ["discrepancies", "new", "open", "resolved"]].tolist() == [2, 1, 1, 0]
+    assert r.loc["DUPLICATE", ["discrepancies", "new", "resolved"]].tolist() == [1, 1, 1]
+    unified = pd.DataFrame({"county_code": ["520628", "522222", "522222", "522222"]})
+    c = by_county(disc, unified).set_index("county")
+    assert c.loc["522222", ["households", "high", "low"]].tolist() == [3, 1, 1]

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from schemas.gate import GateExpectation, expectations_for, full_id_pattern, load_suites
+from schemas.gate import GateExpectation, expectations_for, load_suites, mask_full_ids
 
 VENDOR = Path(__file__).parent / "datadocs_vendor"
 SITE = "anju"
@@ -88,8 +88,10 @@ def run_gate(frames: dict[str, pd.DataFrame], docs: Path | None, run_name: str =
     source = ctx.data_sources.add_pandas("anju")
     definitions, batches = [], {}
     for suite in load_suites():
-        frame = frames[suite.name]
-        exps = expectations_for(suite, frame)
+        exps = expectations_for(suite, frames[suite.name])
+        # Only the columns the suite reads: GX fingerprints and filters the whole batch.
+        frame = frames[suite.name][sorted({e.kwargs[k] for e in exps for k in ("column", "column_A", "column_B")
+                                           if k in e.kwargs})]
         gx_suite = ctx.suites.add(gx.ExpectationSuite(name=suite.name,
                                                       expectations=[_gx_expectation(e) for e in exps]))
         batch = source.add_dataframe_asset(suite.name).add_batch_definition_whole_dataframe("published")
@@ -120,7 +122,6 @@ def make_offline(site: Path) -> None:
     """Point every page of a Data Docs site at the vendored assets and mask full IDs."""
     shutil.copytree(VENDOR, site / "static" / "vendor", dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("*.yaml", "*.md"))
-    ids = re.compile(full_id_pattern())
     for page in site.rglob("*.html"):
         up = "../" * (len(page.relative_to(site).parts) - 1)
         html = page.read_text(encoding="utf-8")
@@ -129,5 +130,5 @@ def make_offline(site: Path) -> None:
         html = LOGO.sub(lambda m: f"{up}static/images/{m.group(1)}", html)
         html = FAVICON.sub(f'href="{up}static/images/favicon.ico"', html)  # GX gets the depth wrong
         html = SRI.sub("", html)  # integrity/crossorigin would block file:// loads
-        html = ids.sub(lambda m: m.group(0)[:6] + "*" * (len(m.group(0)) - 10) + m.group(0)[-4:], html)
+        html = mask_full_ids(html)
         page.write_text(html, encoding="utf-8")

@@ -39,6 +39,8 @@ def _existing(text: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="anju", description="Reconcile the housing archive (HA) with the poverty "
                                 "alleviation system (PS), household by household.")
+    p.add_argument("--log-format", choices=["text", "json"], default="text",
+                   help="json: one JSON object per log line, for a log collector (also ANJU_LOG_FORMAT=json)")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("reconcile", help="reconcile one PS export with one HA export and publish the outputs")
@@ -52,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--mapping", type=_existing, help="YAML of extra header aliases for a province's layout")
     r.add_argument("--dask-address", help="run the county partitions on a Dask cluster: a scheduler address "
                    "(tcp://HOST:8786), or 'local' for a 2-worker cluster in this process; default: threads")
+    r.add_argument("--partition-records", type=int, default=200_000,
+                   help="residual records per county partition of the scored matching (200000)")
     r.add_argument("--counties", type=_counties, help="re-reconcile only these 6-digit county codes, e.g. "
                    "522425,522426; every other county's outputs and ledger entries stay as they were")
 
@@ -117,7 +121,7 @@ def cmd_reconcile(args: argparse.Namespace, tty: bool = False) -> int:
     with stage_progress(tty, f"reconcile {args.as_of}"):
         run = flow(ps_households=args.ps_households, ps_members=args.ps_members, ha_archive=args.ha_archive,
                         as_of=args.as_of, out=args.out, store=args.store, deadline=args.deadline,
-                        mapping=args.mapping, counties=args.counties)
+                        mapping=args.mapping, counties=args.counties, partition_records=args.partition_records)
     print(_summary(run))
     return 0
 
@@ -158,16 +162,27 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
     from flows.progress import quiet_console_on_tty
 
-    tty = quiet_console_on_tty()
+    argv = sys.argv[1:] if argv is None else argv
+    flag = next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--log-format"), None)
+    if "--log-format=json" in argv or flag == "json" or os.environ.get("ANJU_LOG_FORMAT", "").lower() == "json":
+        os.environ["ANJU_LOG_FORMAT"] = "json"  # machine-read logs: no spinner, JSON lines
+        tty = False
+    else:
+        tty = quiet_console_on_tty()
     import flows.runtime  # noqa: F401  (offline defaults before Prefect loads)
     from connectors.errors import SourceError
     from connectors.store import RunLocked
     from schemas.published import PublishGateError
 
     args = build_parser().parse_args(argv)
+    import prefect  # noqa: F401  (sets up its logging handlers)
+
     flows.runtime.quiet_known_errors()
+    flows.runtime.protect_logs()
     try:
         if args.command == "reconcile":
             return cmd_reconcile(args, tty)

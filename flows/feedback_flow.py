@@ -11,6 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
 from flows import feedback_cmd
+from flows.runtime import retry_if_connection
 
 
 class PushTarget(BaseModel):
@@ -26,16 +27,8 @@ def build_packages(out: str, as_of: date, mapping: str | None) -> dict:
     return feedback_cmd.build(out, as_of, mapping)
 
 
-def _retry_if_connection(task, task_run, state) -> bool:
-    """A database that is restarting or unreachable may come back; a refused write will not."""
-    import sqlalchemy as sa
-
-    exc = state.result(raise_on_failure=False)
-    return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, ConnectionError, TimeoutError))
-
-
 @task(name="push-package", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[5, 30, 120],
-      retry_condition_fn=_retry_if_connection, timeout_seconds=1800)
+      retry_condition_fn=retry_if_connection, timeout_seconds=1800)
 def push_package(out: str, as_of: date, target: PushTarget) -> int:
     from connectors.sql import parse_location
 

@@ -141,7 +141,8 @@ def validate(tables: dict[str, pd.DataFrame]) -> None:
     validate_published(tables)
 
 
-@task(name="publish", cache_policy=NO_CACHE)
+@task(name="publish", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=30,
+      retry_condition_fn=flows.runtime.retry_if_connection, timeout_seconds=4 * 3600)
 def publish(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, run: dict, out: str, store_url: str,
             counties: list[str] | None) -> str:
     """Files into a staging folder, then the store in one transaction, then one rename.

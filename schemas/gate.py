@@ -11,6 +11,7 @@ Docs is ``connectors.datadocs``; this module only declares.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -19,6 +20,7 @@ import pandas as pd
 import yaml
 
 from schemas.config import HERE
+from schemas.keysets import isin
 
 TEXT = "*text*"
 
@@ -53,6 +55,36 @@ def full_id_pattern() -> str:
     return _declared()["full_id_pattern"].strip()
 
 
+def mask_full_ids(text: str) -> str:
+    """``text`` with every full ID masked as ``522425********0014``.
+
+    >>> mask_full_ids("身份证522425198001010014有误, 5.22425198001010E+17")
+    '身份证522425********0014有误, 5.2242**********E+17'
+    """
+    pattern = _compiled()
+
+    def masked(m: re.Match) -> str:
+        whole = m.group(0)  # the ID with at most one boundary character on each side
+        lead = 0 if _ascii_alnum(whole[0]) else 1
+        trail = len(whole) if _ascii_alnum(whole[-1]) else len(whole) - 1
+        value = whole[lead:trail]
+        return whole[:lead] + value[:6] + "*" * (len(value) - 10) + value[-4:] + whole[trail:]
+
+    previous = None
+    while previous != text:  # a match eats one boundary character: IDs side by side need a second pass
+        previous, text = text, pattern.sub(masked, text)
+    return text
+
+
+def _ascii_alnum(c: str) -> bool:
+    return c.isascii() and c.isalnum()
+
+
+@lru_cache(maxsize=1)
+def _compiled() -> re.Pattern:
+    return re.compile(full_id_pattern())
+
+
 def load_suites() -> list[SuiteSpec]:
     return [SuiteSpec(name, tuple(entries)) for name, entries in _declared()["suites"].items()]
 
@@ -83,7 +115,7 @@ def _fate(keys: pd.Series, outcomes: list[tuple[str, pd.Series]]) -> pd.Series:
     """The first outcome whose key set holds each key; missing when none does."""
     fate = pd.Series(pd.NA, index=keys.index, dtype="string")
     for name, holders in outcomes:
-        fate = fate.mask(fate.isna() & keys.isin(holders.dropna()), name)
+        fate = fate.mask(fate.isna() & isin(keys, holders), name)
     return fate
 
 
@@ -99,8 +131,8 @@ def gate_frames(tables: dict[str, pd.DataFrame], analyst_view: pd.DataFrame,
     m, d = tables["matches"], tables["discrepancies"]
     ps, ha = tables["records_ps"], tables["records_ha"]
     matches = m[["household_no", "archive_no", "method", "score"]].assign(
-        ps_record_exists=m["household_no"].isin(ps["household_no"]),
-        ha_record_exists=m["archive_no"].isin(ha["archive_no"]))
+        ps_record_exists=isin(m["household_no"], ps["household_no"]),
+        ha_record_exists=isin(m["archive_no"], ha["archive_no"]))
     rule_keys = lambda rule, key: d.loc[d["rule"] == rule, key]  # noqa: E731
     ps_fate = pd.DataFrame({"household_no": ps["household_no"], "fate": _fate(ps["household_no"], [
         ("matched", m["household_no"]), ("ha_missing", rule_keys("HA_MISSING", "household_no"))])})

@@ -12,7 +12,7 @@ import pytest
 from connectors.datadocs import run_gate
 from reconcile.report import analyst_view
 from schemas.gate import gate_frames
-from tests.conftest import IN_CI, SAMPLE
+from tests.conftest import SAMPLE
 from tests.reconcile.builders import ID_C, published_world
 
 ASSET = re.compile(r'<(?:script|link|img)\b[^>]*?\b(?:src|href)="([^"#]+)"')
@@ -52,12 +52,9 @@ def test_a_failed_value_is_shown_masked_never_in_full(leaky_docs):
 
 @pytest.mark.slow
 def test_data_docs_of_a_run_open_from_disk_styled_and_offline(harness, tmp_path):
-    from tests.connectors.browser import chromium, load
+    from tests.connectors.browser import load, require_chromium
 
-    if chromium() is None:
-        if IN_CI:
-            pytest.fail("chromium is not installed; .ci/run installs Debian's chromium package")
-        pytest.skip("no chromium on this machine (apt-get install chromium)")
+    require_chromium()
     from flows.reconcile_flow import reconcile
 
     run = reconcile(ps_households=str(SAMPLE / "ps_households.csv"), ps_members=str(SAMPLE / "ps_members.csv"),

@@ -10,7 +10,6 @@ import pytest
 
 from connectors.reports import neutralise, write_progress, write_report_xlsx
 from reconcile.report import analyst_view, summary
-from tests.conftest import IN_CI
 from tests.reconcile.builders import ID_A, ha, ps, run
 
 
@@ -78,12 +77,9 @@ def test_progress_sheet_is_laid_out_as_a_province_sends_it(tmp_path):
 
 @pytest.mark.slow
 def test_report_html_opens_offline_without_errors_or_requests(harness, tmp_path):
-    from tests.connectors.browser import chromium, load
+    from tests.connectors.browser import load, require_chromium
 
-    if chromium() is None:
-        if IN_CI:
-            pytest.fail("chromium is not installed; .ci/run installs Debian's chromium package")
-        pytest.skip("no chromium on this machine (apt-get install chromium)")
+    require_chromium()
     from datetime import date
 
     from flows.reconcile_flow import reconcile  # the page a run writes

@@ -1,7 +1,10 @@
 """The ``anju`` command as scripts call it: from any working directory."""
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -10,8 +13,14 @@ import pytest
 from tests.conftest import SAMPLE
 
 
+# One Prefect home for every command these tests start: its database is created once,
+# not once per test (the commands run one after another).
+PREFECT_HOME = Path(tempfile.mkdtemp(prefix="anju-test-prefect-"))
+atexit.register(shutil.rmtree, PREFECT_HOME, ignore_errors=True)
+
+
 def _anju(*args, cwd):
-    env = {**os.environ, "PREFECT_HOME": str(Path(cwd) / ".prefect")}
+    env = {**os.environ, "PREFECT_HOME": str(PREFECT_HOME)}
     return subprocess.run([sys.executable, "-m", "flows.cli", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=600)
 

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import database_url
+from tests.flows.test_cli import PREFECT_HOME
 
 pytestmark = pytest.mark.slow
 D1, D2, D3 = date(2020, 7, 31), date(2020, 8, 31), date(2020, 9, 30)
@@ -147,7 +148,7 @@ def test_run_lock_is_exclusive_and_dies_with_its_holder(tmp_path):
 
 
 def _cli(src: Path, out: Path, as_of: date, env_extra: dict) -> subprocess.Popen:
-    env = {**os.environ, "PREFECT_HOME": str(out.parent / ".prefect"), **env_extra}
+    env = {**os.environ, "PREFECT_HOME": str(PREFECT_HOME), **env_extra}
     return subprocess.Popen(
         [sys.executable, "-m", "flows.cli", "reconcile", "--ps-households", str(src / "ps_households.parquet"),
          "--ps-members", str(src / "ps_members.parquet"), "--ha-archive", str(src / "ha_archive.parquet"),

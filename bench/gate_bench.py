@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from connectors.datadocs import run_gate  # noqa: E402
+from flows.reconcile_flow import accounting  # noqa: E402
 from reconcile.report import analyst_view  # noqa: E402
 from schemas.gate import gate_frames  # noqa: E402
 
@@ -25,15 +26,12 @@ NAMES = ("matches", "discrepancies", "unified", "other_groups", "records_ps", "r
 def main(live: Path) -> None:
     run = json.loads((live / "run.json").read_text(encoding="utf-8"))
     tables = {n: pd.read_parquet(live / f"{n}.parquet") for n in NAMES}
-    accounting = pd.DataFrame([{"source": n, **{k: i[k] for k in ("rows_read", "rows_used", "rows_quarantined",
-                                                                  "rows_out_of_scope")}}
-                               for n, i in run["inputs"].items()])
     t = time.perf_counter()
     import great_expectations  # noqa: F401
     print(f"import great_expectations   {time.perf_counter() - t:6.2f} s")
     t = time.perf_counter()
     view = analyst_view(tables["discrepancies"])
-    frames = gate_frames(tables, view, accounting)
+    frames = gate_frames(tables, view, accounting(run))
     print(f"analyst view + gate frames  {time.perf_counter() - t:6.2f} s")
     t = time.perf_counter()
     outcome = run_gate(frames, None)

@@ -38,7 +38,6 @@ class GateOutcome:
     evaluated: int
     failed: list[dict] = field(default_factory=list)
     seconds: float = 0.0
-    docs: Path | None = None
 
     def describe(self) -> str:
         lines = [f"{f['expectation']}: {f['unexpected']} unexpected — {f['why']}" for f in self.failed]
@@ -115,7 +114,7 @@ def run_gate(frames: dict[str, pd.DataFrame], docs: Path | None, run_name: str =
         ctx.build_data_docs(site_names=[SITE])  # once: GX recompiles its templates on every build
         make_offline(docs)
     return GateOutcome(success=not failed, evaluated=evaluated, failed=failed,
-                       seconds=round(time.perf_counter() - t, 3), docs=docs)
+                       seconds=round(time.perf_counter() - t, 3))
 
 
 def make_offline(site: Path) -> None:

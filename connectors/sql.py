@@ -51,13 +51,18 @@ def is_db_location(location: str) -> bool:
     return bool(re.match(r"^[a-z][a-z0-9+]*://", str(location))) and "#" in str(location)
 
 
-def parse_location(location: str) -> DbSource:
-    url, _, target = str(location).partition("#")
+def expand_env(url: str) -> str:
+    """``${NAME}`` in a URL taken from the environment; a missing variable is a clear error."""
     missing = [name for name in _ENV.findall(url) if name not in os.environ]
     if missing:
         raise SourceError(_ENV.sub("***", url), f"environment variable {', '.join(missing)} is not set",
                           expected="the credentials in the environment")
-    url = _ENV.sub(lambda m: os.environ[m.group(1)], url)
+    return _ENV.sub(lambda m: os.environ[m.group(1)], url)
+
+
+def parse_location(location: str) -> DbSource:
+    url, _, target = str(location).partition("#")
+    url = expand_env(url)
     if target.startswith("query="):
         return DbSource(url=url, query=target[len("query="):])
     if not target:

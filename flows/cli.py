@@ -137,10 +137,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
                   f"{s['records']:,} cleaned records, {s['files']} files")
         print(f"  packages {summary['published']}/")
         return 0
-    from connectors.sql import parse_location
-
-    url = parse_location(f"{args.url}#x").url  # ${VAR} from the environment
-    n = feedback_cmd.push_package(args.out, args.as_of, args.agency, url, args.table)
+    n = feedback_cmd.push_package(args.out, args.as_of, args.agency, args.url, args.table)
     print(f"  pushed {n:,} corrections to {args.table} (upserted by discrepancy id, one transaction)")
     return 0
 

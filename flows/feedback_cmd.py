@@ -9,6 +9,7 @@ import pandas as pd
 
 from connectors.feedback import push, staging_rows, write_packages
 from connectors.publish import Staging
+from connectors.sql import expand_env
 from reconcile.feedback import SOURCE, cleaned_records, corrections
 from schemas.config import load_source_specs
 
@@ -37,6 +38,9 @@ def build(out: str, as_of: date, mapping: str | None = None) -> dict:
 
 
 def push_package(out: str, as_of: date, agency: str, url: str, table: str) -> int:
+    """Upsert one agency's package into its staging table; ``${VAR}`` in ``url`` comes from
+    the environment."""
+    url = expand_env(url)
     path = Path(out) / "feedback" / as_of.isoformat() / f"corrections_{agency}.parquet"
     if not path.exists():
         raise ValueError(f"{path}: no package; run `anju feedback build --out {out} --as-of {as_of}` first")

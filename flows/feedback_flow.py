@@ -30,10 +30,7 @@ def build_packages(out: str, as_of: date, mapping: str | None) -> dict:
 @task(name="push-package", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[5, 30, 120],
       retry_condition_fn=retry_if_connection, timeout_seconds=1800)
 def push_package(out: str, as_of: date, target: PushTarget) -> int:
-    from connectors.sql import parse_location
-
-    url = parse_location(f"{target.url}#x").url  # ${VAR} from the environment
-    n = feedback_cmd.push_package(out, as_of, target.agency, url, target.table)
+    n = feedback_cmd.push_package(out, as_of, target.agency, target.url, target.table)
     get_run_logger().info("push %s: %d corrections upserted into %s", target.agency, n, target.table)
     return n
 

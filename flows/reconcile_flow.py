@@ -180,14 +180,18 @@ def publish(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, run: dict, ou
     return str(live)
 
 
+def accounting(run: dict) -> pd.DataFrame:
+    """One row per source of the run: rows read, used, quarantined, outside the scope."""
+    return pd.DataFrame([{"source": name, **{k: i[k] for k in ACCOUNTED}} for name, i in run["inputs"].items()])
+
+
 def gate(tables: dict[str, pd.DataFrame], rows: pd.DataFrame, run: dict, folder: Path, out: Path) -> dict:
     """The Great Expectations gate over what is about to be published; Data Docs in ``folder``.
 
     A failed gate raises before anything is stored or swapped; its Data Docs are kept under
     ``OUT/.failed/<as_of>/<run_id>/`` for whoever is on call.
     """
-    accounting = pd.DataFrame([{"source": name, **{k: i[k] for k in ACCOUNTED}} for name, i in run["inputs"].items()])
-    outcome = run_gate(gate_frames(tables, rows, accounting), folder / "datadocs", run["run_id"])
+    outcome = run_gate(gate_frames(tables, rows, accounting(run)), folder / "datadocs", run["run_id"])
     summary = {"evaluated": outcome.evaluated, "failed": outcome.failed, "seconds": outcome.seconds,
                "data_docs": "datadocs/index.html"}
     if not outcome.success:

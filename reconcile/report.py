@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from reconcile.ids import mask_ids
+from schemas.published import SEVERITIES
 
 ID_LIKE = r"^'?[0-9]{6}[0-9]{8,11}[0-9Xx]$"
 DISCREPANCY_HEADERS_ZH = {
@@ -45,12 +46,39 @@ def analyst_view(discrepancies: pd.DataFrame) -> pd.DataFrame:
     return d.rename(columns=DISCREPANCY_HEADERS_ZH)
 
 
+LEDGER_STATUSES = ["new", "open", "resolved", "reopened"]
+
+
+def ledger_changes(ledger: pd.DataFrame) -> pd.Series:
+    """How many ledger entries this run made new, kept open, resolved, reopened."""
+    return ledger["status"].value_counts().reindex(LEDGER_STATUSES, fill_value=0)
+
+
+def rule_changes(discrepancies: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
+    """Per rule: discrepancies now, and what changed in the ledger since the last run."""
+    now = discrepancies.groupby("rule").size().rename("discrepancies")
+    moves = ledger.pivot_table(index="rule", columns="status", values="discrepancy_id", aggfunc="count",
+                               fill_value=0).reindex(columns=LEDGER_STATUSES, fill_value=0)
+    t = pd.concat([now, moves], axis=1).fillna(0).astype(int).sort_index()
+    t.insert(0, "规则", [RULE_NAMES_ZH.get(r, r) for r in t.index])
+    return t.rename_axis("rule").reset_index()
+
+
+def county_counts(discrepancies: pd.DataFrame, unified: pd.DataFrame) -> pd.DataFrame:
+    """Per county: households in the unified table, discrepancies by severity."""
+    counts = discrepancies.pivot_table(index="county_code", columns="severity", values="discrepancy_id",
+                                       aggfunc="count", fill_value=0).reindex(columns=SEVERITIES, fill_value=0)
+    households = unified.groupby("county_code").size().rename("households")
+    t = pd.concat([households, counts], axis=1).fillna(0).astype(int).sort_index()
+    return t.rename_axis("county").reset_index()
+
+
 def summary(discrepancies: pd.DataFrame, ledger: pd.DataFrame) -> dict[str, pd.DataFrame]:
     d = discrepancies
     by_rule = d.groupby(["rule", "severity", "owner"]).size().rename("count").reset_index()
     by_county = d.pivot_table(index="county_code", columns="severity", values="discrepancy_id", aggfunc="count",
                               fill_value=0).reset_index()
     by_owner = d.groupby("owner").size().rename("count").reset_index()
-    changes = ledger["status"].value_counts().reindex(["new", "open", "resolved", "reopened"], fill_value=0)
+    changes = ledger_changes(ledger)
     return {"by_rule": by_rule, "by_county": by_county, "by_owner": by_owner,
             "changes": changes.rename_axis("status").rename("count").reset_index()}

@@ -26,11 +26,15 @@ class _Raw(pa.DataFrameModel):
         coerce = False
 
 
-class RawPsHouseholds(_Raw):
-    household_no: Series[str] = pa.Field(nullable=True)
+class _RawHousehold(_Raw):
+    """What both agencies record of a household: where it lives and who heads it."""
     village_code: Series[str] = pa.Field(nullable=True)
     householder_name: Series[str] = pa.Field(nullable=True)
     householder_id: Series[str] = pa.Field(nullable=True)
+
+
+class RawPsHouseholds(_RawHousehold):
+    household_no: Series[str] = pa.Field(nullable=True)
     exit_status: Series[str] = pa.Field(nullable=True)
     housing_secured: Series[str] = pa.Field(nullable=True)
     household_size: Optional[Series[str]] = pa.Field(nullable=True)
@@ -42,11 +46,8 @@ class RawPsMembers(_Raw):
     id_no: Series[str] = pa.Field(nullable=True)
 
 
-class RawHaArchive(_Raw):
+class RawHaArchive(_RawHousehold):
     archive_no: Series[str] = pa.Field(nullable=True)
-    village_code: Series[str] = pa.Field(nullable=True)
-    householder_name: Series[str] = pa.Field(nullable=True)
-    householder_id: Series[str] = pa.Field(nullable=True)
     target_type: Series[str] = pa.Field(nullable=True)
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from connectors import SourceError, read_source
 from connectors.native import write_csv
 from tests.conftest import database_url
-from tests.connectors.test_files import HEADERS, ROWS, canonical, frame
+from tests.connectors.test_files import HEADERS, canonical, frame
 
 PINYIN = ["dabh", "cjqhdm", "hzxm", "sfzhm", "jtrk", "nhlx", "jgrq"]
 

@@ -33,18 +33,3 @@ def test_summary_and_links_are_published_with_the_run(published):
     assert f"({(live / 'report.html').as_uri()})" in Artifact.get("reconcile-report").data  # a markdown link
     assert f"({live.as_uri()})" in Artifact.get("reconcile-outputs").data
 
-
-def test_summary_tables_count_what_they_say():
-    from flows.artifacts import by_county, by_rule
-
-    disc = pd.DataFrame({"discrepancy_id": ["a", "b", "c"], "rule": ["HA_MISSING", "HA_MISSING", "DUPLICATE"],
-                         "county_code": ["520628", "522222", "522222"], "severity": ["high", "high", "low"]})
-    ledger = pd.DataFrame({"discrepancy_id": ["a", "b", "c", "d"], "rule": ["HA_MISSING", "HA_MISSING", "DUPLICATE",
-                                                                              "DUPLICATE"],
-                           "status": ["new", "open", "new", "resolved"]})
-    r = by_rule(disc, ledger).set_index("rule")
-    assert r.loc["HA_MISSING", ["discrepancies", "new", "open", "resolved"]].tolist() == [2, 1, 1, 0]
-    assert r.loc["DUPLICATE", ["discrepancies", "new", "resolved"]].tolist() == [1, 1, 1]
-    unified = pd.DataFrame({"county_code": ["520628", "522222", "522222", "522222"]})
-    c = by_county(disc, unified).set_index("county")
-    assert c.loc["522222", ["households", "high", "low"]].tolist() == [3, 1, 1]

@@ -7,9 +7,20 @@ pages are rewritten to the vendored copies in ``datadocs_vendor`` so an analyst 
 them from disk, styled, with nothing fetched from the network. Whatever the gate finds,
 the Data Docs never show a full resident ID: every ID-shaped string on the pages is
 masked.
+
+The failing values GX shows are data, and GX writes them into its tables as raw HTML
+(its table cells are not escaped; only its sentence templates are). So before the pages
+are built, the unexpected values of every stored result are HTML-escaped
+(:func:`_escape_unexpected_values`), and the run name, which GX puts in paths and in an
+inline script, is reduced to ``[A-Za-z0-9._-]``. After GX writes the pages, each gets a
+Content-Security-Policy (:func:`lock_down`): scripts from the vendored files or by the
+sha256 of GX's own inline scripts, nothing from the network; GX's ``onclick``
+attributes and ``javascript:`` links, which such a policy blocks, become data attributes
+served by one listed script.
 """
 from __future__ import annotations
 
+import html as htmllib
 import logging
 import re
 import shutil
@@ -22,6 +33,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from connectors.htmlsafety import inline_scripts, policy, policy_meta, script_hash
 from schemas.gate import GateExpectation, expectations_for, load_suites, mask_full_ids
 
 VENDOR = Path(__file__).parent / "datadocs_vendor"
@@ -30,6 +42,26 @@ LOGO = re.compile(r"https://great-expectations-web-assets\.s3[^\"']*?/([\w.-]+\.
 FAVICON = re.compile(r'href="[./]*static/images/favicon\.ico"')
 SRI = re.compile(r'\s+(?:integrity="[^"]*"|crossorigin="[^"]*")')
 FAILED_EXAMPLES = 3
+RUN_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+UNEXPECTED_KEYS = ("partial_unexpected_list", "unexpected_list", "partial_unexpected_counts",
+                   "partial_unexpected_index_list", "unexpected_index_list")
+# GX's inline handlers, by function (its templates call nothing else); anything else is dropped
+HANDLER = re.compile(r'\son([a-z]+)\s*=\s*"([^"]*)"', re.I)
+KNOWN_CALL = re.compile(r"(showAllValidations|hideSucceededValidations|clearTableFilters)\((?:'([\w-]*)')?\)")
+JS_URL = re.compile(r'href\s*=\s*"\s*javascript:[^"]*"', re.I)
+TAG = re.compile(r"<[a-zA-Z][^<>]*>")
+OWN_POLICY = re.compile(r'<meta http-equiv="Content-Security-Policy" content="[^"]*">')
+SCRIPT_ELEMENT = re.compile(r"(<script\b.*?</script\s*>)", re.S | re.I)
+HANDLERS_SCRIPT = """
+document.addEventListener("click", function (e) {
+  var el = e.target.closest ? e.target.closest("[data-anju-call]") : null;
+  if (!el) return;
+  var f = window[el.getAttribute("data-anju-call")];
+  if (typeof f !== "function") return;
+  e.preventDefault();
+  if (el.hasAttribute("data-anju-arg")) f(el.getAttribute("data-anju-arg")); else f();
+});
+"""
 
 
 @dataclass
@@ -40,7 +72,9 @@ class GateOutcome:
     seconds: float = 0.0
 
     def describe(self) -> str:
-        lines = [f"{f['expectation']}: {f['unexpected']} unexpected — {f['why']}" for f in self.failed]
+        lines = [f"{f['expectation']}: {f['unexpected']} unexpected"
+                 + (f" (first: {'; '.join(f['records'])})" if f.get("records") else "") + f" — {f['why']}"
+                 for f in self.failed]
         return "\n  ".join(lines)
 
 
@@ -83,6 +117,7 @@ def run_gate(frames: dict[str, pd.DataFrame], docs: Path | None, run_name: str =
     from great_expectations.core.run_identifier import RunIdentifier
 
     t = time.perf_counter()
+    run_name = RUN_NAME_UNSAFE.sub("_", run_name) or "anju"  # GX makes it a folder and puts it in a script
     ctx = _context(docs)
     source = ctx.data_sources.add_pandas("anju")
     definitions, batches = [], {}
@@ -108,17 +143,74 @@ def run_gate(frames: dict[str, pd.DataFrame], docs: Path | None, run_name: str =
                 cfg = r.expectation_config
                 e = GateExpectation(vd.name, cfg.type, dict(cfg.kwargs), cfg.notes or "")
                 failed.append({"expectation": e.label, "why": e.why,
-                               "unexpected": r.result.get("unexpected_count", r.result.get("observed_value", "?"))})
+                               "unexpected": r.result.get("unexpected_count", r.result.get("observed_value", "?")),
+                               "records": _records(r.result.get("partial_unexpected_index_list"))})
     if docs is not None:
         docs.mkdir(parents=True, exist_ok=True)
+        _escape_unexpected_values(ctx)
         ctx.build_data_docs(site_names=[SITE])  # once: GX recompiles its templates on every build
         make_offline(docs)
     return GateOutcome(success=not failed, evaluated=evaluated, failed=failed,
                        seconds=round(time.perf_counter() - t, 3))
 
 
+def _escape(value):
+    if isinstance(value, str):
+        return htmllib.escape(value, quote=True)
+    if isinstance(value, list):
+        return [_escape(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_escape(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _escape(v) for k, v in value.items()}
+    return value
+
+
+def _escape_unexpected_values(ctx) -> None:
+    """HTML-escape the failing values in every stored validation result: GX renders them
+    into table cells as they are. Counts, percentages and the outcome are untouched."""
+    store = ctx.validation_results_store
+    for key in store.list_keys():
+        suite_result = store.get(key)
+        for r in suite_result.results:
+            for k in UNEXPECTED_KEYS:
+                if r.result and k in r.result:
+                    r.result[k] = _escape(r.result[k])
+        store.set(key, suite_result)
+
+
+def _handler(m: re.Match) -> str:
+    call = KNOWN_CALL.fullmatch(htmllib.unescape(m.group(2)).strip()) if m.group(1).lower() == "click" else None
+    if call is None:
+        return ""
+    arg = f' data-anju-arg="{call.group(2)}"' if call.group(2) is not None else ""
+    return f' data-anju-call="{call.group(1)}"{arg}'
+
+
+def lock_down(page: str) -> str:
+    """``page`` with a CSP meta listing the hashes of its inline scripts, its handlers moved
+    out of attributes. Runs on the pages GX wrote from escaped values, so every inline
+    script on them is GX's own. Idempotent: a page locked down twice gets one policy."""
+    page = OWN_POLICY.sub("", page)
+    parts = SCRIPT_ELEMENT.split(page)  # odd items are script elements: their text is left alone
+    page = "".join(part if i % 2 else TAG.sub(lambda m: JS_URL.sub('href="#"', HANDLER.sub(_handler, m.group(0))), part)
+                   for i, part in enumerate(parts))
+    if "data-anju-call=" in page and HANDLERS_SCRIPT not in page:
+        page = page.replace("</body>", f"<script>{HANDLERS_SCRIPT}</script></body>", 1)
+    meta = policy_meta(policy([script_hash(s) for s in inline_scripts(page)], files=True, data_images=True))
+    head = re.search(r"<head[^>]*>", page, re.I)
+    return page[:head.end()] + meta + page[head.end():] if head else meta + page
+
+
+def _records(index_list) -> list[str]:
+    """The records of a failed expectation's first unexpected values, as ``gate_frames``
+    indexed them (``discrepancy_id=… household_no=…``), IDs masked."""
+    return [mask_full_ids(str(x.get("record", "?") if isinstance(x, dict) else x)) for x in index_list or []]
+
+
 def make_offline(site: Path) -> None:
-    """Point every page of a Data Docs site at the vendored assets and mask full IDs."""
+    """Point every page of a Data Docs site at the vendored assets, mask full IDs, lock
+    the page down with its Content-Security-Policy."""
     shutil.copytree(VENDOR, site / "static" / "vendor", dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("*.yaml", "*.md"))
     for page in site.rglob("*.html"):
@@ -130,4 +222,4 @@ def make_offline(site: Path) -> None:
         html = FAVICON.sub(f'href="{up}static/images/favicon.ico"', html)  # GX gets the depth wrong
         html = SRI.sub("", html)  # integrity/crossorigin would block file:// loads
         html = mask_full_ids(html)
-        page.write_text(html, encoding="utf-8")
+        page.write_text(lock_down(html), encoding="utf-8")

@@ -8,6 +8,12 @@ Layout, per agency and county (full ID numbers here: the agencies need them):
     feedback/<as_of>/ha/<county>/纠错清单_<county>.xlsx
     feedback/<as_of>/ha/<county>/清洗数据_<county>.xlsx
     feedback/<as_of>/corrections_ps.parquet, corrections_ha.parquet   (what ``push`` sends)
+
+People open these files in a spreadsheet before anything is imported: every writer here
+goes through ``connectors.native``, so text that would start a formula carries a leading
+apostrophe-quote (``connectors.cells``), and each correction package says so in its note
+row (``APOSTROPHE_NOTE``). ``push`` sends the values as they are: a database is no
+spreadsheet.
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
+from connectors.cells import APOSTROPHE_NOTE
 from connectors.native import write_csv, write_xlsx
 
 PACKAGE_HEADERS_ZH = {"discrepancy_id": "问题编号", "rule": "规则", "severity": "严重程度", "county_code": "县代码"}
@@ -34,7 +41,7 @@ def write_packages(root: Path, agency: str, package: pd.DataFrame, cleaned: pd.D
             write_csv(body, folder / f"{name}.csv", "gb18030")
             written.append(folder / f"{name}.csv")
         write_xlsx(body, folder / f"{name}.xlsx", title=f"{county} {'扶贫系统' if agency == 'ps' else '农户档案'}纠错清单",
-                   totals_label=None)
+                   note=APOSTROPHE_NOTE, totals_label=None)
         written.append(folder / f"{name}.xlsx")
     for county, rows in cleaned.groupby(county_of_record.to_numpy(), sort=True):
         folder = root / agency / str(county)

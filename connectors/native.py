@@ -1,7 +1,9 @@
 """Writers for the agencies' own layouts: GB18030 CSV and XLSX with a title block.
 
 Used for the agencies' correction packages and by the synthetic-data generator, which
-must produce what the real web systems export.
+must produce what the real web systems export. A person opens these files in a
+spreadsheet: text that would start a formula is neutralised by ``connectors.cells`` (the
+one rule, see there), and every text cell of a workbook is a text cell.
 """
 from __future__ import annotations
 
@@ -10,12 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from connectors.cells import csv_cells, needs_text_cell, text_cell
+
 EXCEL_MAX_ROWS = 1_048_576
 
 
 def write_csv(frame: pd.DataFrame, path: Path, encoding: str = "gb18030") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = frame.astype("string").fillna("")
+    text = csv_cells(frame)
     text.to_csv(path, index=False, encoding=encoding, lineterminator="\r\n")
 
 
@@ -23,7 +27,8 @@ def write_xlsx(frame: pd.DataFrame, path: Path, *, title: str | None = None, not
                totals_label: str | None = "合计", sheet: str = "Sheet1") -> None:
     """One sheet: an optional title row, an optional note row (填报单位…), the header, the
     rows, and a totals row. Cell values keep their Python type: ``datetime`` becomes a
-    date cell, ``float``/``int`` a number cell, everything else text."""
+    date cell, ``float``/``int`` a number cell, everything else a text cell (never a
+    formula, see ``connectors.cells``)."""
     import openpyxl
     from openpyxl.cell import WriteOnlyCell
 
@@ -34,11 +39,15 @@ def write_xlsx(frame: pd.DataFrame, path: Path, *, title: str | None = None, not
     path.parent.mkdir(parents=True, exist_ok=True)
     wb = openpyxl.Workbook(write_only=True)
     ws = wb.create_sheet(sheet)
+
+    def text(v) -> WriteOnlyCell:
+        return text_cell(WriteOnlyCell(ws), str(v))
+
     if title is not None:
-        ws.append([title])
+        ws.append([text(title)])
     if note is not None:
-        ws.append([note])
-    ws.append(list(frame.columns))
+        ws.append([text(note)])
+    ws.append([text(c) for c in frame.columns])
     date_cols = {i for i, c in enumerate(frame.columns) if "日期" in str(c)}
     for row in frame.itertuples(index=False, name=None):
         cells = []
@@ -49,9 +58,11 @@ def write_xlsx(frame: pd.DataFrame, path: Path, *, title: str | None = None, not
                 c = WriteOnlyCell(ws, value=pd.Timestamp(v).to_pydatetime())
                 c.number_format = "yyyy-mm-dd"
                 cells.append(c)
+            elif isinstance(v, str):
+                cells.append(text(v) if needs_text_cell(v) else v)
             else:
                 cells.append(v)
         ws.append(cells)
     if totals_label is not None:
-        ws.append([totals_label, f"共{len(frame)}户"])
+        ws.append([text(totals_label), text(f"共{len(frame)}户")])
     wb.save(path)

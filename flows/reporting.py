@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from connectors.reports import figures, write_progress, write_report_html, write_report_xlsx
+from connectors.reports import figures, write_report_html
+from connectors.workbooks import write_progress, write_report_xlsx
 from reconcile.report import analyst_view, summary
 
 HTML_ROWS = 20_000  # the page stays light; the workbook and the parquet hold every row

@@ -15,6 +15,10 @@ EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 # Excel serials from 1954 to 2119: far wider than any renovation date, narrow enough that
 # a plain number such as a subsidy amount is never taken for a date.
 SERIAL_RANGE = (20000, 80000)
+# A real date in a known spelling is still refused outside these years: 0001-01-01 or
+# 9999-12-31 is a placeholder or a typo, never a renovation date, and would not fit the
+# SQL store's DATETIME (MariaDB's starts at year 1000).
+DATE_RANGE = (pd.Timestamp("1900-01-01"), pd.Timestamp("2099-12-31"))
 
 
 def parse_dates(raw: pd.Series) -> pd.Series:
@@ -29,8 +33,8 @@ def parse_dates(raw: pd.Series) -> pd.Series:
     out = out.fillna(pd.to_datetime(compact, format="%Y%m%d", errors="coerce"))
     serial = pd.to_numeric(s.where(s.str.fullmatch(r"[0-9]{5}(\.0+)?")), errors="coerce")
     serial = serial.where(serial.between(*SERIAL_RANGE))
-    out = out.fillna(EXCEL_EPOCH + pd.to_timedelta(serial, unit="D"))
-    return out.astype("datetime64[s]")
+    out = out.fillna(EXCEL_EPOCH + pd.to_timedelta(serial, unit="D")).astype("datetime64[s]")
+    return out.where(out.between(*DATE_RANGE))
 
 
 def bad_dates(raw: pd.Series, parsed: pd.Series) -> pd.Series:

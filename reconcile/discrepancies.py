@@ -14,6 +14,7 @@ import pandas as pd
 
 from reconcile.rules import RULES, RuleContext
 from schemas.config import Catalog, load_catalog
+from schemas.gate import mask_full_ids_in
 
 DISCREPANCY_COLUMNS = [
     "discrepancy_id", "rule", "severity", "owner", "agency", "household_no", "archive_no",
@@ -21,6 +22,9 @@ DISCREPANCY_COLUMNS = [
     "action", "action_en", "status", "first_seen",
 ]
 HIT_COLUMNS = ["household_no", "archive_no", "agency", "field", "ps_value", "ha_value", "suggested_value"]
+# What analysts read in discrepancies.parquet (the gate's analyst_text). A value may be
+# an ID typed into a name cell: the message masks it; ps_value/ha_value keep it for the agencies.
+ANALYST_TEXT = ("message", "message_en", "action", "action_en")
 _HASH_KEY = "anju-discrepancy"  # 16 bytes: part of the id contract, never change it
 
 
@@ -60,9 +64,9 @@ def classify(ctx: RuleContext, catalog: Catalog | None = None) -> pd.DataFrame:
         hits["rule"], hits["severity"] = code, spec.severity
         hits["owner"] = hits["agency"] if spec.owner == "agency" else spec.owner
         hits["agency"] = hits["agency"].fillna("")
-        for col in ("message", "message_en", "action", "action_en"):
+        for col in ANALYST_TEXT:
             attr = {"message": "message_zh", "action": "action_zh"}.get(col, col)
-            hits[col] = fill_template(getattr(spec, attr), hits)
+            hits[col] = mask_full_ids_in(fill_template(getattr(spec, attr), hits))
         frames.append(hits)
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype="string") for c in DISCREPANCY_COLUMNS})

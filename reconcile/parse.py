@@ -3,11 +3,14 @@
 A raw frame has the canonical column names (the connectors mapped the headers), every
 value as text, and ``_row``: the row's number in the file as a person would count it.
 Each column is read by the parser its spec names; a value that cannot be read sends the
-row to quarantine with the column, the value and the reason. Nothing is dropped: rows in
-= rows used + rows quarantined.
+row to quarantine with the column, the value and the reason. So does a control character
+in any column, and an empty value in a column the canonical model holds non-nullable
+(``schemas.frames.not_nullable``). Nothing is dropped: rows in = rows used + rows
+quarantined, and the canonical validation after parse can only fail on a bug.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -15,12 +18,19 @@ import pandas as pd
 
 from reconcile.frames import nfkc
 
-from reconcile.dates import bad_dates, parse_dates
+from reconcile.dates import DATE_RANGE, bad_dates, parse_dates
 from reconcile.ids import normalize_ids
 from reconcile.names import clean_names
 from schemas.config import ColumnSpec, SourceSpec, fold, load_vocabularies
+from schemas.frames import KEY_MAX_LENGTH, not_nullable
+from schemas.gate import mask_full_ids_in
 
 QUARANTINE_COLUMNS = ["source", "row_number", "record_key", "county_code", "column", "value", "problem", "reason"]
+# C0 controls but tab and line breaks, and DEL: PostgreSQL refuses NUL in text, a
+# workbook refuses the others, and no name, code or date holds one.
+CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+VALUE_SHOWN = 200  # characters of a quarantined value kept: enough to see what is wrong
+INF = float("inf")
 
 
 @dataclass
@@ -42,17 +52,23 @@ def _text(s: pd.Series) -> pd.Series:
     return t.mask(t == "")
 
 
+def _too_long(t: pd.Series) -> pd.Series:
+    return (t.str.len() > KEY_MAX_LENGTH).fillna(False)
+
+
 def _parse_key(col: ColumnSpec, s: pd.Series) -> ColumnResult:
     t = nfkc(_text(s))
     dup = t.duplicated(keep="first") & t.notna()
-    return ColumnResult(pd.DataFrame({col.name: t}), t.isna() | dup, "key",
-                        "主键为空或重复 / key is empty or repeats an earlier row")
+    return ColumnResult(pd.DataFrame({col.name: t}), t.isna() | dup | _too_long(t), "key",
+                        f"主键为空、重复或超过{KEY_MAX_LENGTH}个字符 / key is empty, repeats an earlier row "
+                        f"or is longer than {KEY_MAX_LENGTH} characters")
 
 
 def _parse_ref(col: ColumnSpec, s: pd.Series) -> ColumnResult:
     t = nfkc(_text(s))
-    return ColumnResult(pd.DataFrame({col.name: t}), t.isna(), "missing",
-                        "不能为空 / must not be empty")
+    return ColumnResult(pd.DataFrame({col.name: t}), t.isna() | _too_long(t), "missing",
+                        f"不能为空或超过{KEY_MAX_LENGTH}个字符 / must not be empty or longer than "
+                        f"{KEY_MAX_LENGTH} characters")
 
 
 def _parse_plain(col: ColumnSpec, s: pd.Series) -> ColumnResult:
@@ -79,14 +95,22 @@ def _parse_code12(col: ColumnSpec, s: pd.Series) -> ColumnResult:
                         "应为12位村级区划代码 / expected a 12-digit village code")
 
 
+def _number(t: pd.Series, low: float | None, high: float | None) -> tuple[pd.Series, pd.Series]:
+    """Text to nullable floats, and which are finite and within [low, high]: ``inf``,
+    ``nan`` and ``1e400`` are read by ``to_numeric`` but are no amount or count."""
+    num = pd.to_numeric(t, errors="coerce").astype("Float64")
+    ok = num.notna() & (num.abs() < INF)
+    if low is not None:
+        ok &= num >= low
+    if high is not None:
+        ok &= num <= high
+    return num, ok.fillna(False).astype(bool)
+
+
 def _parse_int(col: ColumnSpec, s: pd.Series) -> ColumnResult:
     t = nfkc(_text(s))
-    num = pd.to_numeric(t.str.replace(r"\.0+$", "", regex=True), errors="coerce")
-    ok = num.notna() & (num == num.round())
-    if col.min is not None:
-        ok &= num >= col.min
-    if col.max is not None:
-        ok &= num <= col.max
+    num, ok = _number(t.str.replace(r"\.0+$", "", regex=True), col.min, col.max)
+    ok &= (num == num.round()).fillna(False).astype(bool)
     bad = t.notna() & ~ok
     return ColumnResult(pd.DataFrame({col.name: num.where(ok).astype("Int64")}), bad, "range",
                         f"应为{col.min}到{col.max}之间的整数 / expected a whole number from {col.min} to {col.max}")
@@ -94,16 +118,18 @@ def _parse_int(col: ColumnSpec, s: pd.Series) -> ColumnResult:
 
 def _parse_money(col: ColumnSpec, s: pd.Series) -> ColumnResult:
     t = nfkc(_text(s)).str.replace(r"[,元 \t\r\n]", "", regex=True)
-    num = pd.to_numeric(t, errors="coerce")
-    bad = t.notna() & (num.isna() | (num < 0))
-    return ColumnResult(pd.DataFrame({col.name: num.where(~bad).astype("Float64")}), bad, "money",
-                        "应为非负金额 / expected a non-negative amount")
+    num, ok = _number(t, 0, col.max)
+    bad = t.notna() & ~ok
+    return ColumnResult(pd.DataFrame({col.name: num.where(ok)}), bad, "money",
+                        f"应为0到{col.max}之间的金额 / expected an amount from 0 to {col.max}")
 
 
 def _parse_date(col: ColumnSpec, s: pd.Series) -> ColumnResult:
     parsed = parse_dates(s)
+    years = f"{DATE_RANGE[0].year}-{DATE_RANGE[1].year}"
     return ColumnResult(pd.DataFrame({col.name: parsed}), bad_dates(s, parsed), "date",
-                        "日期无法识别或不存在 / not a real date in a known spelling")
+                        f"日期无法识别、不存在或不在{years}年之间 / not a real date in a known spelling "
+                        f"within the years {years}")
 
 
 def _parse_vocab(col: ColumnSpec, s: pd.Series, vocab_name: str) -> ColumnResult:
@@ -136,20 +162,29 @@ def _parse_column(col: ColumnSpec, s: pd.Series, as_of) -> ColumnResult:
     return PARSERS[kind](col, s)
 
 
+def _problem(s: pd.Series, rows: pd.Series, column: str, problem: str, reason: str, order: int) -> pd.DataFrame:
+    return pd.DataFrame({"column": column, "value": s[rows].astype("string"), "problem": problem,
+                         "reason": reason, "_order": order})
+
+
 def parse_source(raw: pd.DataFrame, spec: SourceSpec, *, source: str, as_of=None) -> Parsed:
     """Read every column of ``raw`` by its spec; split usable rows from quarantined ones."""
     index = raw.index
+    required = not_nullable(source)
     outputs, problems = [], []
     for col in spec.columns:
         s = raw[col.name] if col.name in raw else pd.Series(pd.NA, index=index, dtype="string")
         res = _parse_column(col, s, as_of)
         outputs.append(res.values)
-        if res.bad.any():
-            problems.append(pd.DataFrame({
-                "column": col.name, "value": s[res.bad].astype("string"),
-                "problem": res.problem, "reason": res.reason,
-                "_order": len(problems),
-            }))
+        control = s.astype("string").str.contains(CONTROL, regex=True).fillna(False).astype(bool)
+        bad = res.bad.fillna(False).astype(bool) & ~control
+        # What the canonical model holds non-nullable: empty here is a row's problem, not a bug.
+        missing = (res.values[col.name].isna() & ~bad & ~control) if col.name in required else None
+        for rows, problem, reason in ((control, "control_character", "含控制字符 / contains control characters"),
+                                      (bad, res.problem, res.reason),
+                                      (missing, "missing", "不能为空 / must not be empty")):
+            if rows is not None and rows.any():
+                problems.append(_problem(s, rows, col.name, problem, reason, len(problems)))
     frame = pd.concat(outputs, axis=1)
     frame.insert(0, "_row", raw["_row"].astype("int64"))
     extra = [c for c in raw.columns if c not in frame.columns and c != "_row"]
@@ -160,9 +195,13 @@ def parse_source(raw: pd.DataFrame, spec: SourceSpec, *, source: str, as_of=None
     return Parsed(used.reset_index(drop=True), quarantine.reset_index(drop=True))
 
 
+def _empty_quarantine() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row_number" else "string") for c in QUARANTINE_COLUMNS})
+
+
 def _quarantine_rows(raw, spec, source, problems) -> pd.DataFrame:
     if not problems:
-        return pd.DataFrame({c: pd.Series(dtype="string") for c in QUARANTINE_COLUMNS})
+        return _empty_quarantine()
     allp = pd.concat(problems).sort_values("_order", kind="stable")
     # One row per input row: the first column that failed, every reason listed.
     reasons = (allp["column"] + ": " + allp["reason"]).groupby(level=0, sort=False).agg("；".join)
@@ -173,9 +212,55 @@ def _quarantine_rows(raw, spec, source, problems) -> pd.DataFrame:
         "source": source,
         "row_number": raw.loc[first.index, "_row"].astype("int64"),
         "record_key": key.loc[first.index],
-        "county_code": (raw.loc[first.index, "village_code"].astype("string").str.strip().str[:6]
-                        if "village_code" in raw else pd.NA),
+        "county_code": _county(raw.loc[first.index, "village_code"]) if "village_code" in raw else pd.NA,
         "column": first["column"], "value": first["value"], "problem": first["problem"],
         "reason": reasons.loc[first.index],
     }, index=first.index)
     return q.sort_index()
+
+
+def _county(village_code: pd.Series) -> pd.Series:
+    """The county of a quarantined row, only where its village code reads as one."""
+    vc = nfkc(_text(village_code)).str.replace(r"\.0+$", "", regex=True)
+    return vc.str[:6].where(vc.str.fullmatch(r"[0-9]{12}").fillna(False).astype(bool))
+
+
+def rejected_quarantine(rejected: dict[str, list[dict]] | None) -> pd.DataFrame:
+    """Rows a reader could not split into cells (``{"row", "reason", "text"[, "column"]}``
+    per source, as ``SourceFrame.meta["rejected_rows"]`` lists them) as quarantine rows."""
+    rows = [{"source": source, "row_number": int(r["row"]), "record_key": None, "county_code": None,
+             "column": r.get("column"), "value": r.get("text"), "problem": "malformed_row",
+             "reason": f"行格式错误 / malformed row: {r.get('reason', '')}"}
+            for source, listed in sorted((rejected or {}).items()) for r in listed]
+    if not rows:
+        return _empty_quarantine()
+    return pd.DataFrame(rows, columns=QUARANTINE_COLUMNS)
+
+
+def _escape_controls(v: str) -> str:
+    return re.sub(CONTROL, lambda m: f"\\x{ord(m.group()):02x}", v)
+
+
+def shown(values: pd.Series) -> pd.Series:
+    """A quarantined cell as the quarantine shows it: full IDs masked, control characters
+    written as ``\\x00``, at most :data:`VALUE_SHOWN` characters. Masked again after the
+    cut and the escapes, which could leave digits that read as an ID."""
+    s = mask_full_ids_in(values)
+    controls = s.str.contains(CONTROL, regex=True).fillna(False).astype(bool)
+    if controls.any():
+        s = s.mask(controls, s[controls].map(_escape_controls).astype("string"))
+    s = s.mask((s.str.len() > VALUE_SHOWN).fillna(False), s.str[:VALUE_SHOWN - 1] + "…")
+    return mask_full_ids_in(s)
+
+
+def finish_quarantine(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """All quarantine rows of a run as one table: the one column list, what an analyst may
+    read (see :func:`shown`), sorted by source and row."""
+    parts = [p[QUARANTINE_COLUMNS] for p in parts if len(p)]
+    if not parts:
+        return _empty_quarantine()
+    q = pd.concat(parts, ignore_index=True)
+    q = q.astype({c: "string" for c in QUARANTINE_COLUMNS if c != "row_number"}).astype({"row_number": "int64"})
+    q["value"], q["record_key"] = shown(q["value"]), shown(q["record_key"])
+    q["reason"] = mask_full_ids_in(q["reason"])
+    return q.sort_values(["source", "row_number"], kind="stable").reset_index(drop=True)

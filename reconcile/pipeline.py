@@ -15,7 +15,7 @@ import pandas as pd
 from reconcile.frames import isin
 from reconcile.discrepancies import classify
 from reconcile.match import MatchResult, match_households
-from reconcile.parse import QUARANTINE_COLUMNS, parse_source
+from reconcile.parse import finish_quarantine, parse_source, rejected_quarantine
 from reconcile.rules import RuleContext
 from reconcile.unify import unify
 from schemas.config import SourceSpec, load_vocabularies
@@ -52,11 +52,14 @@ def _orphan_members(members: pd.DataFrame, ps: pd.DataFrame) -> pd.Series:
     return ~isin(members["household_no"], ps["household_no"])
 
 
-def normalize(raw: dict[str, pd.DataFrame], specs: dict[str, SourceSpec], settings: Settings) -> Canonical:
+def normalize(raw: dict[str, pd.DataFrame], specs: dict[str, SourceSpec], settings: Settings,
+              rejected: dict[str, list[dict]] | None = None) -> Canonical:
     """Parse each raw frame by its spec and derive the columns the core compares on.
 
     ``raw`` maps source name (``ps_households``, ``ps_members``, ``ha_archive``) to its
-    raw frame; ``ps_members`` may be absent.
+    raw frame; ``ps_members`` may be absent. ``rejected`` maps a source to the rows its
+    reader could not split into cells (``meta["rejected_rows"]``): they are quarantined
+    with the rest, and counted as read.
     """
     for name, frame in raw.items():
         if name != "ps_members":  # an empty member roster is allowed; households are not
@@ -64,7 +67,7 @@ def normalize(raw: dict[str, pd.DataFrame], specs: dict[str, SourceSpec], settin
     parsed = {name: parse_source(frame, specs[name], source=name, as_of=settings.as_of)
               for name, frame in raw.items()}
     ps, ha = parsed["ps_households"].frame, parsed["ha_archive"].frame
-    quarantine = [p.quarantine for p in parsed.values()]
+    quarantine = [rejected_quarantine(rejected), *(p.quarantine for p in parsed.values())]
     for frame in (ps, ha):
         frame["county_code"] = frame["village_code"].str[:6]
     secured_values = sorted(load_vocabularies()["secured_result"].secured)
@@ -83,14 +86,13 @@ def normalize(raw: dict[str, pd.DataFrame], specs: dict[str, SourceSpec], settin
             "reason": "household_no: 户编号不在可用的贫困户记录中 / no usable PS household has this number",
         }))
         members = members[~orphan].reset_index(drop=True)
-    q = pd.concat([x for x in quarantine if len(x)], ignore_index=True) if any(len(x) for x in quarantine) \
-        else pd.DataFrame({c: pd.Series(dtype="string") for c in QUARANTINE_COLUMNS})
-    q = q.astype({c: "string" for c in QUARANTINE_COLUMNS if c != "row_number"}).astype({"row_number": "int64"})
-    q = q.sort_values(["source", "row_number"]).reset_index(drop=True)
+    q = finish_quarantine(quarantine)
     for key, frame in (("ps", ps), ("ha", ha), ("members", members)):
         CANONICAL[key].validate(frame, lazy=True)  # a failure here is a bug in Anju, not in the input
-    return Canonical(ps=ps, members=members, ha=ha, quarantine=q,
-                     rows_read={name: len(frame) for name, frame in raw.items()})
+    read = {name: len(frame) for name, frame in raw.items()}
+    for name, rows in (rejected or {}).items():
+        read[name] = read.get(name, 0) + len(rows)
+    return Canonical(ps=ps, members=members, ha=ha, quarantine=q, rows_read=read)
 
 
 def match(canon: Canonical) -> MatchResult:

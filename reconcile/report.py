@@ -8,6 +8,8 @@ from __future__ import annotations
 import pandas as pd
 
 from reconcile.ids import mask_ids
+from schemas.config import load_labels
+from schemas.gate import mask_full_ids_in
 from schemas.published import SEVERITIES
 
 ID_LIKE = r"^'?[0-9]{6}[0-9]{8,11}[0-9Xx]$"
@@ -19,13 +21,7 @@ DISCREPANCY_HEADERS_ZH = {
 }
 
 
-RULE_NAMES_ZH = {
-    "HA_MISSING": "未录入认定", "PS_MISSING": "扶贫系统无此户", "TARGET_TYPE_CONFLICT": "农户类型不符",
-    "SECURED_CONFLICT": "保障认定不一致", "METHOD_CONFLICT": "搬迁口径不一致", "DANGER_CONFLICT": "危房等级不一致",
-    "RENOVATION_OVERDUE": "改造逾期", "EXITED_UNSECURED": "脱贫户住房未保障", "IDENTITY_CONFLICT": "身份信息不一致",
-    "INVALID_ID": "身份证号无效", "DUPLICATE": "重复记录", "DATE_ANOMALY": "日期异常", "SUBSIDY_MISSING": "补助未录入",
-    "REVIEW_MATCH": "待人工确认", "HOUSEHOLDER_CHANGED": "户主变更",
-}
+RULE_NAMES_ZH = load_labels()["rule"]  # from the catalog: one label per rule
 
 
 def mask_id_like(s: pd.Series) -> pd.Series:
@@ -38,10 +34,15 @@ def mask_id_like(s: pd.Series) -> pd.Series:
 
 
 def analyst_view(discrepancies: pd.DataFrame) -> pd.DataFrame:
-    """The discrepancy rows an analyst reads: Chinese headers, no full ID number anywhere."""
+    """The discrepancy rows an analyst reads: Chinese headers, no full ID number anywhere.
+
+    The value columns hide whatever looks like an ID, valid or not; every text column
+    then has any full ID inside it masked (a name cell can hold one)."""
     d = discrepancies[list(DISCREPANCY_HEADERS_ZH)].copy()
     for col in ("ps_value", "ha_value", "suggested_value"):
         d[col] = mask_id_like(d[col])
+    for col in d.columns.drop("first_seen"):
+        d[col] = mask_full_ids_in(d[col])
     d["first_seen"] = pd.to_datetime(d["first_seen"], errors="coerce")
     return d.rename(columns=DISCREPANCY_HEADERS_ZH)
 

@@ -114,6 +114,7 @@ def load_vocabularies() -> dict[str, Vocabulary]:
 @dataclass(frozen=True)
 class RuleSpec:
     code: str
+    label_zh: str
     severity: str
     owner: str
     message_zh: str
@@ -131,6 +132,15 @@ Catalog = dict[str, RuleSpec]
 def load_catalog() -> Catalog:
     raw = yaml.safe_load((HERE / "catalog.yaml").read_text(encoding="utf-8"))
     return {code: RuleSpec(code=code, **body) for code, body in raw.items()}
+
+
+@lru_cache(maxsize=1)
+def load_labels() -> dict[str, dict[str, str]]:
+    """Chinese labels for the codes a person reads (severity, agency, owner, ledger status,
+    progress level, alert kinds): ``labels.yaml``. Rule labels live in the catalog."""
+    raw = yaml.safe_load((HERE / "labels.yaml").read_text(encoding="utf-8"))
+    raw["rule"] = {code: spec.label_zh for code, spec in load_catalog().items()}
+    return raw
 
 
 @lru_cache(maxsize=1)

@@ -8,6 +8,7 @@ failure there is a bug in Anju, never a property of the input.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Optional
 
 import pandas as pd
@@ -16,6 +17,10 @@ from pandera.typing import Series
 
 ID_PROBLEMS = ["empty", "excel_number", "characters", "length", "region", "birth_date", "check_digit"]
 VALID_ID = r"^[0-9]{17}[0-9X]$"
+# Record keys are stored as VARCHAR(64) (connectors/migrations): a longer one is an input
+# error, found in parse, not a failed insert at the end of the run.
+KEY_MAX_LENGTH = 64
+KEY_LENGTH = {"min_value": 1, "max_value": KEY_MAX_LENGTH}
 
 
 class _Raw(pa.DataFrameModel):
@@ -73,7 +78,7 @@ class _Canonical(pa.DataFrameModel):
 
 
 class CanonicalPs(_Canonical):
-    household_no: Series[str] = pa.Field(unique=True)
+    household_no: Series[str] = pa.Field(unique=True, str_length=KEY_LENGTH)
     exit_status: Series[str] = pa.Field(isin=["exited", "not_exited"])
     housing_secured: Series[pd.BooleanDtype] = pa.Field(nullable=True)
     is_relocated: Series[pd.BooleanDtype] = pa.Field(nullable=True)
@@ -82,7 +87,7 @@ class CanonicalPs(_Canonical):
 
 
 class CanonicalHa(_Canonical):
-    archive_no: Series[str] = pa.Field(unique=True)
+    archive_no: Series[str] = pa.Field(unique=True, str_length=KEY_LENGTH)
     target_type: Series[str] = pa.Field(isin=["建档立卡贫困户", "低保户", "农村分散供养特困人员", "贫困残疾人家庭"])
     secured_result: Series[str] = pa.Field(nullable=True, isin=["鉴定安全", "改造安全", "保障安全", "已保障", "未保障"])
     danger_grade: Series[str] = pa.Field(nullable=True, isin=["A", "B", "C", "D"])
@@ -93,7 +98,7 @@ class CanonicalHa(_Canonical):
 
 
 class CanonicalMembers(pa.DataFrameModel):
-    household_no: Series[str]
+    household_no: Series[str] = pa.Field(str_length=KEY_LENGTH)
     name: Series[str] = pa.Field(nullable=True)
     id_no: Series[str] = pa.Field(nullable=True)
     id_no_valid: Series[bool]
@@ -105,6 +110,22 @@ class CanonicalMembers(pa.DataFrameModel):
 
 RAW = {"ps_households": RawPsHouseholds, "ps_members": RawPsMembers, "ha_archive": RawHaArchive}
 CANONICAL = {"ps": CanonicalPs, "ha": CanonicalHa, "members": CanonicalMembers}
+CANONICAL_OF_SOURCE = {"ps_households": "ps", "ps_members": "members", "ha_archive": "ha"}
+
+
+@lru_cache(maxsize=None)
+def not_nullable(source: str) -> frozenset[str]:
+    """The columns of ``source`` that its canonical model holds non-nullable.
+
+    The parse engine reads this to quarantine a row whose required value is empty or
+    unreadable, so "required" is declared once, here in the models, and the canonical
+    validation can only fail on a bug.
+
+    >>> sorted(not_nullable("ha_archive") & {"archive_no", "target_type", "householder_id"})
+    ['archive_no', 'target_type']
+    """
+    columns = CANONICAL[CANONICAL_OF_SOURCE[source]].to_schema().columns
+    return frozenset(name for name, col in columns.items() if not col.nullable)
 
 
 class SourceSchemaError(ValueError):

@@ -55,13 +55,22 @@ def full_id_pattern() -> str:
     return _declared()["full_id_pattern"].strip()
 
 
+# Full-width digits read as an ID all the same: they are folded (one character to one)
+# before the pattern runs, so a full-width ID is masked too.
+FULL_WIDTH = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789Xx")
+
+
 def mask_full_ids(text: str) -> str:
-    """``text`` with every full ID masked as ``522425********0014``.
+    """``text`` with every full ID masked as ``522425********0014``: the one masker of
+    everything an analyst, a log or the quarantine shows.
 
     >>> mask_full_ids("身份证522425198001010014有误, 5.22425198001010E+17")
     '身份证522425********0014有误, 5.2242**********E+17'
+    >>> mask_full_ids("５２２４２５１９８００１０１００１４")
+    '522425********0014'
     """
     pattern = _compiled()
+    text = text.translate(FULL_WIDTH)
 
     def masked(m: re.Match) -> str:
         whole = m.group(0)  # the ID with at most one boundary character on each side
@@ -74,6 +83,18 @@ def mask_full_ids(text: str) -> str:
     while previous != text:  # a match eats one boundary character: IDs side by side need a second pass
         previous, text = text, pattern.sub(masked, text)
     return text
+
+
+def mask_full_ids_in(values: pd.Series) -> pd.Series:
+    """:func:`mask_full_ids` over a column: Arrow finds the few values holding an ID (or a
+    full-width digit), only those are rewritten."""
+    s = values.astype("string")
+    if s.empty:
+        return s
+    hit = (s.str.contains(full_id_pattern(), regex=True) | s.str.contains("[０-９]", regex=True)).fillna(False)
+    if not hit.any():
+        return s
+    return s.mask(hit, s[hit].map(mask_full_ids).astype("string"))
 
 
 def _ascii_alnum(c: str) -> bool:
@@ -119,14 +140,30 @@ def _fate(keys: pd.Series, outcomes: list[tuple[str, pd.Series]]) -> pd.Series:
     return fate
 
 
+def _record_index(frame: pd.DataFrame, keys: list[str], source: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``frame`` indexed by the record each row is about (``key=value`` of each key column
+    of ``source``, IDs masked): a failed expectation's unexpected index list then names
+    the records, not row positions. ``source`` defaults to ``frame``; a frame whose rows are
+    not ``source``'s keeps its index."""
+    source = frame if source is None else source
+    present = [k for k in keys if k in source.columns]
+    if not present or not frame.index.equals(source.index):
+        return frame
+    record = None
+    for key in present:
+        part = key + "=" + mask_full_ids_in(source[key])
+        record = part.fillna("") if record is None else record + (" " + part).fillna("")
+    return frame.set_axis(pd.Index(record.str.strip(), name="record"))
+
+
 def gate_frames(tables: dict[str, pd.DataFrame], analyst_view: pd.DataFrame,
                 accounting: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The frames the suites run over.
+    """The frames the suites run over, each indexed by the record its rows are about.
 
     ``tables`` are the run's published tables (``ledger`` and ``progress`` included),
-    ``analyst_view`` the discrepancy rows as the reports show them, and ``accounting``
-    one row per source with ``rows_read``, ``rows_used``, ``rows_quarantined`` and
-    ``rows_out_of_scope``.
+    ``analyst_view`` the discrepancy rows as the reports show them (row for row), and
+    ``accounting`` one row per source with ``rows_read``, ``rows_used``,
+    ``rows_quarantined`` and ``rows_out_of_scope``.
     """
     m, d = tables["matches"], tables["discrepancies"]
     ps, ha = tables["records_ps"], tables["records_ha"]
@@ -142,9 +179,16 @@ def gate_frames(tables: dict[str, pd.DataFrame], analyst_view: pd.DataFrame,
     acc = accounting.assign(rows_accounted=accounting["rows_used"] + accounting["rows_quarantined"]
                             + accounting["rows_out_of_scope"])
     text = [c for c in ("message", "message_en", "action", "action_en") if c in d.columns]
+    discrepancy = ["discrepancy_id", "household_no", "archive_no"]
     return {
-        "matches": matches, "discrepancies": d, "unified": tables["unified"], "ledger": tables["ledger"],
-        "records_ps": ps[["household_no"]], "records_ha": ha[["archive_no"]],
-        "ps_fate": ps_fate, "ha_fate": ha_fate, "accounting": acc, "progress": tables["progress"],
-        "analyst_view": analyst_view, "analyst_text": d[text].astype("string"),
+        "matches": _record_index(matches, ["household_no", "archive_no"]),
+        "discrepancies": _record_index(d, discrepancy),
+        "unified": _record_index(tables["unified"], ["unified_id", "household_no", "archive_no"]),
+        "ledger": _record_index(tables["ledger"], ["discrepancy_id"]),
+        "records_ps": _record_index(ps[["household_no"]], ["household_no"]),
+        "records_ha": _record_index(ha[["archive_no"]], ["archive_no"]),
+        "ps_fate": _record_index(ps_fate, ["household_no"]), "ha_fate": _record_index(ha_fate, ["archive_no"]),
+        "accounting": _record_index(acc, ["source"]), "progress": _record_index(tables["progress"], ["level", "code"]),
+        "analyst_view": _record_index(analyst_view, discrepancy, d),
+        "analyst_text": _record_index(d[text].astype("string"), discrepancy, d),
     }

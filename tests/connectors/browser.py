@@ -40,6 +40,17 @@ def _free_port() -> int:
 
 
 ROWS_SHOWN = "document.querySelectorAll('#t tbody tr').length"
+# Runs before any script of the page (DevTools injects it; the page's CSP does not apply to
+# it): records every alert/confirm/prompt and every Content-Security-Policy violation, so a
+# test can ask the page whether injected code ran or whether the policy blocked our own.
+WATCH = """
+window.__anju_alerts = []; window.__anju_csp = [];
+for (const f of ['alert', 'confirm', 'prompt']) window[f] = (m) => { window.__anju_alerts.push(f + ':' + m); };
+document.addEventListener('securitypolicyviolation',
+  (e) => window.__anju_csp.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile + ':' + e.lineNumber));
+"""
+ALERTS = "window.__anju_alerts"
+CSP_VIOLATIONS = "window.__anju_csp"
 
 
 def load(page: Path, screenshot: Path, settle: float = 3.0, evaluate: dict[str, str] | None = None) -> dict:
@@ -75,6 +86,7 @@ def load(page: Path, screenshot: Path, settle: float = 3.0, evaluate: dict[str, 
 
             for domain in ("Network", "Runtime", "Log", "Page"):
                 call(f"{domain}.enable")
+            call("Page.addScriptToEvaluateOnNewDocument", source=WATCH)
             call("Page.navigate", url=page.resolve().as_uri())
             end = time.monotonic() + settle
             while time.monotonic() < end:

@@ -1,6 +1,7 @@
 """Data Docs of the publishing gate: offline, styled, and never showing a full ID."""
 from __future__ import annotations
 
+import html
 import os
 import re
 from datetime import date
@@ -50,6 +51,13 @@ def test_a_failed_value_is_shown_masked_never_in_full(leaky_docs):
     assert ID_C not in pages and masked in pages
 
 
+def test_a_failed_gate_names_the_record_never_the_full_id(leaky_docs):
+    outcome, _ = leaky_docs
+    text = outcome.describe()
+    assert "discrepancy_id=" in text, text
+    assert ID_C not in text
+
+
 @pytest.mark.slow
 def test_data_docs_of_a_run_open_from_disk_styled_and_offline(harness, tmp_path):
     from tests.connectors.browser import load, require_chromium
@@ -80,3 +88,20 @@ def test_data_docs_of_a_run_open_from_disk_styled_and_offline(harness, tmp_path)
                      for a in ("ps", "ha")])
     text = "".join(p.read_text(encoding="utf-8") for p in site.rglob("*.html"))
     assert not any(i in text for i in ids[ids.str.len() >= 15])
+
+
+def test_lock_down_moves_known_handlers_drops_others_and_is_idempotent():
+    from connectors.datadocs import HANDLERS_SCRIPT, lock_down
+    from connectors.htmlsafety import script_hash
+
+    page = ('<html><head><title>x</title></head><body><a href="javascript:void(0)" '
+            'onclick="clearTableFilters(\'t-1\')">c</a><button onmouseover="steal()" onclick="steal()">b</button>'
+            '<script>if (a < b) { x.y = " onclick=\\"z\\""; }</script></body></html>')
+    once = lock_down(page)
+    assert lock_down(once) == once
+    assert '<a href="#" data-anju-call="clearTableFilters" data-anju-arg="t-1">' in once
+    assert "<button>b</button>" in once and "javascript:" not in once
+    assert 'x.y = " onclick=\\"z\\""' in once  # script text is not rewritten
+    assert once.count("Content-Security-Policy") == 1
+    meta = html.unescape(re.search(r'Content-Security-Policy" content="([^"]*)"', once).group(1))
+    assert script_hash('if (a < b) { x.y = " onclick=\\"z\\""; }') in meta and script_hash(HANDLERS_SCRIPT) in meta

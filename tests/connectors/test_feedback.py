@@ -27,7 +27,7 @@ def test_ps_package_is_gb18030_csv_and_xlsx_with_native_headers(tmp_path):
     assert csv["建议值"].tolist() == ["522425198001010011"] * 3  # full ID: the agency needs it
     ws = openpyxl.load_workbook(tmp_path / "ps" / "522425" / "纠错清单_522425.xlsx").active
     rows = list(ws.iter_rows(values_only=True))
-    assert "纠错清单" in rows[0][0] and rows[1][7] == "当前值"
+    assert "纠错清单" in rows[0][0] and "单引号" in rows[1][0] and rows[2][7] == "当前值"
 
 
 def test_ha_package_is_xlsx_only(tmp_path):

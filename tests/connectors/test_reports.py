@@ -8,7 +8,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from connectors.reports import neutralise, write_progress, write_report_xlsx
+from connectors.cells import neutralise
+from connectors.workbooks import write_progress, write_report_xlsx
 from reconcile.report import analyst_view, summary
 from tests.reconcile.builders import ID_A, ha, ps, run
 
@@ -44,9 +45,9 @@ def test_workbook_sheets_headers_masking_and_formulas(tables, tmp_path):
 
 
 def test_rule_over_the_sheet_limit_is_split_not_truncated(tmp_path, monkeypatch):
-    import connectors.reports as reports
+    import connectors.workbooks as workbooks
 
-    monkeypatch.setattr(reports, "SHEET_ROWS", 2)
+    monkeypatch.setattr(workbooks, "SHEET_ROWS", 2)
     rows = pd.DataFrame({"规则": ["DUPLICATE"] * 5, "户编号": [f"H{i}" for i in range(5)]})
     write_report_xlsx(tmp_path / "r.xlsx", {"by_rule": pd.DataFrame({"rule": ["DUPLICATE"], "count": [5]})}, rows)
     wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
@@ -56,7 +57,7 @@ def test_rule_over_the_sheet_limit_is_split_not_truncated(tmp_path, monkeypatch)
 
 
 def test_neutralise():
-    assert [neutralise(v) for v in ["=1+1", "-3", "张三", 5]] == ["'=1+1", "'-3", "张三", 5]
+    assert [neutralise(v) for v in ["=1+1", "-3", "-3+1", "张三", 5]] == ["'=1+1", "-3", "'-3+1", "张三", 5]
 
 
 def test_progress_sheet_is_laid_out_as_a_province_sends_it(tmp_path):

@@ -19,6 +19,8 @@ PINYIN = ["dabh", "cjqhdm", "hzxm", "sfzhm", "jtrk", "nhlx", "jgrq"]
 def db(request, tmp_path):
     url = f"sqlite:///{tmp_path / 'src.sqlite'}" if request.param == "sqlite" else database_url(request.param)
     engine = sa.create_engine(url)
+    with engine.connect():  # the SQLite file exists, as a real one would (a missing file is its own error)
+        pass
     created = []
     yield url, engine, created
     with engine.begin() as conn:

@@ -28,7 +28,9 @@ def _combine(top: list[str], low: list[str], index) -> list[str]:
     out, group = [], ""
     for a, b in zip(top, low):
         group = a or group  # a merged group label spans the empty cells to its right
-        for cand in (b, group + b, a):
+        # ... but only over cells with a label of their own below: under an empty top cell an empty
+        # lower cell is a padded column (a stray cell far right), not part of the group
+        for cand in (b, group + b if b else "", a):
             if cand and _lookup(index, cand):
                 out.append(cand)
                 break
@@ -74,7 +76,7 @@ def map_headers(names: list[str], spec: SourceSpec, location: str, sheet: str | 
             continue
         if canon in seen:
             raise SourceError(location, f"duplicated header: {names[seen[canon]]!r} and {name!r} both mean {canon}",
-                              sheet=sheet, row=row + 1, expected="each column once")
+                              sheet=sheet, row=row + 1, column=str(name), expected="each column once")
         seen[canon] = pos
         mapping[pos] = canon
     missing = [c for c in spec.required if c not in seen]

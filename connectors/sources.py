@@ -11,19 +11,20 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from connectors.csv_text import BREAK, EXPECTED, clean, count_breaks, decode_csv, line_offset
 from connectors.errors import SourceError
 from connectors.headers import TOTALS, HeaderMatch, find_header, is_skippable
 from schemas.config import SourceSpec
-
-ENCODINGS = ("utf-8", "gbk", "gb18030")
-
+from schemas.gate import mask_full_ids
 
 @dataclass
 class SourceFrame:
@@ -39,28 +40,20 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def detect_encoding(data: bytes, location: str) -> str:
-    """The first of UTF-8 (BOM or not), GBK, GB18030 that decodes every byte."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    errors = []
-    for enc in ENCODINGS:
-        try:
-            data.decode(enc)
-            return enc
-        except UnicodeDecodeError as e:
-            errors.append(e)
-    e = errors[-1]
-    line = data[: e.start].count(b"\n") + 1
-    raise SourceError(location, f"undecodable bytes {data[e.start:e.start + 4]!r} at byte {e.start}", row=line,
-                      expected="text in GB18030, GBK, UTF-8 or UTF-8 with BOM")
+def _masked(text: str) -> str:
+    """Row text for quarantine and run.json: ID-shaped values masked first, then cut to 80 characters."""
+    return mask_full_ids(text)[:80]
 
 
 def _assemble(data: pd.DataFrame, header: HeaderMatch, first_row: int, spec: SourceSpec,
-              location: str) -> tuple[pd.DataFrame, list[dict]]:
-    """Canonical-named text frame from positional data cells; non-data rows set aside."""
-    data = data.reindex(columns=range(len(header.names))).fillna("").astype("string")
-    data.index = pd.RangeIndex(first_row, first_row + len(data))
+              location: str, rows=None) -> tuple[pd.DataFrame, list[dict]]:
+    """Canonical-named text frame from positional data cells; non-data rows set aside.
+
+    ``rows``: the row number of each line of ``data`` when they do not simply count up from
+    ``first_row`` (records spanning lines, rejected records in between)."""
+    # text first, then fill: a column the data lacks comes in as float NaN, and "" is no float
+    data = data.reindex(columns=range(len(header.names))).astype("string").fillna("")
+    data.index = pd.RangeIndex(first_row, first_row + len(data)) if rows is None else pd.Index(rows, dtype="int64")
     anchor_col = spec.key or spec.required[0]
     anchor_pos = next(p for p, c in header.mapping.items() if c == anchor_col)
     anchor = data[anchor_pos].str.strip()
@@ -69,7 +62,7 @@ def _assemble(data: pd.DataFrame, header: HeaderMatch, first_row: int, spec: Sou
     for r in suspect:  # few rows: totals, notes, blank lines
         why = is_skippable(data.loc[r].tolist())
         if why:
-            skipped.append({"row": int(r), "reason": why, "text": " ".join(x for x in data.loc[r] if x)[:80]})
+            skipped.append({"row": int(r), "reason": why, "text": _masked(" ".join(x for x in data.loc[r] if x))})
     data = data.drop(index=[s["row"] for s in skipped])
     out = pd.DataFrame({canon: data[pos] for pos, canon in header.mapping.items()})
     for pos, name in enumerate(header.names):
@@ -79,53 +72,145 @@ def _assemble(data: pd.DataFrame, header: HeaderMatch, first_row: int, spec: Sou
     return out.reset_index(drop=True), skipped
 
 
+def _head_records(head: str, delimiter: str) -> tuple[list[list[str]], list[int], list[int]]:
+    """The first records of the file, with the lines each starts and ends on."""
+    rows, starts, ends = [], [], []
+    reader = csv.reader(io.StringIO(head, newline=""), delimiter=delimiter)
+    try:
+        for row in reader:
+            starts.append(ends[-1] + 1 if ends else 1)
+            rows.append(row)
+            ends.append(reader.line_num)
+            if len(rows) == 40:
+                break
+    except csv.Error:  # a field over the csv limit in a title line: what was read is the head
+        pass
+    return rows, starts, ends
+
+
 def read_csv(path: Path, spec: SourceSpec) -> SourceFrame:
     location = str(path)
     data = path.read_bytes()
     if not data.strip():
         raise SourceError(location, "the file is empty", expected="a header row and data rows")
-    if b"\x00" in data[:65536]:
-        raise SourceError(location, "binary content (NUL bytes), not a CSV text file",
-                          expected="a CSV in GB18030, GBK or UTF-8")
-    encoding = detect_encoding(data, location)
-    head = data[:65536].decode(encoding, errors="ignore")
-    del data  # pandas decodes from the file itself: one copy of the rows in memory, not three
+    dec = decode_csv(data, location)
+    text = None if dec.text is None else clean(dec.text)
+    head = data[:65536].decode(dec.encoding, errors="ignore") if text is None else text[:65536]
     try:
         delimiter = csv.Sniffer().sniff(head.split("\n", 40)[-2] if head.count("\n") > 40 else head,
                                         delimiters=",\t;|").delimiter
-    except csv.Error:
+    except Exception:  # csv.Error, or anything the sniffer's regexes trip on in odd text
         delimiter = ","
-    first_lines = list(csv.reader(io.StringIO("\n".join(head.splitlines()[:40])), delimiter=delimiter))
-    header = find_header(first_lines, spec, location)
-    skip = header.row + 1
+    first_rows, starts, ends = _head_records(head, delimiter)
     try:
-        cells = pd.read_csv(path, encoding=encoding, sep=delimiter, header=None, skiprows=skip, dtype=str,
-                            keep_default_na=False, na_filter=False, engine="c", skip_blank_lines=False)
-        rejected: list[dict] = []
-    except pd.errors.ParserError:
-        cells, rejected = _read_ragged(path.read_text(encoding=encoding), delimiter, skip, len(header.names))
-    frame, skipped = _assemble(cells, header, skip + 1, spec, location)
-    return SourceFrame(frame, {"format": "csv", "encoding": encoding.replace("-sig", " with BOM"),
-                               "delimiter": delimiter, "header_row": header.row + 1,
-                               "skipped_rows": skipped, "rejected_rows": rejected,
+        header = find_header(first_rows, spec, location)
+    except SourceError as e:  # the header finder counts records; a person counts lines
+        row = starts[e.row - 1] if e.row is not None and e.row <= len(starts) else e.row
+        raise SourceError(location, e.problem, row=row, column=e.column, expected=e.expected) from None
+    header_end = ends[header.row]
+    if text is None:  # the fast path: pandas decodes the file itself, one copy of the rows in memory
+        offset = line_offset(data, header_end)
+        lines = count_breaks(data) - header_end + (not data.endswith((b"\n", b"\r")) and len(data) > offset)
+        del data
+        with open(path, "rb") as f:
+            f.seek(offset)
+            parsed = _parse(f, dec.encoding, delimiter, len(header.names), header_end + 1, lines,
+                            lambda: path.read_bytes()[offset:].decode(dec.encoding))
+    else:
+        offset = line_offset(text, header_end)
+        region = text[offset:]
+        lines = count_breaks(region) + (bool(region) and not region.endswith(("\n", "\r")))
+        parsed = _parse(io.BytesIO(region.encode("utf-8")), "utf-8", delimiter, len(header.names), header_end + 1,
+                        lines, lambda: region)
+    cells, rows, record_starts, rejected = parsed
+    cells, rows, rejected = _reject_bad_lines(cells, rows, record_starts, rejected, dec.bad_lines, header_end)
+    frame, skipped = _assemble(cells, header, header_end + 1, spec, location, rows=rows)
+    _refuse_if_mostly_bad(location, dec, rejected, len(frame))
+    return SourceFrame(frame, {"format": "csv", "encoding": dec.reported, "delimiter": delimiter,
+                               "header_row": starts[header.row], "skipped_rows": skipped, "rejected_rows": rejected,
                                "unknown_columns": header.unknown})
 
 
-def _read_ragged(text: str, delimiter: str, skip: int, width: int) -> tuple[pd.DataFrame, list[dict]]:
-    """Slow path for a CSV with rows of the wrong length: those go to quarantine."""
-    rows, rejected, index = [], [], []
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    for i, row in enumerate(reader):
-        if i < skip:
-            continue
-        if len(row) > width and any(row[width:]):
-            rejected.append({"row": reader.line_num, "reason": f"{len(row)} fields, header has {width}",
-                             "text": delimiter.join(row)[:80]})
-            continue
-        rows.append(row[:width])
-        index.append(i)
-    frame = pd.DataFrame(rows, index=index).reset_index(drop=True)
-    return frame, rejected
+def _parse(source, encoding: str, delimiter: str, width: int, first_line: int, lines: int, text):
+    """Cells of the data records, the line each starts on, every record's start, and rejected records.
+
+    pandas' C parser reads the records; the line of each is the count of line breaks before it,
+    which only needs the cells when a quoted field spans lines. Whenever the records and lines
+    do not add up exactly, or a record has more fields than the header, the csv module reads
+    the text again, record by record (the slow path)."""
+    try:
+        cells = pd.read_csv(source, encoding=encoding, sep=delimiter, header=None, dtype=str, keep_default_na=False,
+                            na_filter=False, engine="c", skip_blank_lines=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError):
+        return _read_ragged(text(), delimiter, first_line, width)
+    n = len(cells)
+    if cells.shape[1] > width and (cells.iloc[:, width:] != "").any(axis=None):
+        return _read_ragged(text(), delimiter, first_line, width)
+    if n == lines:
+        rows = np.arange(first_line, first_line + n, dtype="int64")
+        return cells, rows, rows, []
+    extra = np.zeros(n, dtype="int64")
+    for c in cells.columns:
+        extra += cells[c].str.count(BREAK.pattern).to_numpy(dtype="int64")
+    rows = first_line + np.concatenate([[0], np.cumsum(1 + extra)[:-1]]).astype("int64") if n else extra
+    if n == 0 or rows[-1] + extra[-1] != first_line + lines - 1:
+        return _read_ragged(text(), delimiter, first_line, width)
+    return cells, rows, rows, []
+
+
+def _read_ragged(text: str, delimiter: str, first_line: int, width: int):
+    """Slow path: the csv module reads record by record; rows of the wrong length go to quarantine."""
+    # A cell longer than the csv module's default limit (128 KB) is no reason to stop; the limit is
+    # process-wide, so it is only ever raised, never lowered back (threads may be reading too).
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
+    lines = [m.group() for m in re.finditer(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$", text)]
+    reader = csv.reader(lines, delimiter=delimiter)
+    kept, rows, starts, rejected = [], [], [], []
+    last = 0
+    for row in reader:
+        start = first_line + last
+        starts.append(start)
+        if reader.line_num == len(lines) and reader.line_num - last > 1 and "".join(lines[last:]).count('"') % 2:
+            rejected.append({"row": start, "reason": "a quoted field is never closed (runs to the end of the file)",
+                             "text": _masked(delimiter.join(row))})
+        elif len(row) > width and any(row[width:]):
+            rejected.append({"row": start, "reason": f"{len(row)} fields, header has {width}",
+                             "text": _masked(delimiter.join(row))})
+        else:
+            kept.append(row[:width] + [""] * (width - len(row)))
+            rows.append(start)
+        last = reader.line_num
+    cells = pd.DataFrame(kept, columns=range(width)) if kept else pd.DataFrame(columns=range(width))
+    return cells, np.array(rows, dtype="int64"), np.array(starts, dtype="int64"), rejected
+
+
+def _reject_bad_lines(cells, rows, starts, rejected, bad_lines, header_end):
+    """The record holding a line with NUL or undecodable bytes goes to quarantine, at the line it starts on."""
+    data_bad = {line: v for line, v in bad_lines.items() if line > header_end}
+    if not data_bad or len(starts) == 0:
+        return cells, rows, rejected
+    taken = {r["row"] for r in rejected}
+    hit: dict[int, tuple[str, str]] = {}
+    for line, (reason, content) in sorted(data_bad.items()):
+        i = int(np.searchsorted(starts, line, side="right")) - 1
+        if i >= 0 and int(starts[i]) not in taken:
+            hit.setdefault(int(starts[i]), (reason, content))
+    keep = ~np.isin(rows, list(hit))
+    rejected = sorted(rejected + [{"row": r, "reason": why, "text": _masked(content)}
+                                  for r, (why, content) in hit.items()], key=lambda r: r["row"])
+    return cells[keep].reset_index(drop=True), rows[keep], rejected
+
+
+def _refuse_if_mostly_bad(location: str, dec, rejected: list[dict], used: int) -> None:
+    """A file whose data lines are mostly NUL or undecodable is no text in that encoding: one clear error."""
+    bad = [r for r in rejected if "NUL bytes" in r["reason"] or "bytes not valid" in r["reason"]]
+    if bad and len(bad) * 2 > used + len(rejected):
+        first = bad[0]
+        if "NUL" in first["reason"]:
+            raise SourceError(location, "binary content (NUL bytes), not a CSV text file", row=first["row"],
+                              expected="a CSV in GB18030, GBK, UTF-8 or UTF-16")
+        raise SourceError(location, f"undecodable bytes: {first['reason']}", row=first["row"],
+                          expected=EXPECTED)
 
 
 def _cell_text(v) -> str:
@@ -148,18 +233,36 @@ def _cell_text(v) -> str:
     return str(v)
 
 
-def _xlsx_rows(path: Path, location: str):
+def _first_sheet_name(path: Path) -> str | None:
+    """The first sheet's name from the workbook part, when that part is still readable (for the error)."""
     import zipfile
+    from html import unescape
 
+    try:
+        with zipfile.ZipFile(path) as z:
+            part = z.read("xl/workbook.xml").decode("utf-8", errors="replace")
+    except Exception:  # not a zip, or no workbook part: the error names the file alone
+        return None
+    m = re.search(r"<(?:\w+:)?sheet\b[^>]*?\bname=\"([^\"]*)\"", part)
+    return unescape(m.group(1)) if m else None
+
+
+def _xlsx_rows(path: Path, location: str):
     import openpyxl
 
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as e:
+    except Exception as e:  # zip, XML and openpyxl's own errors alike: a damaged file is one clear error
         raise SourceError(location, f"not a readable XLSX workbook ({type(e).__name__}: {e})",
-                          expected="an .xlsx file saved by Excel or WPS") from None
-    ws = wb.worksheets[0]
-    return ws.title, ([_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)), wb
+                          sheet=_first_sheet_name(path), expected="an .xlsx file saved by Excel or WPS") from None
+    try:
+        ws = wb.worksheets[0]
+        title = ws.title
+    except Exception as e:  # no sheet, or a sheet the workbook lists but does not hold
+        wb.close()
+        raise SourceError(location, f"not a readable XLSX workbook ({type(e).__name__}: {e})",
+                          expected="an .xlsx file with at least one sheet") from None
+    return title, ([_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)), wb
 
 
 def _xls_rows(path: Path, location: str):
@@ -191,12 +294,15 @@ def read_excel(path: Path, spec: SourceSpec) -> SourceFrame:
     sheet, rows, wb = (_xls_rows if path.suffix.lower() == ".xls" else _xlsx_rows)(path, location)
     try:
         rows = list(rows)
-    except Exception as e:  # a truncated archive fails while streaming
-        raise SourceError(location, f"the workbook is truncated or corrupt ({type(e).__name__})", sheet=sheet,
-                          expected="a complete workbook") from None
+    except Exception as e:  # a truncated archive or damaged XML fails while streaming
+        raise SourceError(location, f"the workbook is truncated or corrupt ({type(e).__name__}: {e})",
+                          sheet=sheet, expected="a complete workbook") from None
     finally:
         if wb is not None:
-            wb.close()
+            try:
+                wb.close()
+            except Exception:  # closing a damaged archive may fail too; the read has already failed or ended
+                pass
     if not rows:
         raise SourceError(location, "the sheet is empty", sheet=sheet, expected="a header row and data rows")
     header = find_header(rows, spec, location, sheet)
@@ -222,7 +328,12 @@ def read_parquet(path: Path, spec: SourceSpec) -> SourceFrame:
                           expected="a Parquet file") from None
     names = table.column_names
     header = map_headers(names, spec, location)
-    cells = pd.DataFrame({i: table.column(n).to_pandas().astype("string").fillna("") for i, n in enumerate(names)})
+    try:
+        cells = pd.DataFrame({i: table.column(n).to_pandas().astype("string").fillna("")
+                              for i, n in enumerate(names)})
+    except Exception as e:  # a column of a type with no text form (nested, binary): the file, not a crash
+        raise SourceError(location, f"a column cannot be read as text ({type(e).__name__}: {e})",
+                          expected="a Parquet file of text or number columns") from None
     frame, skipped = _assemble(cells, header, 1, spec, location)
     return SourceFrame(frame, {"format": "parquet", "skipped_rows": skipped, "rejected_rows": [],
                                "unknown_columns": header.unknown})
@@ -230,6 +341,26 @@ def read_parquet(path: Path, spec: SourceSpec) -> SourceFrame:
 
 READERS = {".csv": read_csv, ".txt": read_csv, ".tsv": read_csv, ".xlsx": read_excel, ".xlsm": read_excel,
            ".xls": read_excel, ".parquet": read_parquet, ".pq": read_parquet}
+
+
+# Sources that may hold no data row at all: a members roster can be empty (no member exported yet)
+# and the matching runs without it. PS households and the HA archive are what a run reconciles:
+# an export of either with only its header is a failed export, not an empty county.
+MAY_BE_EMPTY = frozenset({"ps_members"})
+
+
+def _refuse_if_empty(src: SourceFrame, spec: SourceSpec, location: str) -> None:
+    if len(src.frame) or spec.name in MAY_BE_EMPTY:
+        return
+    sheet = src.meta.get("sheet")
+    rejected = src.meta.get("rejected_rows", [])
+    if rejected:
+        first = rejected[0]
+        raise SourceError(location, f"no data rows under the header that can be used: all {len(rejected)} rejected, "
+                          f"the first: {first['reason']}", sheet=sheet, row=first["row"],
+                          expected=f"rows of {spec.name} under the header")
+    raise SourceError(location, "no data rows under the header", sheet=sheet, row=src.meta.get("header_row"),
+                      expected=f"rows of {spec.name} under the header")
 
 
 def read_source(location: str | Path, spec: SourceSpec) -> SourceFrame:
@@ -241,6 +372,7 @@ def read_source(location: str | Path, spec: SourceSpec) -> SourceFrame:
         src = read_db(str(location), spec)
         src.meta.update({"location": src.meta.pop("location_display"), "source": spec.name,
                          "rows_read": len(src.frame), "read_seconds": round(time.perf_counter() - started, 3)})
+        _refuse_if_empty(src, spec, src.meta["location"])
         return src
     path = Path(location)
     if not path.exists():
@@ -251,6 +383,7 @@ def read_source(location: str | Path, spec: SourceSpec) -> SourceFrame:
                           expected="one of " + ", ".join(sorted(READERS)))
     started = time.perf_counter()
     src = reader(path, spec)
+    _refuse_if_empty(src, spec, str(location))
     src.meta.update({"location": str(path.resolve()), "source": spec.name, "rows_read": len(src.frame)
                      + len(src.meta["rejected_rows"]), "sha256": sha256_file(path),
                      "read_seconds": round(time.perf_counter() - started, 3)})

@@ -151,6 +151,7 @@ def test_binary_file_named_csv(tmp_path, specs):
 
 
 def test_undecodable_bytes_name_the_line(tmp_path, specs):
+    """Every data line undecodable: not a text file in any encoding we read, and the error says where."""
     (tmp_path / "a.csv").write_bytes(",".join(HEADERS).encode("gbk") + b"\nDA1,\xff\xff\xff\n")
     msg = _error(tmp_path / "a.csv", specs["ha_archive"])
     assert "row 2" in msg and "GB18030" in msg
@@ -198,3 +199,156 @@ def test_legacy_xls(specs):
     assert src.frame["completion_date"].tolist() == ["2020-05-31", ""]
     assert src.frame["householder_id"].tolist() == ["522425198001010011", "5.2242519820202E+17"]
     assert src.frame["household_size"].tolist() == ["3", "2"]
+
+
+# --- issue 14: no file breaks the reader; every row accounted for with its right number ---------
+
+ID = "522425198001010011"
+
+
+def _csv(path, lines: list[str], encoding="utf-8"):
+    path.write_bytes(("\n".join(lines) + "\n").encode(encoding))
+    return path
+
+
+def _row(no: str, ident: str = ID, name: str = "张三") -> str:
+    return f"{no},522425100201,{name},{ident},3,建档立卡贫困户,2020/5/31"
+
+
+def _accounted(src) -> None:
+    assert src.meta["rows_read"] == len(src.frame) + len(src.meta["rejected_rows"])
+
+
+def test_rows_after_a_rejected_long_row_keep_their_numbers_and_the_id_is_masked(tmp_path, specs):
+    path = _csv(tmp_path / "a.csv", [",".join(HEADERS), _row("DA1"), _row("DA2") + ",extra", _row("DA3"), _row("DA4")])
+    src = read_source(path, specs["ha_archive"])
+    assert src.frame["archive_no"].tolist() == ["DA1", "DA3", "DA4"]
+    assert src.frame["_row"].tolist() == [2, 4, 5]
+    [rej] = src.meta["rejected_rows"]
+    assert rej["row"] == 3 and ID not in rej["text"] and "522425********0011" in rej["text"]
+    _accounted(src)
+
+
+def test_first_data_row_with_extra_values_is_rejected_not_cut(tmp_path, specs):
+    path = _csv(tmp_path / "a.csv", [",".join(HEADERS), _row("DA1") + ",stray", _row("DA2")])
+    src = read_source(path, specs["ha_archive"])
+    assert src.frame["archive_no"].tolist() == ["DA2"] and src.frame["_row"].tolist() == [3]
+    assert [r["row"] for r in src.meta["rejected_rows"]] == [2]
+
+
+@pytest.mark.parametrize("ragged", [False, True])
+def test_short_rows_and_quoted_newlines_number_later_rows_by_their_line(tmp_path, specs, ragged):
+    lines = ["某县农户档案", ",".join(HEADERS), _row("DA1"), "DA2,522425100202,李四",
+             'DA3,522425100203,"王\n五",' + ID + ",2,低保户,", _row("DA4")]
+    if ragged:  # one long row sends the file down the slow path: same numbers there
+        lines.append(_row("DA5") + ",x,y")
+    lines.append(_row("DA6"))
+    src = read_source(_csv(tmp_path / "a.csv", lines), specs["ha_archive"])
+    assert src.frame["archive_no"].tolist() == ["DA1", "DA2", "DA3", "DA4", "DA6"]
+    assert src.frame["_row"].tolist() == [3, 4, 5, 7, 9 if ragged else 8]
+    assert src.frame["householder_name"][2] == "王\n五"
+    assert [r["row"] for r in src.meta["rejected_rows"]] == ([8] if ragged else [])
+    _accounted(src)
+
+
+def test_header_only_csv_is_an_empty_source_or_a_clear_error(tmp_path, specs):
+    (tmp_path / "m.csv").write_text("户编号,姓名,证件号码,与户主关系,性别\n", encoding="utf-8")
+    src = read_source(tmp_path / "m.csv", specs["ps_members"])
+    assert len(src.frame) == 0 and src.meta["rows_read"] == 0 and "household_no" in src.frame.columns
+    path = _csv(tmp_path / "ha.csv", [",".join(HEADERS)])
+    msg = _error(path, specs["ha_archive"])
+    assert "ha.csv" in msg and "no data rows under the header" in msg
+
+
+def test_header_only_xlsx_is_a_clear_error_for_the_archive(tmp_path, specs):
+    write_xlsx(frame().iloc[:0], tmp_path / "ha.xlsx", title="标题")
+    msg = _error(tmp_path / "ha.xlsx", specs["ha_archive"])
+    assert "ha.xlsx" in msg and "no data rows under the header" in msg
+
+
+def _damage(src, dst, member, content: bytes):
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for item in zin.infolist():
+            zout.writestr(item, content if item.filename == member else zin.read(item.filename))
+
+
+@pytest.mark.parametrize("member, sheet", [("xl/worksheets/sheet1.xml", "Sheet1"), ("xl/workbook.xml", None),
+                                           ("xl/_rels/workbook.xml.rels", None), ("xl/styles.xml", None)])
+def test_xlsx_with_damaged_xml_inside(tmp_path, specs, member, sheet):
+    write_xlsx(frame(), tmp_path / "a.xlsx")
+    _damage(tmp_path / "a.xlsx", tmp_path / "b.xlsx", member, b"<?xml version='1.0'?><worksheet><sheetData><row>")
+    msg = _error(tmp_path / "b.xlsx", specs["ha_archive"])
+    assert "b.xlsx" in msg
+    if sheet:
+        assert f"sheet {sheet!r}" in msg
+
+
+def _big_lines(n: int) -> list[str]:
+    return [",".join(HEADERS)] + [_row(f"DA{i}", ident=f"522425198001{i % 10000:04d}11") for i in range(n)]
+
+
+@pytest.mark.parametrize("at", [5, 2000])  # before and after the first 64 KB
+def test_a_line_with_nul_bytes_is_rejected_wherever_it_is(tmp_path, specs, at):
+    lines = _big_lines(2500)
+    lines[at] = lines[at].replace("张三", "张\x00三")
+    path = _csv(tmp_path / "a.csv", lines)
+    assert path.stat().st_size > 65536
+    src = read_source(path, specs["ha_archive"])
+    [rej] = src.meta["rejected_rows"]
+    assert rej["row"] == at + 1 and "NUL" in rej["reason"]
+    assert len(src.frame) == 2499 and not src.frame["householder_name"].str.contains("\x00").any()
+    assert f"DA{at - 1}" not in src.frame["archive_no"].tolist()
+    _accounted(src)
+
+
+def test_mostly_nul_file_is_binary(tmp_path, specs):
+    (tmp_path / "a.csv").write_bytes(",".join(HEADERS).encode() + b"\n" + b"\x00" * 5000 + b"\n\x00\x00\n")
+    assert "binary content" in _error(tmp_path / "a.csv", specs["ha_archive"])
+
+
+def test_one_gbk_line_in_a_utf8_file_is_rejected_at_its_row(tmp_path, specs):
+    lines = _big_lines(50)
+    path = tmp_path / "a.csv"
+    body = [line.encode("utf-8") for line in lines]
+    body[30] = lines[30].encode("gbk")
+    path.write_bytes(b"\n".join(body) + b"\n")
+    src = read_source(path, specs["ha_archive"])
+    assert src.meta["encoding"] == "utf-8"
+    [rej] = src.meta["rejected_rows"]
+    assert rej["row"] == 31 and "utf-8" in rej["reason"].lower() and ID[:6] in rej["text"]
+    assert (src.frame["householder_name"] == "张三").all() and len(src.frame) == 49
+    assert src.frame["_row"].tolist() == [r for r in range(2, 52) if r != 31]
+    _accounted(src)
+
+
+@pytest.mark.parametrize("encoding, bom, reported", [("utf-16-le", b"\xff\xfe", "utf-16le"),
+                                                     ("utf-16-be", b"\xfe\xff", "utf-16be"),
+                                                     ("utf-16-le", b"", "utf-16le")])
+def test_excel_unicode_text_is_read_as_utf16(tmp_path, specs, encoding, bom, reported):
+    text = "\r\n".join("\t".join(r) for r in [HEADERS, *ROWS]) + "\r\n"
+    (tmp_path / "a.txt").write_bytes(bom + text.encode(encoding))
+    src = read_source(tmp_path / "a.txt", specs["ha_archive"])
+    assert src.meta["encoding"] == reported and src.meta["delimiter"] == "\t"
+    assert src.frame["householder_name"].tolist() == ["张三", "李四"] and src.frame["_row"].tolist() == [2, 3]
+
+
+def test_skipped_rows_text_is_masked(tmp_path, specs):
+    path = _csv(tmp_path / "a.csv", [",".join(HEADERS), _row("DA1"), f",填报人：{ID},,,,,"])
+    src = read_source(path, specs["ha_archive"])
+    [skipped] = src.meta["skipped_rows"]
+    assert skipped["row"] == 3 and skipped["reason"] == "note" and ID not in skipped["text"]
+
+
+def test_xlsx_blank_row_under_the_header_and_a_stray_cell_is_no_merged_header(tmp_path, specs):
+    """A padded sheet (a note far right) with a blank row under the header: the header's last label
+    must not be stretched over the empty columns as if it were a merged group."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(HEADERS)
+    ws.append([None])
+    ws.append(ROWS[0] + ["", "备注"])
+    wb.save(tmp_path / "a.xlsx")
+    src = read_source(tmp_path / "a.xlsx", specs["ha_archive"])
+    assert src.frame["archive_no"].tolist() == ["DA1"] and src.frame["_row"].tolist() == [3]

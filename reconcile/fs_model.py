@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 SMOOTHING = 1.0
-ID_M_START = np.array([0.4, 0.2, 0.15, 0.2, 0.05])
+ID_M_START = np.array([0.35, 0.15, 0.1, 0.1, 0.25, 0.05])  # EM's start for m of the six ID levels
 
 
 @dataclass
@@ -33,21 +33,30 @@ class FSModel:
     m: dict[str, np.ndarray]
     u: dict[str, np.ndarray]
     prior: float
+    iterations: int = 0
+
+    def field_weights(self, levels: pd.DataFrame) -> dict[str, np.ndarray]:
+        """``log2(m/u)`` of each field at each pair's level: what the explanation shows."""
+        return {f: np.log2(m / self.u[f])[levels[f].to_numpy()] for f, m in self.m.items()}
 
     def weight(self, levels: pd.DataFrame) -> np.ndarray:
         w = np.zeros(len(levels))
-        for f, m in self.m.items():
-            lv = levels[f].to_numpy()
-            w += np.log2(m[lv] / self.u[f][lv])
+        for fw in self.field_weights(levels).values():
+            w += fw
         return w
 
     def probability(self, levels: pd.DataFrame) -> np.ndarray:
         prior_w = np.log2(self.prior / (1 - self.prior))
         return 1.0 / (1.0 + np.exp2(-(self.weight(levels) + prior_w)))
 
-    def as_dict(self) -> dict:
-        return {"prior": self.prior, "m": {k: v.round(6).tolist() for k, v in self.m.items()},
-                "u": {k: v.round(6).tolist() for k, v in self.u.items()}}
+    def as_dict(self, level_names: dict[str, list[str]] | None = None) -> dict:
+        """The fitted model for run.json: m and u per level (named when names are given),
+        the prior, the EM iterations run."""
+        def per_level(p: dict[str, np.ndarray]) -> dict:
+            return {f: (dict(zip(level_names[f], np.round(v, 6).tolist())) if level_names
+                        else np.round(v, 6).tolist()) for f, v in p.items()}
+        return {"prior": round(self.prior, 8), "iterations": self.iterations, "m": per_level(self.m),
+                "u": per_level(self.u)}
 
 
 def frequencies(levels: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
@@ -65,6 +74,7 @@ def estimate(known_pairs: pd.DataFrame, known_nonpairs: pd.DataFrame, residual: 
     if residual.empty:
         return model
     for _ in range(iterations):
+        model.iterations += 1
         p = model.probability(residual)
         model.prior = float(np.clip(p.mean(), 1e-6, 1 - 1e-6))
         for f in learn:

@@ -23,7 +23,10 @@ from reconcile.frames import isin
 from reconcile.fs_model import FSModel
 from reconcile.match_scored import ScoredResult, match_residual
 
-MATCH_COLUMNS = ["household_no", "archive_no", "county_code", "method", "score", "agreement", "member_name"]
+MATCH_COLUMNS = ["household_no", "archive_no", "county_code", "method", "score", "agreement", "member_name",
+                 "weights", "explanation"]
+# What the ID passes tell analysts (the scored passes explain themselves field by field).
+PASS_EXPLANATION = {"id_exact": "身份证号相同", "member_id": "户主身份证号为该户家庭成员的身份证号(户主变更)"}
 
 # Confidence of each pass (issue 5 replaces these with calibrated probabilities).
 PASS_SCORE = {"id_exact": 1.0, "member_id": 0.98}
@@ -65,6 +68,7 @@ def match_id_exact(ps: pd.DataFrame, ha: pd.DataFrame) -> pd.DataFrame:
     c = left.merge(right, on="householder_id").merge(_ps_side(ps), on="household_no")
     c = _resolve(_agreement(c))
     c["method"], c["member_name"] = "id_exact", pd.NA
+    c["weights"], c["explanation"] = pd.NA, PASS_EXPLANATION["id_exact"]
     return c
 
 
@@ -77,6 +81,7 @@ def match_member_id(ps: pd.DataFrame, members: pd.DataFrame, ha: pd.DataFrame) -
     # The HA householder is a member: compare the HA name with that member's name.
     c = _resolve(_agreement(c, ps_name="name"))
     c["method"], c["member_name"] = "member_id", c["name"]
+    c["weights"], c["explanation"] = pd.NA, PASS_EXPLANATION["member_id"]
     return c
 
 
@@ -134,10 +139,12 @@ def match_by_id(ps: pd.DataFrame, members: pd.DataFrame | None, ha: pd.DataFrame
 def finish(ps: pd.DataFrame, by_id: pd.DataFrame, scored: ScoredResult) -> MatchResult:
     """The match table from the ID passes and the scored passes, in key order."""
     cols = [c for c in MATCH_COLUMNS if c != "county_code"]
-    out = pd.concat([by_id[cols], scored.matches.assign(member_name=pd.NA)[cols]], ignore_index=True)
+    out = pd.concat([f[cols] for f in (by_id, scored.matches) if len(f)], ignore_index=True) \
+        if len(by_id) or len(scored.matches) else pd.DataFrame(columns=cols)
     out["county_code"] = out["household_no"].map(ps.set_index("household_no")["county_code"])
     out = out[MATCH_COLUMNS]
     out = out.astype({"household_no": "string", "archive_no": "string", "county_code": "string", "method": "string",
-                      "agreement": "string", "member_name": "string", "score": "float64"})
+                      "agreement": "string", "member_name": "string", "score": "float64",
+                      "weights": "string", "explanation": "string"})
     out = out.sort_values(["household_no", "archive_no"]).reset_index(drop=True)
     return MatchResult(out, scored.review.reset_index(drop=True), scored.model)

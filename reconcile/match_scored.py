@@ -1,15 +1,27 @@
 """The passes for records the exact-ID passes left: near-ID, then a scored comparison.
 
 Candidates come from blocks (county + name pinyin, county + birth date, village +
-surname); blocks too common to tell apart are skipped. Every candidate gets comparison
+surname; the same county blocks on every roster member, so a changed householder is
+proposed); blocks too common to tell apart are skipped. Every candidate gets comparison
 levels (``compare.py``) and a Fellegi-Sunter probability (``fs_model.py``).
 
-- ``id_near``: IDs one substitution or one adjacent swap apart, names agree (same
-  characters or same pinyin), same county: matched, whatever the score says.
+- ``id_near``: IDs one substitution or one adjacent swap apart (or an Excel number whose
+  kept digits agree, rounded alike), names agree (same characters or same pinyin), same
+  county: matched, whatever the score says.
+- ``member_id`` (near): the HA householder has the name of a non-householder roster
+  member and an ID one typo from theirs (or its Excel digits agree): the householder
+  changed; matched whatever the score says.
 - ``fuzzy``: probability at or above ``accept``: matched.
 - ``review``: probability in ``[review, accept)``: not matched; REVIEW_MATCH asks a person.
 Each side is assigned at most once, by rounds of mutual best score (ties by key), so
 the result never depends on input order.
+
+Then the left-over HA records that look like another copy of an archive already matched
+(same name, village and household size as it, no valid ID of their own, an ID that is
+missing, Excel-kept or at most one slip from the PS householder's) are
+matched to that household too: the spec wants every duplicate matched. A record with a
+valid ID of its own (the spouse's record, a same-name neighbour) never attaches so.
+Every scored match carries its per-field weights and a Chinese one-line explanation.
 """
 from __future__ import annotations
 
@@ -26,6 +38,9 @@ from reconcile.names import pinyin_keys
 from schemas.config import load_matching_settings
 
 BLOCKS = (("county_code", "pinyin"), ("county_code", "birth"), ("village_code", "surname"))
+ROSTER_BLOCKS = (("county_code", "pinyin"), ("county_code", "birth"))
+ID_CLOSE = (0, 1, 4)  # near, excel, missing: IDs a second copy of one archive may carry
+COPY_MAX_DIFFERENCES = 2  # ... or one slip that changed two characters (a birth month typed 13)
 FIELDS = ("name", "id", "village", "size", "member")
 KNOWN_SAMPLE = 50_000
 NEAR_WITHOUT_MODEL = 0.99  # the score of a near-ID match when the run has no data to fit the model
@@ -33,8 +48,8 @@ NEAR_WITHOUT_MODEL = 0.99  # the score of a near-ID match when the run has no da
 
 @dataclass
 class ScoredResult:
-    matches: pd.DataFrame   # household_no, archive_no, method, score, agreement
-    review: pd.DataFrame    # household_no, archive_no, score, agreement
+    matches: pd.DataFrame   # household_no, archive_no, method, score, agreement, member_name, weights, explanation
+    review: pd.DataFrame    # household_no, archive_no, score, agreement, weights, explanation
     model: FSModel | None
 
 
@@ -49,11 +64,15 @@ def features(frame: pd.DataFrame, key: str) -> pd.DataFrame:
     return f
 
 
-def candidates(ps_f: pd.DataFrame, ha_f: pd.DataFrame, max_block: int) -> pd.DataFrame:
+def candidates(ps_f: pd.DataFrame, ha_f: pd.DataFrame, max_block: int,
+               roster_f: pd.DataFrame | None = None) -> pd.DataFrame:
     found = []
-    for keys in BLOCKS:
+    sides = [(keys, ps_f) for keys in BLOCKS]
+    if roster_f is not None and len(roster_f):
+        sides += [(keys, roster_f) for keys in ROSTER_BLOCKS]
+    for keys, left in sides:
         keys = list(keys)
-        left, right = ps_f.dropna(subset=keys), ha_f.dropna(subset=keys)
+        left, right = left.dropna(subset=keys), ha_f.dropna(subset=keys)
         big_l = left.groupby(keys).size().loc[lambda s: s > max_block].index
         big_r = right.groupby(keys).size().loc[lambda s: s > max_block].index
         left = left[~left.set_index(keys).index.isin(big_l.union(big_r))]
@@ -65,8 +84,7 @@ def candidates(ps_f: pd.DataFrame, ha_f: pd.DataFrame, max_block: int) -> pd.Dat
 
 def levels(pairs: pd.DataFrame, ps_f: pd.DataFrame, ha_f: pd.DataFrame, roster: pd.DataFrame) -> pd.DataFrame:
     p = pairs.merge(ps_f, on="household_no").merge(ha_f, on="archive_no", suffixes=("_ps", "_ha"))
-    in_roster = p[["household_no", "name_ha"]].merge(
-        roster.rename(columns={"name": "name_ha"}).assign(_in=True), on=["household_no", "name_ha"], how="left")
+    member, changed = member_levels(p, roster)
     out = pd.DataFrame({
         "household_no": p["household_no"], "archive_no": p["archive_no"],
         "county_same": (p["county_code_ps"] == p["county_code_ha"]).fillna(False).to_numpy(),
@@ -74,10 +92,31 @@ def levels(pairs: pd.DataFrame, ps_f: pd.DataFrame, ha_f: pd.DataFrame, roster: 
         "id": compare.id_levels(p["digits_ps"], p["digits_ha"]),
         "village": compare.village_levels(p["village_code_ps"], p["village_code_ha"]),
         "size": compare.size_levels(p["size_ps"], p["size_ha"]),
-        "member": np.where(in_roster["_in"].fillna(False).to_numpy(dtype=bool), 0, 1).astype(np.int8),
+        "member": member, "changed": changed, "member_name": p["name_ha"].astype("string"),
         "valid_ps": p["valid_ps"].to_numpy(dtype=bool), "valid_ha": p["valid_ha"].to_numpy(dtype=bool),
     })
     return out
+
+
+def member_levels(p: pd.DataFrame, roster: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The HA householder against every roster member of the PS household: index into
+    ``LEVELS["member"]``, and whether it is a non-householder member by name and near ID
+    (the householder changed). Only same-name members are compared, so the join stays
+    about as long as the pairs."""
+    p = p.reset_index(drop=True)
+    roster = roster[isin(roster["household_no"], p["household_no"])]
+    hit = p[["household_no", "name_ha", "digits_ha"]].reset_index().merge(
+        roster.rename(columns={"name": "name_ha"}), on=["household_no", "name_ha"])
+    level = np.full(len(p), 2, dtype=np.int8)
+    changed = np.zeros(len(p), dtype=bool)
+    if len(hit):
+        close = np.isin(compare.id_levels(hit["digits_ha"], hit["digits"]), (0, 1))
+        best = pd.DataFrame({"i": hit["index"].to_numpy(), "lv": np.where(close, 0, 1),
+                             "ch": close & ~hit["head"].to_numpy(dtype=bool)}).groupby("i").agg(
+            lv=("lv", "min"), ch=("ch", "any"))
+        level[best.index.to_numpy()] = best["lv"].to_numpy()
+        changed[best.index.to_numpy()] = best["ch"].to_numpy()
+    return level, changed
 
 
 def mutual_best(c: pd.DataFrame, rounds: int = 10) -> pd.DataFrame:
@@ -96,11 +135,14 @@ def mutual_best(c: pd.DataFrame, rounds: int = 10) -> pd.DataFrame:
     return pd.concat(taken, ignore_index=True) if taken else c.iloc[0:0]
 
 
-def _known(ps_f, ha_f, roster, matched: pd.DataFrame, max_block: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Level frames of known pairs (exact matches) and known non-pairs (their block mates)."""
+def known_sample(matched: pd.DataFrame) -> pd.DataFrame:
     sample = matched.drop_duplicates("household_no")
-    if len(sample) > KNOWN_SAMPLE:
-        sample = sample.sample(KNOWN_SAMPLE, random_state=0)
+    return sample.sample(KNOWN_SAMPLE, random_state=0) if len(sample) > KNOWN_SAMPLE else sample
+
+
+def _known(ps_f, ha_f, roster, matched: pd.DataFrame, max_block: int,
+           sample: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Level frames of known pairs (exact matches) and known non-pairs (their block mates)."""
     ps_k = ps_f[isin(ps_f["household_no"], sample["household_no"])]
     ha_k = ha_f[isin(ha_f["archive_no"], matched["archive_no"])]
     pos = levels(sample[["household_no", "archive_no"]], ps_f, ha_f, roster)
@@ -121,8 +163,10 @@ class Residual:
     """
     ps: pd.DataFrame       # features of unmatched PS households
     ha: pd.DataFrame       # features of unmatched HA records
-    roster: pd.DataFrame   # household_no, name of those households' members
+    roster: pd.DataFrame   # members of those households and of copy_ps: household_no, name, digits, head, ...
     known: tuple[pd.DataFrame, pd.DataFrame] | None  # level frames of known pairs / non-pairs
+    copies: pd.DataFrame | None = None   # matched archives: household_no, county_code, name, village_code, size
+    copy_ps: pd.DataFrame | None = None  # features of the PS households those archives matched
 
     def counties(self) -> pd.Series:
         """Residual records per county (both sides), the partitions' weights."""
@@ -131,65 +175,146 @@ class Residual:
 
     def part(self, counties: list[str]) -> "Residual":
         ps = self.ps[isin(self.ps["county_code"], counties)]
+        copies = None if self.copies is None else self.copies[isin(self.copies["county_code"], counties)]
+        copy_ps = None if copies is None else self.copy_ps[isin(self.copy_ps["household_no"], copies["household_no"])]
+        keep = ps["household_no"] if copy_ps is None else pd.concat([ps["household_no"], copy_ps["household_no"]])
         return Residual(ps, self.ha[isin(self.ha["county_code"], counties)],
-                        self.roster[isin(self.roster["household_no"], ps["household_no"])], None)
+                        self.roster[isin(self.roster["household_no"], keep)], None, copies, copy_ps)
+
+
+def roster_features(members: pd.DataFrame, ps_f: pd.DataFrame) -> pd.DataFrame:
+    """Roster members of the given households, with what comparison and blocking need."""
+    m = members[isin(members["household_no"], ps_f["household_no"])].dropna(subset=["name"])
+    digits = m["id_no"].astype("string").fillna("")
+    if "id_no_problem" in m.columns:  # a valid ID is its own digits; only the others are looked at
+        bad = ~m["id_no_valid"].to_numpy(dtype=bool)
+        digits = digits.copy()
+        digits[bad] = compare.id_digits(digits[bad], m.loc[bad, "id_no_problem"])
+    name = m["name"].astype("string")
+    return pd.DataFrame({"household_no": m["household_no"].astype("string"), "name": name, "digits": digits,
+                         "head": (m["relation"].fillna("") == "户主").to_numpy(dtype=bool)})
+
+
+def _blocking_roster(roster: pd.DataFrame, ps: pd.DataFrame) -> pd.DataFrame:
+    """Non-householder members of unmatched households, keyed like the HA features."""
+    r = roster[~roster["head"] & isin(roster["household_no"], ps["household_no"])]
+    r = r.merge(ps[["household_no", "county_code"]], on="household_no")
+    return r.assign(pinyin=pinyin_keys(r["name"]), birth=r["digits"].str[6:14].where(r["digits"].str.len() >= 14))
 
 
 def residual(ps: pd.DataFrame, ha: pd.DataFrame, members: pd.DataFrame, matched: pd.DataFrame) -> Residual:
     cfg = load_matching_settings()
     ps_f, ha_f = features(ps, "household_no"), features(ha, "archive_no")
-    roster = members[["household_no", "name"]].dropna().drop_duplicates()
-    known = None if matched.empty else _known(ps_f, ha_f, roster, matched, cfg["max_block_size"])
     rest_ps = ps_f[~isin(ps_f["household_no"], matched["household_no"])]
-    return Residual(rest_ps, ha_f[~isin(ha_f["archive_no"], matched["archive_no"])],
-                    roster[isin(roster["household_no"], rest_ps["household_no"])], known)
+    rest_ha = ha_f[~isin(ha_f["archive_no"], matched["archive_no"])]
+    # Matched archives that a left-over record could be a second copy of: only those
+    # whose name, village and size some left-over record shares (a cheap exact join).
+    keys = ["county_code", "name", "village_code", "size"]
+    arch = matched[["household_no", "archive_no"]].merge(ha_f[["archive_no", *keys]], on="archive_no")
+    arch = arch.dropna(subset=keys).merge(rest_ha[keys].dropna().drop_duplicates(), on=keys)
+    copies = arch[["household_no", *keys]].drop_duplicates().sort_values(["household_no", *keys], ignore_index=True)
+    copy_ps = ps_f[isin(ps_f["household_no"], copies["household_no"])]
+    sample = known_sample(matched)
+    # The roster of every household compared: the left-over ones, the copies', the known pairs'.
+    need = pd.concat([rest_ps["household_no"], copy_ps["household_no"], sample["household_no"]])
+    roster = roster_features(members, ps_f[isin(ps_f["household_no"], need)])
+    known = None if matched.empty else _known(ps_f, ha_f, roster, matched, cfg["max_block_size"], sample)
+    keep = pd.concat([rest_ps["household_no"], copy_ps["household_no"]])
+    return Residual(rest_ps, rest_ha, roster[isin(roster["household_no"], keep)], known, copies, copy_ps)
 
 
 def partition_levels(part: Residual) -> pd.DataFrame:
-    """Candidate pairs of one partition with their comparison levels, in key order."""
+    """Candidate pairs of one partition with their comparison levels, in key order;
+    ``copy`` marks pairs of a left-over record with an already matched household."""
     cfg = load_matching_settings()
-    cand = levels(candidates(part.ps, part.ha, cfg["max_block_size"]), part.ps, part.ha, part.roster)
+    pairs = candidates(part.ps, part.ha, cfg["max_block_size"], _blocking_roster(part.roster, part.ps))
+    cand = levels(pairs, part.ps, part.ha, part.roster).assign(copy=False)
+    if part.copies is not None and len(part.copies) and len(part.ha):
+        keys = ["county_code", "name", "village_code", "size"]
+        ha = part.ha[~part.ha["valid"]].dropna(subset=keys)  # a record with a valid ID of its own is someone
+        cp = part.copies.merge(ha[["archive_no", *keys]], on=keys)[["household_no", "archive_no"]]
+        cp = cp.drop_duplicates().merge(part.copy_ps[["household_no", "digits"]], on="household_no") \
+            .merge(part.ha[["archive_no", "digits"]], on="archive_no", suffixes=("_ps", "_ha"))
+        slip = compare.id_differences(cp["digits_ps"], cp["digits_ha"]) <= COPY_MAX_DIFFERENCES
+        cp = levels(cp[slip | np.isin(compare.id_levels(cp["digits_ps"], cp["digits_ha"]), ID_CLOSE)]
+                    [["household_no", "archive_no"]], part.copy_ps, part.ha, part.roster).assign(copy=True)
+        cand = pd.concat([cand, cp], ignore_index=True)
     return cand.sort_values(["household_no", "archive_no"], ignore_index=True)
 
 
 def fit(res: Residual, parts: list[pd.DataFrame]) -> FSModel | None:
     """The Fellegi-Sunter model of this run, from every partition's candidates (in key
-    order, so the fit does not depend on how the run was partitioned)."""
+    order, so the fit does not depend on how the run was partitioned). Copy candidates
+    are left out: they pair records with households that already have their match."""
     cfg = load_matching_settings()
     if res.known is None:
         return None
-    cand = pd.concat(parts, ignore_index=True).sort_values(["household_no", "archive_no"], ignore_index=True)
+    cand = pd.concat(parts, ignore_index=True)
+    if "copy" in cand.columns:
+        cand = cand[~cand["copy"].astype(bool)]
+    cand = cand.sort_values(["household_no", "archive_no"], ignore_index=True)
     n_levels = {f: len(cfg["levels"][f]) for f in FIELDS}
     return estimate(*res.known, cand, n_levels, iterations=cfg["em_iterations"])
 
 
+MATCH_COLS = ["household_no", "archive_no", "method", "score", "agreement", "member_name", "weights", "explanation"]
+REVIEW_COLS = ["household_no", "archive_no", "score", "agreement", "weights", "explanation"]
+
+
+def _explained(rows: pd.DataFrame, model: FSModel | None) -> pd.DataFrame:
+    rows = rows.copy()
+    if model is None or rows.empty:
+        rows["weights"], rows["explanation"] = pd.NA, pd.NA
+    else:
+        rows["explanation"], rows["weights"] = compare.explain(rows, model.field_weights(rows))
+    return rows.astype({"weights": "string", "explanation": "string"})
+
+
+def _drop(c: pd.DataFrame, done: pd.DataFrame) -> pd.DataFrame:
+    return c[~isin(c["household_no"], done["household_no"]) & ~isin(c["archive_no"], done["archive_no"])]
+
+
 def assign(cand: pd.DataFrame, model: FSModel | None) -> ScoredResult:
-    """Score one partition's candidates and decide: id_near, fuzzy, review or nothing."""
+    """Score one partition's candidates and decide: id_near, member_id, fuzzy, a second
+    copy, review or nothing."""
     cfg = load_matching_settings()
-    empty = pd.DataFrame({c: pd.Series(dtype="string") for c in ("household_no", "archive_no", "agreement")})
     if cand.empty:
-        return ScoredResult(empty.assign(method=pd.Series(dtype="string"), score=pd.Series(dtype=float)),
-                            empty.assign(score=pd.Series(dtype=float)), model)
+        empty = pd.DataFrame({c: pd.Series(dtype="float64" if c == "score" else "string") for c in MATCH_COLS})
+        return ScoredResult(empty, empty[REVIEW_COLS], model)
     cand = cand.copy()
-    if model is None:  # nothing to learn from (a tiny re-run): the near-ID rule alone, no scored pass
-        cand["score"] = np.where((cand["id"] == 0) & (cand["name"] <= 1), NEAR_WITHOUT_MODEL, 0.0)
+    if "copy" not in cand.columns:
+        cand["copy"] = False
+    if model is None:  # nothing to learn from (a tiny re-run): the near-ID rules alone, no scored pass
+        cand["score"] = np.where(((cand["id"] <= 1) & (cand["name"] <= 1)) | cand["changed"], NEAR_WITHOUT_MODEL, 0.0)
     else:
         cand["score"] = model.probability(cand)
     cand["agreement"] = compare.describe(cand)
+    copies, cand = cand[cand["copy"].astype(bool)], cand[~cand["copy"].astype(bool)]
 
-    near = cand[(cand["id"] == 0) & (cand["name"] <= 1) & cand["county_same"]]
+    near = cand[(cand["id"] <= 1) & (cand["name"] <= 1) & cand["county_same"]]
     near = mutual_best(near).assign(method="id_near")
+    # The householder changed and the new one's ID has a typo: found through the roster.
+    changed = _drop(cand[cand["changed"] & cand["county_same"] & ~cand["valid_ha"]], near)
+    changed = mutual_best(changed).assign(method="member_id")
     # Two valid resident IDs that differ belong to two people: had they been one, the ID
     # passes would have matched them. Only a pair with a broken ID is left to the score.
     broken = ~(cand["valid_ps"] & cand["valid_ha"])
-    rest = cand[broken & ~isin(cand["household_no"], near["household_no"]) & ~isin(cand["archive_no"], near["archive_no"])]
+    rest = _drop(cand[broken], pd.concat([near, changed]))
     fuzzy = mutual_best(rest[rest["score"] >= cfg["accept"]]).assign(method="fuzzy")
-    done = pd.concat([near, fuzzy], ignore_index=True)
-    left = rest[~isin(rest["household_no"], done["household_no"]) & ~isin(rest["archive_no"], done["archive_no"])]
+    done = pd.concat([near, changed, fuzzy], ignore_index=True)
+    # Second copies (same name, village and size as an archive the household matched, no
+    # valid ID, an ID at most one slip away): one household may hold several records, so
+    # no mutual best here; the best-scored household wins a record two could claim.
+    second = copies[~isin(copies["archive_no"], done["archive_no"])]
+    second = second.sort_values(["archive_no", "score", "household_no"], ascending=[True, False, True]) \
+        .drop_duplicates("archive_no")
+    second = second.assign(method=np.where(second["id"] <= 1, "id_near", "fuzzy"))
+    done = pd.concat([done, second], ignore_index=True)
+    left = _drop(rest, done)
     review = left[left["score"] >= cfg["review"]].sort_values(
         ["score", "archive_no", "household_no"], ascending=[False, True, True]).drop_duplicates("archive_no")
-    cols = ["household_no", "archive_no", "method", "score", "agreement"]
-    return ScoredResult(done[cols], review[["household_no", "archive_no", "score", "agreement"]], model)
+    done = done.assign(member_name=done["member_name"].where(done["method"] == "member_id"))
+    return ScoredResult(_explained(done, model)[MATCH_COLS], _explained(review, model)[REVIEW_COLS], model)
 
 
 def combine(results: list[ScoredResult]) -> ScoredResult:

@@ -22,6 +22,10 @@ class Matches(pa.DataFrameModel):
     method: Series[str] = pa.Field(isin=["id_exact", "member_id", "id_near", "fuzzy"])
     score: Series[float] = pa.Field(ge=0, le=1)
     agreement: Series[str] = pa.Field(nullable=True)
+    # issue 15: a scored match's per-field weights, ``{"name": 8.1, ...}`` (log2 m/u), and
+    # its one-line explanation in Chinese; the ID passes explain in words, without weights.
+    weights: Series[str] = pa.Field(nullable=True, str_matches=r"^\{.*\}$")
+    explanation: Series[str] = pa.Field(nullable=True)
 
     class Config:
         strict = False

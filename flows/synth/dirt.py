@@ -49,6 +49,20 @@ def id_excel_text(ids: pd.Series) -> pd.Series:
     return ids.map(lambda s: f"{float(s):.5E}").astype("string")
 
 
+def id_excel_general(ids: pd.Series) -> pd.Series:
+    """What Excel's General format shows of an ID it took for a number, copied out as
+    text: 14 significant digits, rounded, trailing zeros dropped (``5.1323319811109E+17``)."""
+    def general(s: str) -> str:
+        mantissa, exp = f"{float(s):.13E}".split("E")
+        return mantissa.rstrip("0").rstrip(".") + "E+" + str(int(exp))
+    return ids.map(general).astype("string")
+
+
+def id_impossible_birth(ids: pd.Series) -> pd.Series:
+    """Month 13: the kind of birth date a slip of the keyboard makes."""
+    return ids.str[:10] + "13" + ids.str[12:]
+
+
 def id_excel_number(ids: pd.Series) -> pd.Series:
     """What an XLSX cell holds once Excel took the ID for a number: a float."""
     return ids.map(float).astype("object")

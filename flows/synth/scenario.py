@@ -29,8 +29,13 @@ IDENTITY = {
     "id_spelling": 0.08, "legacy15": 0.03, "id_typo": 0.03, "id_transposition": 0.03, "id_empty": 0.02,
     "id_excel": 0.03, "name_traditional": 0.03, "name_spaced": 0.02, "name_homophone": 0.03,
     "householder_changed": 0.03, "village_recoded": 0.03, "size_diff": 0.03,
+    # issue 15: an ID as Excel's General format shows it (14 digits, rounded); a changed
+    # householder whose ID has a typo. (Second archive copies that lost their ID come
+    # with the dup_ha status: truth.add_duplicates.)
+    "id_excel_rounded": 0.02, "householder_changed_typo": 0.02,
 }
-INVALIDATING = {"id_typo", "id_transposition", "id_empty", "id_excel"}
+INVALIDATING = {"id_typo", "id_transposition", "id_empty", "id_excel", "id_excel_rounded", "householder_changed_typo"}
+LOST_ID_SHARE = 0.5  # of the archive's second copies, those whose ID was lost (empty, typo, impossible date)
 # Rules each status injection triggers, keyed by what the rule row carries.
 EXPECTED = {
     "ha_missing": ["HA_MISSING"], "target_type": ["TARGET_TYPE_CONFLICT"],
@@ -115,13 +120,16 @@ def build_world(n: int, seed: int, as_of: date = date(2020, 7, 31), deadline: da
     ident = np.where(role == "ps", _pick(rng, IDENTITY, len(hh), "clean"), "clean")
     ident = np.where(np.isin(status, ["dup_ha", "dup_ps"]), "clean", ident)
     names = hh["householder_name"].astype("string")
-    ident = np.where((ident == "householder_changed") & (hh["household_size"] < 2), "clean", ident)
+    ident = np.where(np.isin(ident, ["householder_changed", "householder_changed_typo"]) & (hh["household_size"] < 2),
+                     "clean", ident)
     ident = np.where((ident == "name_homophone") & ~dirt.can_homophone(names), "clean", ident)
     ident = np.where((ident == "name_traditional") & ~dirt.can_traditional(names), "clean", ident)
-    ident = np.where((ident == "id_excel") & hh["householder_id"].str.endswith("X"), "clean", ident)
+    ident = np.where(np.isin(ident, ["id_excel", "id_excel_rounded"]) & hh["householder_id"].str.endswith("X"),
+                     "clean", ident)
     side = np.where(rng.random(len(hh)) < 0.5, "ps", "ha")
     side = np.where(status == "ha_missing", "ps", side)
-    side = np.where(np.isin(ident, ["householder_changed", "village_recoded", "size_diff"]), "ha", side)
+    side = np.where(np.isin(ident, ["householder_changed", "village_recoded", "size_diff", "id_excel_rounded",
+                                    "householder_changed_typo"]), "ha", side)
     side = np.where(ident == "id_excel", np.where(rng.random(len(hh)) < 0.7, "ha", "ps"), side)
     side = np.where(ident == "clean", "", side)
 

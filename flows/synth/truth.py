@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from flows.synth import dirt
-from flows.synth.scenario import EXPECTED, INVALIDATING, PAIR_RULES, PS_RULES, World
+from flows.synth.scenario import EXPECTED, INVALIDATING, LOST_ID_SHARE, PAIR_RULES, PS_RULES, World
 
 
 def _id_dirt(frame: pd.DataFrame, mask: pd.Series, kind: str, rng, excel_as_number: bool) -> None:
@@ -22,6 +22,8 @@ def _id_dirt(frame: pd.DataFrame, mask: pd.Series, kind: str, rng, excel_as_numb
         frame.loc[mask, "householder_id"] = dirt.id_transposition(ids, rng)
     elif kind == "id_empty":
         frame.loc[mask, "householder_id"] = ""
+    elif kind == "id_excel_rounded":
+        frame.loc[mask, "householder_id"] = dirt.id_excel_general(ids)
     elif kind == "id_excel":
         frame.loc[mask, "householder_id"] = dirt.id_excel_number(ids) if excel_as_number else dirt.id_excel_text(ids)
 
@@ -31,7 +33,7 @@ def apply_identity_dirt(world: World, rng: np.random.Generator) -> None:
     for frame, who in ((ps, "ps"), (ha, "ha")):
         frame["householder_id"] = frame["householder_id"].astype("object")
         frame["householder_name"] = frame["householder_name"].astype("string")
-        for kind in ("id_spelling", "legacy15", *sorted(INVALIDATING)):
+        for kind in ("id_spelling", "legacy15", *sorted(INVALIDATING - {"householder_changed_typo"})):
             _id_dirt(frame, (frame["identity"] == kind) & (frame["side"] == who), kind, rng, who == "ha")
         names = frame["householder_name"]
         for kind, fn in (("name_traditional", dirt.name_traditional), ("name_spaced", dirt.name_spaced)):
@@ -42,12 +44,15 @@ def apply_identity_dirt(world: World, rng: np.random.Generator) -> None:
     minority = ha["householder_name"].str.contains("·", regex=False).fillna(False)
     ha.loc[minority, "householder_name"] = ha.loc[minority, "householder_name"].str.replace("·", "•")
 
-    m = (ha["identity"] == "householder_changed").to_numpy()
+    m = ha["identity"].isin(["householder_changed", "householder_changed_typo"]).to_numpy()
     if m.any():
         mem = world.members
         other = mem[mem["pos"] == 1].set_index("hh")
         ha.loc[m, "householder_name"] = ha.loc[m, "hh"].map(other["name"]).to_numpy()
         ha.loc[m, "householder_id"] = ha.loc[m, "hh"].map(other["id_no"]).to_numpy()
+    m = (ha["identity"] == "householder_changed_typo").to_numpy()
+    if m.any():  # the new householder's ID entered with one wrong digit
+        ha.loc[m, "householder_id"] = dirt.id_typo(ha.loc[m, "householder_id"].astype("string"), rng).to_numpy()
     m = ha["identity"] == "village_recoded"
     seg = 250 + ha.loc[m, "village_code"].str[-3:].astype(int) % 50
     ha.loc[m, "village_code"] = ha.loc[m, "village_code"].str[:-3] + seg.map("{:03d}".format)
@@ -62,6 +67,15 @@ def add_duplicates(world: World, rng: np.random.Generator) -> None:
     copies["archive_no"] = "DA" + copies["county_code"] + pd.Series(
         np.arange(len(ha) + 1, len(ha) + len(copies) + 1), index=copies.index).map("{:08d}".format)
     copies["status"] = "dup_ha_copy"
+    # Half the second copies lost their ID on entry: empty, one wrong digit, or an
+    # impossible birth date. Only the first copy then matches by ID (issue 15).
+    lost = rng.random(len(copies)) < LOST_ID_SHARE
+    how = rng.integers(0, 3, len(copies))
+    ids = copies["householder_id"].astype("string")
+    dirty = pd.Series(np.select([how == 0, how == 1], ["", dirt.id_typo(ids, rng)], dirt.id_impossible_birth(ids)),
+                      index=copies.index, dtype="object")
+    copies.loc[lost, "householder_id"] = dirty[lost]
+    copies.loc[lost, ["identity", "side"]] = ["dup_lost_id", "ha"]
     world.ha = pd.concat([ha, copies], ignore_index=True)
 
     copies = ps[ps["status"] == "dup_ps"].copy()
@@ -102,14 +116,17 @@ def derive_truth(world: World) -> None:
             else:
                 add(rule, pd.NA, ha.loc[ha["status"] == kind, "archive_no"], "ha", kind)
     add("PS_MISSING", pd.NA, ha.loc[ha["role"] == "ghost", "archive_no"], "ha", "ps_missing")
-    for kind in ("name_homophone", "village_recoded", "size_diff", "householder_changed"):
+    for kind in ("name_homophone", "village_recoded", "size_diff", "householder_changed", "householder_changed_typo"):
         p = pairs[pairs["identity"] == kind]
-        add("HOUSEHOLDER_CHANGED" if kind == "householder_changed" else "IDENTITY_CONFLICT",
+        add("HOUSEHOLDER_CHANGED" if kind.startswith("householder_changed") else "IDENTITY_CONFLICT",
             p["household_no"], p["archive_no"], "", kind)
     for frame, who, key in ((ps, "ps", "household_no"), (ha, "ha", "archive_no")):
         bad = frame[frame["identity"].isin(INVALIDATING) & (frame["side"] == who)]
         add("INVALID_ID", bad[key] if who == "ps" else pd.NA, bad[key] if who == "ha" else pd.NA, who, bad["identity"])
-    dup = ha[ha["status"].isin(["dup_ha", "dup_ha_copy"])]
+    lost = ha[ha["identity"] == "dup_lost_id"]
+    add("INVALID_ID", pd.NA, lost["archive_no"], "ha", "dup_lost_id")
+    # A group whose second copy lost its ID has one valid ID left: no DUPLICATE.
+    dup = ha[ha["status"].isin(["dup_ha", "dup_ha_copy"]) & ~ha["hh"].isin(lost["hh"])]
     add("DUPLICATE", pd.NA, dup["archive_no"], "ha", "dup_ha")
     dup = ps[ps["status"].isin(["dup_ps", "dup_ps_copy"])]
     add("DUPLICATE", dup["household_no"], pd.NA, "ps", "dup_ps")

@@ -43,3 +43,21 @@ def test_dates_in_every_spelling(world):
     kinds = dates.map(lambda v: type(v).__name__ if not isinstance(v, str) else
                       ("年" if "年" in v else "/" if "/" in v else "-" if "-" in v else "digits" if v else "empty"))
     assert {"datetime", "int", "年", "/", "-", "digits"} <= set(kinds)
+
+
+def test_issue15_dirt_is_generated_with_its_truth(world):
+    # The three ways true pairs were missed (issue 15), often enough to measure.
+    pairs = world.pairs
+    for kind in ("dup_lost_id", "id_excel_rounded", "householder_changed_typo"):
+        assert (pairs["identity"] == kind).sum() >= 20, kind
+    ha = world.ha.set_index("archive_no")
+    excel = ha.loc[pairs.loc[pairs["identity"] == "id_excel_rounded", "archive_no"], "householder_id"].astype(str)
+    assert excel.str.fullmatch(r"[1-9]\.[0-9]{8,13}E\+17").all()
+    lost = pairs[pairs["identity"] == "dup_lost_id"]
+    originals = pairs[pairs["status"] == "dup_ha"]
+    assert set(lost["household_no"]) <= set(originals["household_no"])   # each copy belongs to its original's household
+    dup = world.expected[world.expected["rule"] == "DUPLICATE"]
+    assert not set(lost["archive_no"]) & set(dup["archive_no"].dropna())  # no valid ID: not a DUPLICATE
+    changed = world.expected[world.expected["rule"] == "HOUSEHOLDER_CHANGED"]
+    typo = pairs[pairs["identity"] == "householder_changed_typo"]
+    assert set(typo["archive_no"]) <= set(changed["archive_no"])

@@ -36,3 +36,13 @@ def test_duplicate_match_of_one_ha_record_is_refused(tables):
     m = pd.concat([tables["matches"], tables["matches"]], ignore_index=True)
     with pytest.raises(PublishGateError, match="unique"):
         validate_published({**tables, "matches": m})
+
+
+def test_matches_publish_their_explanation_columns(tables):
+    # issue 15: every match says why; a match table without those columns breaks the contract.
+    assert {"weights", "explanation"} <= set(tables["matches"].columns)
+    with pytest.raises(PublishGateError, match="explanation"):
+        validate_published({**tables, "matches": tables["matches"].drop(columns=["explanation"])})
+    bad = tables["matches"].assign(weights="not json")
+    with pytest.raises(PublishGateError, match="weights"):
+        validate_published({**tables, "matches": bad})

@@ -18,6 +18,27 @@ import pandas as pd
 KEEP_PREVIOUS = 1  # earlier runs kept per as_of, so a reader mid-way through one is not cut off
 
 
+class OutputError(Exception):
+    """The output folder cannot be made or written (a path under a file, a read-only disk,
+    no permission, no space). The message names the path and the system's reason."""
+
+
+def prepare_out(out: Path) -> Path:
+    """Make the output folder and prove it writable, before a run spends its time: a
+    problem here is one line naming the path, not a traceback at the end of the run."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".anju-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        blocker = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
+        reason = f"{blocker} is a file, not a folder" if blocker else f"{e.filename or out}: {e.strerror or e}"
+        raise OutputError(f"{out}: cannot write the output folder ({reason})") from None
+    return out
+
+
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     """Deterministic Parquet: same frame, same bytes (no timestamps in the metadata)."""
     frame.to_parquet(path, index=False, engine="pyarrow", compression="zstd")
@@ -50,10 +71,14 @@ class Staging:
         self.committed = False
 
     def __enter__(self) -> "Staging":
-        self.runs.mkdir(parents=True, exist_ok=True)
-        for stale in self.runs.glob("*.partial"):  # left by a killed run
-            shutil.rmtree(stale, ignore_errors=True)
-        self.path.mkdir()
+        try:
+            self.runs.mkdir(parents=True, exist_ok=True)
+            for stale in self.runs.glob("*.partial"):  # left by a killed run
+                shutil.rmtree(stale, ignore_errors=True)
+            self.path.mkdir()
+        except OSError as e:
+            raise OutputError(f"{e.filename or self.path}: cannot write the output folder "
+                              f"({e.strerror or e})") from None
         return self
 
     def write_table(self, name: str, frame: pd.DataFrame) -> Path:

@@ -1,85 +1,194 @@
 """Rendering of the analysts' page ``report.html`` (the workbooks: ``connectors.workbooks``).
 
-Report data comes shaped from ``reconcile.report`` / ``reconcile.progress``; this module
-only lays it out. Every value is hostile until written safely: in the workbooks and the
-CSV, text a spreadsheet would take for a formula is neutralised (``connectors.cells``, the
-one rule); in ``report.html`` rows travel as inert JSON and only the page's own scripts,
-listed by hash in its Content-Security-Policy, run (``connectors.htmlsafety``).
+Report data comes shaped and labelled from ``reconcile.report``; this module only lays it
+out. The page is one self-contained offline file: a data grid (Tabulator, every row of
+the run reachable by virtual scrolling, sorting, header filters, a column chooser, XLSX
+export of the filtered rows through SheetJS), and charts (plotly.js basic). The vendored
+libraries (``report_vendor/``, sources and licences in its ``SOURCES.md``) and the page's
+own script are inlined and listed by hash in its Content-Security-Policy; rows and chart
+data travel as inert JSON (``connectors.htmlsafety``) and reach the page as text only.
 """
 from __future__ import annotations
 
 import html
+import math
 from pathlib import Path
 
 import pandas as pd
 
-from connectors.htmlsafety import inline_scripts, policy, policy_meta, script_hash, script_json
+from connectors.htmlsafety import policy, policy_meta, script_hash, script_json
 from connectors.workbooks import write_progress, write_report_xlsx  # noqa: F401  (moved; old import path)
-from reconcile.report import RULE_NAMES_ZH
+
+HERE = Path(__file__).parent
+VENDOR = HERE / "report_vendor"
+LIBRARIES = ["tabulator.min.js", "xlsx.mini.min.js", "plotly-basic.min.js"]
+# Shown at first; the column chooser shows the others. Chosen so the grid fits 1366 px
+# (责任部门 stays a filter above the grid).
+HIDDEN = ["问题编号", "责任部门", "记录所属", "匹配依据", "处理建议", "解决日期"]
+# Least width (px) that shows a typical value whole (16-digit keys, a masked ID, a date);
+# longer text ends in "…" with the whole value in its tooltip. Header text is the floor.
+MIN_WIDTH = {"状态": 64, "规则": 112, "县": 124, "户编号": 122, "档案编号": 122, "字段": 104, "扶贫系统值": 96,
+             "农户档案值": 96, "建议值": 128, "问题说明": 150, "匹配依据": 150, "处理建议": 150, "首次发现": 84, "解决日期": 84,
+             "问题编号": 124}
+FILTERS = ["县", "规则", "严重程度", "责任部门", "状态"]  # the selects above the grid
+# Header filters: a list of the labels for these; typed text ("like") for the others, so
+# 县 finds a county by its name or its code.
+CHOICES = ["状态", "规则", "严重程度", "责任部门", "记录所属"]
+ORDERS = {"严重程度": ["严重", "高", "中", "低"], "状态": ["新发现", "重新出现", "未解决", "已解决"]}
+GROW = {"问题说明": 4, "规则": 2, "县": 2, "字段": 2, "建议值": 3, "扶贫系统值": 2, "农户档案值": 2,
+        "户编号": 2, "档案编号": 2}
+SEVERITY_COLOURS = {"严重": "#b2182b", "高": "#ef8a62", "中": "#f4c542", "低": "#92c5de"}
+FONT = '"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",sans-serif'
+DAY_MS = 86_400_000
 
 
-def figures(summary: dict[str, pd.DataFrame], progress: pd.DataFrame, history: pd.DataFrame, deadline: str) -> list:
-    import plotly.graph_objects as go
+def _layout(title: str, **extra) -> dict:
+    return {"title": {"text": title, "font": {"size": 15}, "x": 0, "xref": "paper", "xanchor": "left"},
+            "height": 340, "template": None,
+            "margin": {"l": 56, "r": 16, "t": 48, "b": 96}, "font": {"family": FONT, "size": 12},
+            "paper_bgcolor": "#fff", "plot_bgcolor": "#fff", **extra}
 
-    layout = dict(height=360, margin=dict(l=40, r=20, t=50, b=80), template="plotly_white")
-    by_rule = summary["by_rule"].groupby("rule")["count"].sum().sort_values(ascending=False)
-    f1 = go.Figure(go.Bar(x=[RULE_NAMES_ZH.get(r, r) for r in by_rule.index], y=by_rule.values))
-    f1.update_layout(title="按规则的问题数 / discrepancies by rule", **layout)
-    county = summary["by_county"].set_index("county_code")
-    f2 = go.Figure([go.Bar(name=s, x=county.index.astype(str), y=county[s]) for s in county.columns])
-    f2.update_layout(title="按县的问题数 / discrepancies by county", barmode="stack", **layout)
-    pc = progress[progress["level"] == "county"]
-    f3 = go.Figure(go.Bar(x=pc["name"], y=pc["completion_rate"], name="竣工率"))
-    f3.add_hline(y=1.0, line_dash="dash", annotation_text=f"截止 {deadline} 应全部竣工")
-    f3.update_layout(title="各县危房改造竣工率 / completion rate by county", yaxis_tickformat=".0%", **layout)
-    f4 = go.Figure(go.Scatter(x=history["as_of"], y=history["open"], mode="lines+markers"))
-    f4.update_layout(title="未解决问题数（历次运行）/ open discrepancies over the runs", xaxis_type="category", **layout)
+
+def _count_axis(top: int) -> dict:
+    """Integer ticks only: a count axis never shows 0.5 (nor two ticks both labelled 1)."""
+    step = 1 if top <= 5 else int(10 ** math.floor(math.log10(top / 5)))
+    while top / step > 8:
+        step *= 2 if str(step)[0] == "1" else 2.5 if str(step)[0] == "2" else 2
+        step = int(step)
+    return {"tickformat": ",d", "dtick": step, "tick0": 0, "rangemode": "tozero", "gridcolor": "#eee"}
+
+
+def figures(charts: dict[str, pd.DataFrame], deadline: str) -> list[dict]:
+    """The four charts as Plotly figure JSON (data and layout), from ``reconcile.report.chart_frames``."""
+    rules, counties, completion, trend = (charts[k] for k in ("rules", "counties", "completion", "trend"))
+    f1 = {"data": [{"type": "bar", "x": rules["规则"].tolist(), "y": rules["问题数"].tolist(),
+                    "text": rules["问题数"].tolist(), "textposition": "outside", "marker": {"color": "#4575b4"},
+                    "hovertemplate": "%{x}: %{y:,d}<extra></extra>"}],
+          "layout": _layout("按规则的问题数", yaxis=_count_axis(int(rules["问题数"].max() if len(rules) else 1) * 1.15),
+                            xaxis={"tickangle": -35, "automargin": True})}
+    severities = [c for c in counties.columns if c != "县"]
+    f2 = {"data": [{"type": "bar", "name": s, "x": counties["县"].tolist(), "y": counties[s].tolist(),
+                    "marker": {"color": SEVERITY_COLOURS.get(s)},
+                    "hovertemplate": f"%{{x}} {s}: %{{y:,d}}<extra></extra>"}
+                   for s in severities],
+          "layout": _layout("按县的问题数（按严重程度）", barmode="stack",
+                            legend={"traceorder": "normal", "orientation": "h", "y": 1.12, "x": 1, "xanchor": "right"},
+                            yaxis=_count_axis(int(counties[severities].sum(axis=1).max() if len(counties) else 1)),
+                            xaxis={"type": "category", "automargin": True})}
+    f3 = {"data": [{"type": "bar", "x": completion["县"].tolist(), "y": completion["竣工率"].tolist(), "name": "竣工率",
+                    "text": [f"{v:.1%}" for v in completion["竣工率"]], "textposition": "outside",
+                    "marker": {"color": "#66a61e"}, "hovertemplate": "%{x}: %{y:.1%}<extra></extra>"}],
+          "layout": _layout("各县危房改造竣工率", yaxis={"tickformat": ".0%", "range": [0, 1.3], "gridcolor": "#eee",
+                                                       "tickvals": [0, 0.2, 0.4, 0.6, 0.8, 1]},
+                            xaxis={"type": "category", "automargin": True},
+                            shapes=[{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": 1, "y1": 1,
+                                     "line": {"dash": "dash", "color": "#999"}}],
+                            annotations=[{"xref": "paper", "x": 1, "y": 1.2, "yanchor": "bottom", "xanchor": "right",
+                                          "text": f"截止 {deadline} 应全部竣工", "showarrow": False}])}
+    dates, counts = trend["日期"].tolist(), [int(v) for v in trend["未解决问题数"]]
+    if len(dates) == 1:  # one run: one labelled bar, not a dot on a date axis of hours
+        data = [{"type": "bar", "x": dates, "y": counts, "text": [f"{counts[0]:,}"], "textposition": "outside",
+                 "width": [0.4], "marker": {"color": "#4575b4"}}]
+        xaxis = {"type": "category"}
+    else:
+        data = [{"type": "scatter", "mode": "lines+markers+text", "x": dates, "y": counts,
+                 "text": [f"{c:,}" for c in counts], "textposition": "top center", "line": {"color": "#4575b4"}}]
+        span = (pd.Timestamp(dates[-1]) - pd.Timestamp(dates[0])).days if dates else 0
+        xaxis = {"type": "date", "tickformat": "%Y-%m-%d", "automargin": True,
+                 **({"dtick": DAY_MS} if span <= 10 else {})}
+    f4 = {"data": data, "layout": _layout("未解决问题数（历次运行）", xaxis=xaxis,
+                                          yaxis=_count_axis(int(max(counts, default=1) * 1.2)))}
     return [f1, f2, f3, f4]
 
 
-ROWS_SCRIPT = """
-const COLS=%s; const ROWS=%s;
-const RULE=COLS.indexOf("规则"); const LIMIT=500;
-const sel=document.getElementById("rule"); const body=document.querySelector("#t tbody");
-[...new Set(ROWS.map(r=>r[RULE]))].sort().forEach(r=>{const o=document.createElement("option");o.value=o.textContent=r;sel.appendChild(o);});
-function draw(){const q=document.getElementById("q").value.trim(); const rule=sel.value;
- const hits=ROWS.filter(r=>(!rule||r[RULE]===rule)&&(!q||r.some(v=>v.includes(q))));
- body.replaceChildren(...hits.slice(0,LIMIT).map(r=>{const tr=document.createElement("tr");
-  r.forEach(v=>{const td=document.createElement("td");td.textContent=v;tr.appendChild(td);}); return tr;}));
- document.getElementById("count").textContent=hits.length+" 条"+(hits.length>LIMIT?"（显示前"+LIMIT+"条）":"");}
-document.getElementById("q").addEventListener("input",draw); sel.addEventListener("change",draw); draw();
+def grid_payload(grid: pd.DataFrame, file: str, hidden: list[str] | None = None) -> dict:
+    """The grid's rows column by column; a column whose values repeat is sent as its
+    distinct values and one index per row (a province's rows in a fraction of the bytes)."""
+    hidden = HIDDEN if hidden is None else hidden
+    columns = []
+    for name in grid.columns:
+        s = grid[name].astype("string").fillna("")
+        col: dict = {"title": str(name), "hidden": name in hidden, "grow": GROW.get(name, 1),
+                     "min": MIN_WIDTH.get(name, 0)}
+        codes, keys = pd.factorize(s, sort=True)
+        if name in FILTERS or len(keys) * 4 < max(len(s), 1):
+            col["k"], col["i"], col["choose"] = [str(k) for k in keys], codes.tolist(), name in CHOICES
+            if name in ORDERS:
+                col["order"] = ORDERS[name]
+        else:
+            col["v"] = s.tolist()
+        columns.append(col)
+    return {"n": len(grid), "columns": columns, "filters": [f for f in FILTERS if f in grid.columns], "file": file}
+
+
+def _table(frame: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(f'{v:,}' if isinstance(v, int) else str(v))}</td>"
+                                    for v in row) + "</tr>" for row in frame.astype(object).itertuples(index=False))
+    return f"<table class='small'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+STYLE = """
+*{box-sizing:border-box}body{font-family:%(font)s;margin:0;padding:8px 16px;color:#222;font-size:13px}
+header{display:flex;align-items:baseline;gap:18px;flex-wrap:wrap}h1{font-size:18px;margin:4px 0}
+h2{font-size:16px;margin:18px 0 8px}.kpis{display:flex;gap:14px;flex-wrap:wrap}
+.kpi{white-space:nowrap}.kpi b{font-size:16px;margin-right:4px}.kpi span{color:#666}
+#filters{display:flex;flex-wrap:wrap;gap:6px 14px;align-items:center;margin:6px 0}
+#filters select{max-width:220px}#count{font-weight:bold}
+details{display:inline-block;position:relative}details>div{position:absolute;z-index:20;background:#fff;
+border:1px solid #ccc;padding:8px;display:grid;grid-template-columns:repeat(3,max-content);gap:4px 12px}
+#grid-section{height:calc(100vh - 96px);min-height:420px;display:flex;flex-direction:column}
+#grid{flex:1;min-height:0;font-size:12px}.tabulator .tabulator-cell{height:26px;white-space:nowrap}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:12px}
+table.small{border-collapse:collapse}table.small td,table.small th{border:1px solid #ddd;padding:2px 8px}
+table.small td:not(:first-child){text-align:right}table.small th{background:#f3f3f3}
+.note{color:#666}button{font:inherit}
 """
 
 
-def write_report_html(path: Path, title: str, headline: dict[str, str], figures: list, rows: pd.DataFrame) -> None:
-    """One self-contained page: plotly.js inlined once, tables searchable, no request leaves.
+def write_report_html(path: Path, title: str, headline: dict[str, str], figures: list[dict], grid: pd.DataFrame,
+                      changes: pd.DataFrame | None = None, hidden: list[str] | None = None) -> None:
+    """One self-contained page: the grid first (every row of ``grid``), then what changed
+    since the last run, then the charts. Nothing is requested from anywhere.
 
-    Rows reach the page only as inert JSON and are put in the table as text nodes; the
-    policy lists the hash of each script this function assembled (plotly's and ours), so
-    nothing else can run, inline handlers and ``javascript:`` URLs included.
+    The policy lists the hash of every script block this function assembled (the
+    libraries, our script, the JSON data blocks, which never run), so nothing else can
+    run, inline handlers and ``javascript:`` URLs included.
     """
-    parts = []
-    for i, fig in enumerate(figures):
-        parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0), config={"displaylogo": False}))
-    cols = [str(c) for c in rows.columns]
-    data = rows.astype("string").fillna("").values.tolist()
-    script = ROWS_SCRIPT % (script_json(cols), script_json(data))
-    hashes = [script_hash(s) for part in parts for s in inline_scripts(part)] + [script_hash(script)]
+    payload = script_json(grid_payload(grid, f"问题清单_{_file_safe(title)}.xlsx", hidden))
+    figs = script_json(figures)
+    code = [(VENDOR / name).read_text(encoding="utf-8") for name in LIBRARIES]
+    own = (HERE / "report_page.js").read_text(encoding="utf-8")
+    for text in (*code, own):  # inlined code must not be able to end or nest a script element
+        if "</script" in text.lower() or "<script" in text.lower():
+            raise ValueError("an inlined script holds a script tag")
+    css = (VENDOR / "tabulator.min.css").read_text(encoding="utf-8")
+    hashes = [script_hash(s) for s in (*code, own, payload, figs)]
     heads = "".join(f"<div class='kpi'><b>{html.escape(v)}</b><span>{html.escape(k)}</span></div>"
                     for k, v in headline.items())
+    moved = ""
+    if changes is not None:
+        buttons = "".join(f"<button type='button' data-status='{s}'>只看{s}</button> " for s in ("新发现", "重新出现", "已解决"))
+        moved = (f"<h2>较上次运行的变化</h2><p class='note'>已解决的问题本次不再出现，只在台账中；表格中可按状态筛选。"
+                 f" {buttons}<button type='button' data-status=''>全部</button></p>{_table(changes)}")
+    charts = "".join(f"<div id='fig{i}'></div>" for i in range(len(figures)))
+    scripts = "".join(f"<script>{s}</script>" for s in code)
     page = f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
 {policy_meta(policy(hashes))}
-<title>{html.escape(title)}</title><style>
-body{{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:24px;color:#222}}
-.kpis{{display:flex;gap:16px;flex-wrap:wrap}}.kpi{{border:1px solid #ddd;border-radius:6px;padding:10px 16px}}
-.kpi b{{display:block;font-size:24px}}.kpi span{{color:#666;font-size:13px}}
-table{{border-collapse:collapse;font-size:12px;width:100%}}td,th{{border:1px solid #ddd;padding:3px 6px}}
-th{{background:#f3f3f3;position:sticky;top:0}}#filters{{margin:12px 0}}</style></head><body>
-<h1>{html.escape(title)}</h1><div class="kpis">{heads}</div>
-{''.join(parts)}
-<h2>问题清单 / Discrepancies</h2>
-<div id="filters">搜索 / search <input id="q" size="30"> 规则 / rule <select id="rule"><option value="">全部 / all</option></select>
-<span id="count"></span></div>
-<table id="t"><thead><tr>{''.join(f'<th>{html.escape(c)}</th>' for c in cols)}</tr></thead><tbody></tbody></table>
-<script>{script}</script></body></html>"""
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>{html.escape(title)}</title><style>{css}</style><style>{STYLE % {"font": FONT}}</style></head><body>
+<header><h1>{html.escape(title)}</h1><div class="kpis">{heads}</div></header>
+<section id="grid-section"><div id="filters"><span id="count"></span>
+<details><summary>显示列</summary><div id="columns"></div></details>
+<button type="button" id="export">导出筛选结果 XLSX</button><button type="button" id="clear">清除筛选</button></div>
+<div id="grid"></div></section>
+{moved}
+<h2>图表</h2><div class="charts">{charts}</div>
+<script type="application/json" id="anju-grid">{payload}</script>
+<script type="application/json" id="anju-figs">{figs}</script>
+{scripts}<script>{own}</script></body></html>"""
     path.write_text(page, encoding="utf-8")
+
+
+def _file_safe(text: str) -> str:
+    return "".join(ch for ch in text.split()[-1] if ch.isalnum() or ch in "-_")[:40] or "report"

@@ -8,6 +8,8 @@ when the process holding it dies, so a killed run never blocks the next one.
 """
 from __future__ import annotations
 
+import functools
+import re
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +36,45 @@ RUNS = sa.Table(
 
 class RunLocked(Exception):
     """Another run for the same store and as_of is in progress."""
+
+
+class StoreError(Exception):
+    """The store refused what was asked of it (a read-only database, a full disk, a bad URL).
+    The message names the store, password hidden; the user can act on it."""
+
+    transient = False
+
+
+class StoreUnavailable(StoreError):
+    """The store's server could not be reached: it may answer if asked again."""
+
+    transient = True
+
+
+def _hidden(url) -> str:
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
+def _explain(url, e: sa.exc.DBAPIError) -> StoreError:
+    reason = (str(e.orig) if e.orig is not None else str(e)).strip().splitlines()
+    reason = reason[0] if reason else type(e).__name__
+    if (isinstance(e, (sa.exc.OperationalError, sa.exc.InterfaceError)) and e.statement is None) \
+            or e.connection_invalidated:
+        err = StoreUnavailable(f"store {_hidden(url)}: cannot connect ({reason})")
+        err.transient = sa.engine.make_url(url).get_backend_name() != "sqlite"  # a file: no server to wait for
+        return err
+    return StoreError(f"store {_hidden(url)}: {reason}")
+
+
+def _explained(method):
+    """Database errors of a store method become a :class:`StoreError` naming the store."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sa.exc.DBAPIError as e:
+            raise _explain(self.url, e) from e
+    return wrapper
 
 
 def default_url(out: Path) -> str:
@@ -67,10 +108,15 @@ def _sqlite_insert(conn: sa.Connection, name: str, frame: pd.DataFrame) -> None:
 class Store:
     def __init__(self, url: str):
         self.url = url
-        self.engine = sa.create_engine(url, pool_pre_ping=True)
+        try:
+            self.engine = sa.create_engine(url, pool_pre_ping=True)
+        except (sa.exc.ArgumentError, ImportError) as e:  # a malformed URL, an unknown dialect or driver
+            shown = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", str(url))  # the password, even unparsed
+            raise StoreError(f"store {shown}: not a usable SQLAlchemy URL ({str(e).replace(str(url), shown)})") from None
         self._migrated = False
 
     # --- schema ---------------------------------------------------------------------
+    @_explained
     def migrate(self) -> None:
         """Bring the schema to the newest migration (idempotent)."""
         if self._migrated:
@@ -109,13 +155,20 @@ class Store:
         key = zlib.crc32(f"anju:{as_of}".encode())
         # Its own unpooled connection: closing it ends the session, and the lock with it.
         lock_engine = sa.create_engine(self.engine.url, poolclass=sa.pool.NullPool)
-        conn = lock_engine.connect()
         try:
-            if dialect == "postgresql":
-                got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
-            else:  # MySQL / MariaDB
-                got = conn.execute(sa.text("SELECT GET_LOCK(:k, 0)"), {"k": f"anju:{as_of}"}).scalar() == 1
-            conn.commit()
+            conn = lock_engine.connect()
+        except sa.exc.DBAPIError as e:
+            lock_engine.dispose()
+            raise _explain(self.url, e) from e
+        try:
+            try:
+                if dialect == "postgresql":
+                    got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+                else:  # MySQL / MariaDB
+                    got = conn.execute(sa.text("SELECT GET_LOCK(:k, 0)"), {"k": f"anju:{as_of}"}).scalar() == 1
+                conn.commit()
+            except sa.exc.DBAPIError as e:
+                raise _explain(self.url, e) from e
             if not got:
                 raise RunLocked(message)
             yield
@@ -124,6 +177,7 @@ class Store:
             lock_engine.dispose()
 
     # --- runs and tables -----------------------------------------------------------
+    @_explained
     def save_run(self, record: dict, tables: dict[str, pd.DataFrame], ledger: pd.DataFrame | None = None,
                  ledger_scope: list[str] | None = None) -> None:
         """The run row, its tables and the ledger snapshot in one transaction."""
@@ -141,6 +195,17 @@ class Store:
                     ready.to_sql(name, conn, if_exists="append", index=False, chunksize=20_000)
             if ledger is not None:
                 self._write_ledger(conn, meta.tables["discrepancy_ledger"], record["as_of"], ledger, ledger_scope)
+
+    @_explained
+    def mark_published(self, run_id: str) -> None:
+        """The run's files are in place: its row, stored as ``stored``, becomes ``published``.
+
+        A run killed between its store commit and the swap of its folder stays ``stored``:
+        the store holds its tables, but the files, and so the last published run, are the
+        previous one's.
+        """
+        with self.engine.begin() as conn:
+            conn.execute(RUNS.update().where(RUNS.c.run_id == run_id).values(status="published"))
 
     def _write_ledger(self, conn, table, as_of: str, ledger: pd.DataFrame, scope: list[str] | None) -> None:
         if scope is not None:
@@ -161,6 +226,7 @@ class Store:
         if len(rows):
             rows.to_sql("discrepancy_ledger", conn, if_exists="append", index=False, chunksize=20_000)
 
+    @_explained
     def ledger_before(self, as_of: str, counties: list[str] | None = None) -> pd.DataFrame:
         """The ledger as the latest snapshot before ``as_of`` left it (the base of a run)."""
         self.migrate()
@@ -173,6 +239,7 @@ class Store:
             frame = pd.read_sql(stmt, conn)
         return frame.astype("string")
 
+    @_explained
     def ledger_at(self, as_of: str) -> pd.DataFrame:
         self.migrate()
         t = sa.Table("discrepancy_ledger", sa.MetaData(), autoload_with=self.engine)
@@ -180,6 +247,7 @@ class Store:
             return pd.read_sql(sa.select(*[t.c[c] for c in LEDGER_COLUMNS]).where(t.c.as_of == as_of)
                                .order_by(t.c.discrepancy_id), conn).astype("string")
 
+    @_explained
     def ledger_history(self) -> pd.DataFrame:
         """Open discrepancies per date in the ledger: the trend analysts follow."""
         self.migrate()
@@ -189,6 +257,7 @@ class Store:
         with self.engine.connect() as conn:
             return pd.read_sql(stmt, conn)
 
+    @_explained
     def run_history(self) -> pd.DataFrame:
         self.migrate()
         with self.engine.connect() as conn:

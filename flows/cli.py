@@ -2,6 +2,11 @@
 
     anju reconcile --ps-households FILE [--ps-members FILE] --ha-archive FILE --as-of DATE --out DIR [--store URL]
     anju generate --households N --seed S --out DIR [--format native|parquet]
+
+Exit codes: 0 done; 2 a problem the user can fix (bad input, unreachable store or
+database, unusable output folder, held lock, failed gate), told in one line
+``anju: error: ...``; 70 a bug in Anju, told in one line ``anju: internal error: ...``
+with the traceback in a log file (``OUT/.logs/`` or the temp folder).
 """
 from __future__ import annotations
 
@@ -11,6 +16,25 @@ from datetime import date
 from pathlib import Path
 
 EXIT_INPUT = 2
+EXIT_INTERNAL = 70  # EX_SOFTWARE (sysexits.h)
+ROOT = Path(__file__).resolve().parents[1]
+OURS = tuple(str(ROOT / pkg) + "/" for pkg in ("flows", "connectors", "reconcile", "schemas"))
+# OS errors of the machine or the user's paths, not of Anju's logic
+USER_ERRNOS = {"EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENOTDIR", "EISDIR", "EEXIST", "ENOENT",
+               "ENAMETOOLONG", "EMFILE", "ENFILE", "ENOMEM", "EIO"}
+
+
+def _spawned_child() -> bool:
+    """True while a ``multiprocessing`` spawn child re-imports this, its parent's main module
+    (it copies the parent's ``sys.argv``, but not its process name)."""
+    mp = sys.modules.get("multiprocessing.process")
+    return mp is not None and mp.current_process().name != "MainProcess"
+
+
+if _spawned_child():  # the report worker of a run: it goes when the run goes, even under kill -9
+    from flows.runtime import die_with_parent
+
+    die_with_parent()
 
 
 def _date(text: str) -> date:
@@ -27,6 +51,14 @@ def _counties(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(f"{', '.join(bad) or text!r}: expected 6-digit county codes, "
                                          "comma-separated")
     return codes
+
+
+def _month(text: str) -> str:
+    try:
+        date.fromisoformat(f"{text}-01")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month; expected YYYY-MM") from None
+    return text
 
 
 def _existing(text: str) -> str:
@@ -73,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     fp.add_argument("--as-of", required=True, type=_date)
 
     pr = sub.add_parser("progress", help="the monthly renovation progress report (due before the 6th)")
-    pr.add_argument("--month", help="YYYY-MM (default: the previous month)")
+    pr.add_argument("--month", type=_month, help="YYYY-MM (default: the previous month)")
     pr.add_argument("--out", required=True, type=_existing, help="the output folder of `anju reconcile`")
     pr.add_argument("--deadline", type=_date, default=date(2020, 6, 30))
     pr.add_argument("--unit", default="省住房和城乡建设厅", help="the reporting unit printed on the sheet")
@@ -113,10 +145,22 @@ def _summary(run: dict) -> str:
 
 
 def cmd_reconcile(args: argparse.Namespace, tty: bool = False) -> int:
+    from connectors.publish import prepare_out
+    from connectors.store import Store, default_url
     from flows.progress import stage_progress
     from flows.reconcile_flow import reconcile
     from flows.runners import task_runner
+    from flows.runtime import start_local_server
 
+    # What the user can get wrong about the output folder and the store fails here, in a
+    # second, not after the Prefect server has started (the flow checks again).
+    prepare_out(Path(args.out))
+    store = Store(args.store or default_url(Path(args.out)))
+    try:
+        store.migrate()
+    finally:
+        store.engine.dispose()
+    start_local_server()
     flow = reconcile.with_options(task_runner=task_runner(args.dask_address)) if args.dask_address else reconcile
     with stage_progress(tty, f"reconcile {args.as_of}"):
         run = flow(ps_households=args.ps_households, ps_members=args.ps_members, ha_archive=args.ha_archive,
@@ -158,6 +202,89 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_progress(args: argparse.Namespace) -> int:
+    from flows.progress_flow import month_end, monthly_progress, previous_month, source_run
+    from flows.reconcile_flow import today_in_china
+    from flows.runtime import start_local_server
+
+    month = args.month or previous_month(today_in_china())
+    source_run(Path(args.out), month_end(month))  # no run to report on: say so before starting Prefect
+    start_local_server()
+    r = monthly_progress(out=args.out, month=month, deadline=args.deadline, unit=args.unit)
+    print(f"  progress {r['month']} (as of {r['as_of']}, from the run of {r['source_run']}): "
+          f"{r['tasks']:,} tasks, completion rate {r['completion_rate']:.1%}")
+    print(f"  outputs  {r['published']}/")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from flows.runtime import start_local_server
+    from flows.serve import load_settings, serve_forever
+
+    load_settings(args.settings)  # a missing or broken settings file: one line, before Prefect starts
+    start_local_server()
+    serve_forever(args.settings)
+    return 0
+
+
+def _raised_by_anju(e: BaseException) -> bool:
+    """True when the innermost frame of ``e`` is Anju's own code: a ``raise ValueError`` of
+    ours explains bad input; one from inside pandas is a bug of ours."""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_code.co_filename.startswith(OURS)
+
+
+def _user_error(e: BaseException) -> bool:
+    import errno
+
+    from flows.runtime import known_errors
+
+    if isinstance(e, known_errors()):
+        return True
+    if isinstance(e, ValueError):
+        return _raised_by_anju(e)
+    return isinstance(e, OSError) and e.filename is not None and errno.errorcode.get(e.errno) in USER_ERRNOS
+
+
+def _message(e: BaseException) -> str:
+    from schemas.gate import mask_full_ids
+
+    if isinstance(e, OSError) and e.filename is not None:
+        text = f"{e.filename}: {e.strerror or e}"
+    else:
+        text = str(e) or type(e).__name__
+    return mask_full_ids(text)
+
+
+def _internal_error(e: BaseException, args: argparse.Namespace | None) -> int:
+    """One line on the console; the traceback (IDs masked) in a log file for whoever fixes it."""
+    import os
+    import tempfile
+    import traceback
+    from datetime import datetime
+
+    from schemas.gate import mask_full_ids
+
+    text = mask_full_ids("".join(traceback.format_exception(e)))
+    name = f"anju-{datetime.now():%Y%m%dT%H%M%S}-{os.getpid()}.log"
+    out = getattr(args, "out", None)
+    folders = ([Path(out) / ".logs"] if out else []) + [Path(tempfile.gettempdir()) / "anju-logs"]
+    path = None
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text, encoding="utf-8")
+            path = folder / name
+            break
+        except OSError:
+            continue
+    where = f"traceback in {path}" if path else "traceback could not be written"
+    print(f"anju: internal error: {type(e).__name__}: {_message(e)} ({where})", file=sys.stderr)
+    return EXIT_INTERNAL
+
+
 def main(argv: list[str] | None = None) -> int:
     import os
 
@@ -171,37 +298,29 @@ def main(argv: list[str] | None = None) -> int:
     else:
         tty = quiet_console_on_tty()
     import flows.runtime  # noqa: F401  (offline defaults before Prefect loads)
-    from connectors.errors import SourceError
-    from connectors.store import RunLocked
-    from schemas.published import PublishGateError
 
     args = build_parser().parse_args(argv)
-    import prefect  # noqa: F401  (sets up its logging handlers)
-
-    flows.runtime.quiet_known_errors()
-    flows.runtime.protect_logs()
     try:
+        import prefect  # noqa: F401  (sets up its logging handlers)
+
+        flows.runtime.quiet_known_errors()
+        flows.runtime.protect_logs()
+        if args.command != "serve":  # a one-shot command's tracebacks go to its log file only
+            flows.runtime.console_without_tracebacks()
         if args.command == "reconcile":
             return cmd_reconcile(args, tty)
         if args.command == "feedback":
             return cmd_feedback(args)
         if args.command == "serve":
-            from flows.serve import serve_forever
-
-            serve_forever(args.settings)
-            return 0
+            return cmd_serve(args)
         if args.command == "progress":
-            from flows.progress_flow import monthly_progress
-
-            r = monthly_progress(out=args.out, month=args.month, deadline=args.deadline, unit=args.unit)
-            print(f"  progress {r['month']} (as of {r['as_of']}, from the run of {r['source_run']}): "
-                  f"{r['tasks']:,} tasks, completion rate {r['completion_rate']:.1%}")
-            print(f"  outputs  {r['published']}/")
-            return 0
+            return cmd_progress(args)
         return cmd_generate(args)
-    except (SourceError, PublishGateError, RunLocked, ValueError) as e:
-        print(f"anju: error: {e}", file=sys.stderr)
-        return EXIT_INPUT
+    except Exception as e:  # noqa: BLE001  (the last word to the user: one line either way)
+        if _user_error(e):
+            print(f"anju: error: {_message(e)}", file=sys.stderr)
+            return EXIT_INPUT
+        return _internal_error(e, args)
 
 
 if __name__ == "__main__":

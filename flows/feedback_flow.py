@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
 from flows import feedback_cmd
-from flows.runtime import retry_if_connection
+from flows.runtime import retry_if_transient
 
 
 class PushTarget(BaseModel):
@@ -22,13 +22,16 @@ class PushTarget(BaseModel):
                        description="[schema.]table, created if absent")
 
 
-@task(name="build-packages", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5, timeout_seconds=3600)
+# Only transient errors retry (flows.runtime.is_transient): a missing run or a refused
+# write fails at once with its one-line message.
+@task(name="build-packages", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5,
+      retry_condition_fn=retry_if_transient, timeout_seconds=3600)
 def build_packages(out: str, as_of: date, mapping: str | None) -> dict:
     return feedback_cmd.build(out, as_of, mapping)
 
 
 @task(name="push-package", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[5, 30, 120],
-      retry_condition_fn=retry_if_connection, timeout_seconds=1800)
+      retry_condition_fn=retry_if_transient, timeout_seconds=1800)
 def push_package(out: str, as_of: date, target: PushTarget) -> int:
     n = feedback_cmd.push_package(out, as_of, target.agency, target.url, target.table)
     get_run_logger().info("push %s: %d corrections upserted into %s", target.agency, n, target.table)

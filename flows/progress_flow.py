@@ -14,6 +14,7 @@ import flows.runtime  # noqa: F401
 import pandas as pd
 from prefect import flow, get_run_logger
 
+from connectors.errors import SourceError
 from connectors.publish import Staging
 from connectors.reports import write_progress
 from reconcile.pipeline import DEFAULT_DEADLINE
@@ -35,7 +36,8 @@ def source_run(out: Path, end: date) -> Path:
     runs = sorted(p for p in out.iterdir() if p.name[:4].isdigit() and len(p.name) == 10 and p.name <= end.isoformat()
                   and (p / "records_ha.parquet").exists()) if out.exists() else []
     if not runs:
-        raise ValueError(f"{out}: no published run on or before {end}; run `anju reconcile` for that date first")
+        raise SourceError(str(out), f"no published run on or before {end}",
+                          expected="a run of `anju reconcile` for a date on or before it")
     return runs[-1]
 
 

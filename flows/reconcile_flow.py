@@ -22,12 +22,12 @@ from prefect.context import get_run_context
 from prefect.cache_policies import NO_CACHE
 
 from connectors.datadocs import run_gate
-from connectors.errors import SourceError
-from connectors.publish import Staging
+from connectors.publish import Staging, prepare_out
 from connectors.sources import SourceFrame, read_source
 from connectors.store import PUBLISHED as STORED
 from connectors.store import Store, default_url
 from reconcile import pipeline
+from reconcile.compare import LEVELS
 from reconcile.ledger import annotate, update_ledger
 from reconcile.match import MatchResult, finish, match_by_id, members_or_empty
 from reconcile.match_scored import Residual, ScoredResult, assign, combine, fit, partition_levels, residual
@@ -49,13 +49,9 @@ ACCOUNTED = ("rows_read", "rows_used", "rows_quarantined", "rows_out_of_scope")
 PACKAGES = ("anju", "pandas", "numpy", "pandera", "great-expectations", "sqlalchemy", "prefect", "pyarrow")
 
 
-def _retry_unless_permanent(task, task_run, state) -> bool:
-    """Retry I/O failures that may pass (a busy disk, a database restarting), not bad files."""
-    exc = state.result(raise_on_failure=False)
-    return not (isinstance(exc, SourceError) and not getattr(exc, "transient", False))
-
-
-@task(name="extract", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=_retry_unless_permanent,
+# Only errors known to pass are retried (a refused connection, a busy device): a bad file
+# or a bug fails at once, with its message, instead of twice more.
+@task(name="extract", retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=flows.runtime.retry_if_transient,
       cache_policy=NO_CACHE, timeout_seconds=3600)
 def extract(location: str, source: str, mapping: str | None) -> SourceFrame:
     src = read_source(location, load_source_specs(mapping)[source])
@@ -64,21 +60,11 @@ def extract(location: str, source: str, mapping: str | None) -> SourceFrame:
     return src
 
 
-def _rejected_rows(sources: dict[str, SourceFrame]) -> pd.DataFrame:
-    rows = [{"source": name, "row_number": r["row"], "record_key": None, "column": None, "value": r["text"],
-             "problem": "malformed_row", "reason": f"行格式错误 / malformed row: {r['reason']}"}
-            for name, src in sources.items() for r in src.meta.get("rejected_rows", [])]
-    return pd.DataFrame(rows, columns=["source", "row_number", "record_key", "column", "value", "problem", "reason"])
-
-
 @task(name="normalize", cache_policy=NO_CACHE)
 def normalize(sources: dict[str, SourceFrame], settings: Settings, mapping: str | None) -> Canonical:
     raw = {name: src.frame for name, src in sources.items()}
-    canon = pipeline.normalize(raw, load_source_specs(mapping), settings)
-    rejected = _rejected_rows(sources)
-    if len(rejected):
-        canon.quarantine = pd.concat([canon.quarantine, rejected.astype(canon.quarantine.dtypes.to_dict())],
-                                     ignore_index=True).sort_values(["source", "row_number"], ignore_index=True)
+    rejected = {name: src.meta.get("rejected_rows", []) for name, src in sources.items()}
+    canon = pipeline.normalize(raw, load_source_specs(mapping), settings, rejected=rejected)
     get_run_logger().info("normalize: %d rows quarantined", len(canon.quarantine))
     return canon
 
@@ -142,13 +128,15 @@ def validate(tables: dict[str, pd.DataFrame]) -> None:
 
 
 @task(name="publish", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=30,
-      retry_condition_fn=flows.runtime.retry_if_connection, timeout_seconds=4 * 3600)
+      retry_condition_fn=flows.runtime.retry_if_transient, timeout_seconds=4 * 3600)
 def publish(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, run: dict, out: str, store_url: str,
             counties: list[str] | None) -> str:
     """Files into a staging folder, then the store in one transaction, then one rename.
 
-    A run killed before the store commits leaves both store and files as they were; the
-    only window between the two is the rename itself.
+    A run killed before the store commits leaves both store and files as they were. The
+    store row is written as ``stored`` and marked ``published`` once the folder is swapped
+    in, so a run killed between the commit and the swap is never listed as published (its
+    tables and ledger stay in the store until the next run for the date replaces them).
     """
     store = Store(store_url)
     with Staging(Path(out), run["as_of"], run["run_id"]) as staging:
@@ -168,14 +156,20 @@ def publish(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, run: dict, ou
         run["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         run["tables"]["ledger"] = len(led)
         staging.write_json("run.json", run)
-        _fault_point("ANJU_FAULT_PAUSE_BEFORE_COMMIT")
+        _fault_point("commit")
         store.save_run({"run_id": run["run_id"], "as_of": run["as_of"], "scope": run["scope"],
-                        "status": "published", "started_at": run["started_at"], "finished_at": run["finished_at"],
+                        "status": "stored", "started_at": run["started_at"], "finished_at": run["finished_at"],
                         "parameters": run["parameters"], "inputs": run["inputs"], "counts": run["tables"],
                         "timings": run["seconds"]}, {k: v for k, v in tables.items() if k in STORED},
                        ledger, counties)
         workbook.result()  # the report workbook, written meanwhile by a second process
+        _fault_point("stored")
         live = staging.commit()
+    try:
+        store.mark_published(run["run_id"])
+    except Exception as e:  # the files are in place; retrying the task would store the run twice
+        get_run_logger().warning("publish: outputs in place, but the store still lists run %s as stored: %s",
+                                 run["run_id"], e)
     get_run_logger().info("publish: %s", live)
     return str(live)
 
@@ -221,11 +215,24 @@ def ledger_snapshot(store: Store, as_of: str, ledger: pd.DataFrame, counties: li
     return pd.concat([others, ledger], ignore_index=True).sort_values("discrepancy_id").reset_index(drop=True)
 
 
-def _fault_point(name: str) -> None:
-    """Where the kill tests stop a run: sleeps when the environment asks, else nothing."""
-    pause = os.environ.get(name)
+FAULT_STAGES = ("extract", "normalize", "match", "classify", "unify", "validate", "commit", "stored")
+
+
+def _fault_point(stage: str) -> None:
+    """Where the kill tests stop a run: each stage boundary of :data:`FAULT_STAGES` ("commit":
+    before the store commits; "stored": after it, before the folder is swapped in).
+
+    ``ANJU_FAULT_PAUSE_AT=<stage>`` sleeps there ``ANJU_FAULT_PAUSE_SECONDS`` (3600);
+    ``ANJU_FAULT_PAUSE_BEFORE_COMMIT=<seconds>`` is the older spelling of "commit".
+    Unset, nothing happens.
+    """
+    pause = None
+    if os.environ.get("ANJU_FAULT_PAUSE_AT") == stage:
+        pause = os.environ.get("ANJU_FAULT_PAUSE_SECONDS", "3600")
+    elif stage == "commit":
+        pause = os.environ.get("ANJU_FAULT_PAUSE_BEFORE_COMMIT")
     if pause:
-        get_run_logger().warning("fault point %s: pausing %s s", name, pause)
+        get_run_logger().warning("fault point %s: pausing %s s", stage, pause)
         time.sleep(float(pause))
 
 
@@ -268,7 +275,7 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
     settings = Settings(as_of=as_of, deadline=deadline)
     clock = _Clock()
     store_url = store or default_url(Path(out))
-    Path(out).mkdir(parents=True, exist_ok=True)
+    prepare_out(Path(out))  # an unusable folder is one line now, not a traceback at the end
     counties = sorted(set(counties)) if counties else None
     run_id = f"{as_of:%Y%m%d}-{uuid4().hex[:12]}"
     st = Store(store_url)
@@ -280,6 +287,7 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
             locations["ps_members"] = ps_members
         sources = {name: extract(loc, name, mapping) for name, loc in locations.items()}
         clock.lap("extract", t)
+        _fault_point("extract")
         left_out: dict[str, int] = {}
         if counties:
             raw, left_out = restrict({n: s.frame for n, s in sources.items()}, counties)
@@ -288,10 +296,12 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
         t = time.perf_counter()
         canon = normalize(sources, settings, mapping)
         clock.lap("normalize", t)
+        _fault_point("normalize")
         t = time.perf_counter()
         matched, partitioning = match(canon, partition_records)
         matches = matched.matches
         clock.lap("match", t)
+        _fault_point("match")
         t = time.perf_counter()
         disc = classify(canon, matched, settings)
         today = st.ledger_at(as_of.isoformat())
@@ -301,9 +311,11 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
                                counties, same_day=today)
         disc = annotate(disc, ledger)
         clock.lap("classify", t)
+        _fault_point("classify")
         t = time.perf_counter()
         unified, others = unify_task(canon, matches, disc, settings)
         clock.lap("unify", t)
+        _fault_point("unify")
         tables = {"matches": matches, "discrepancies": disc, "unified": unified, "quarantine": canon.quarantine,
                   "other_groups": others, "records_ps": _records(canon.ps), "records_ha": _records(canon.ha)}
         if counties:
@@ -311,6 +323,7 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
         t = time.perf_counter()
         validate(tables)
         clock.lap("validate", t)
+        _fault_point("validate")
 
         q_counts = canon.quarantine["source"].value_counts().to_dict()
         used = {"ps_households": len(canon.ps), "ha_archive": len(canon.ha), "ps_members": len(canon.members)}
@@ -333,6 +346,7 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
                "discrepancies_by_rule": disc["rule"].value_counts().sort_index().to_dict(),
                "ledger_changes": ledger["status"].value_counts().sort_index().to_dict(),
                "matches_by_method": matches["method"].value_counts().sort_index().to_dict(),
+               "match_model": matched.model.as_dict(LEVELS) if matched.model is not None else None,
                "seconds": clock.seconds, "versions": versions()}
         t = time.perf_counter()
         live = publish(tables, ledger, run, out, store_url, counties)

@@ -9,33 +9,45 @@ import pandas as pd
 
 from connectors.reports import figures, write_report_html
 from connectors.workbooks import write_progress, write_report_xlsx
-from reconcile.report import analyst_view, summary
+from reconcile.report import analyst_view, changes_since_last_run, chart_frames, report_grid, summary
 
-HTML_ROWS = 20_000  # the page stays light; the workbook and the parquet hold every row
-SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+from flows.runtime import die_with_parent
 
 
 def write_reports(folder: Path, tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, progress: pd.DataFrame,
                   history: pd.DataFrame, run: dict, deadline: str, rows: pd.DataFrame | None = None) -> Future:
     """Write the reports; the workbook (the slow part at a province's scale) is written by a
     second process while the caller stores the run. Wait on the returned future before
-    publishing."""
+    publishing.
+
+    ``ledger`` is this run's ledger snapshot (resolved entries included); ``history`` the
+    open discrepancies per date over every date in the store, this run's included.
+    """
     disc = tables["discrepancies"]
     parts = summary(disc, ledger)
     rows = analyst_view(disc) if rows is None else rows
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+    # the worker ends with this process, even one killed with -9 (no orphan writing a workbook)
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), initializer=die_with_parent)
     workbook = pool.submit(write_report_xlsx, folder / "report.xlsx", parts, rows)
     pool.shutdown(wait=False)
     write_progress(folder, progress, run["as_of"])
-    top = rows.iloc[disc["severity"].map(SEVERITY_ORDER).argsort(kind="stable")[:HTML_ROWS]]
-    unified = tables["unified"]
-    headline = {
-        "建档立卡贫困户 / registered poor households": f"{int(unified['in_ps'].sum()):,}",
-        "住房安全有保障 / housing secured": f"{int(unified['housing_secured'].fillna(False).sum()):,}",
-        "问题 / discrepancies": f"{len(disc):,}",
-        "新发现 / new": f"{int((ledger['status'] == 'new').sum()):,}",
-        "已解决 / resolved": f"{int((ledger['status'] == 'resolved').sum()):,}",
-    }
-    write_report_html(folder / "report.html", f"安居 Anju 核对报告 {run['as_of']}", headline,
-                      figures(parts, progress, history, deadline), top)
+    write_report_page(folder / "report.html", tables, ledger, progress, history, run["as_of"], deadline)
     return workbook
+
+
+def write_report_page(path: Path, tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, progress: pd.DataFrame,
+                      history: pd.DataFrame, as_of: str, deadline: str) -> None:
+    """report.html: every discrepancy of the run (and every one it resolved) in the grid."""
+    disc, unified = tables["discrepancies"], tables["unified"]
+    resolved_now = (ledger["status"] == "resolved") & (ledger["resolved_at"] == as_of)
+    headline = {
+        "建档立卡贫困户": f"{int(unified['in_ps'].sum()):,}",
+        "住房安全有保障": f"{int(unified['housing_secured'].fillna(False).sum()):,}",
+        "问题": f"{len(disc):,}",
+        "新发现": f"{int((ledger['status'] == 'new').sum()):,}",
+        "重新出现": f"{int((ledger['status'] == 'reopened').sum()):,}",
+        "本次已解决": f"{int(resolved_now.sum()):,}",
+    }
+    write_report_html(path, f"安居 Anju 核对报告 {as_of}", headline,
+                      figures(chart_frames(disc, progress, history), deadline),
+                      report_grid(disc, ledger, as_of), changes_since_last_run(disc, ledger, as_of))

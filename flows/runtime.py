@@ -6,7 +6,9 @@ to start on a small machine. Anything already set in the environment wins.
 """
 from __future__ import annotations
 
+import errno
 import os
+import sys
 
 DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -30,13 +32,56 @@ def configure() -> None:
 configure()
 
 
-def retry_if_connection(task, task_run, state) -> bool:
-    """Prefect retry condition: a database that is restarting or unreachable may come back;
-    a refused write or a failed gate will not."""
+# errno values of a pause, not of a fault: the same call may succeed in a moment.
+TRANSIENT_ERRNOS = frozenset(getattr(errno, name) for name in (
+    "EAGAIN", "EBUSY", "ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "ECONNABORTED", "EHOSTUNREACH", "ENETUNREACH",
+    "ENETDOWN", "ENETRESET", "EPIPE", "ESTALE", "EINTR") if hasattr(errno, name))
+
+
+def is_transient(exc: BaseException | None) -> bool:
+    """True only for errors known to pass: a refused or reset connection, a timeout, a busy
+    device, a database that could not be reached. A bad file, a refused write, a failed gate
+    and Anju's own bugs are not: retrying them only delays the message."""
+    if exc is None:
+        return False
+    if getattr(exc, "transient", False):  # TransientSourceError, StoreUnavailable
+        return True
+    from connectors.errors import SourceError
+
+    if isinstance(exc, SourceError):  # a bad input, already explained: never retried
+        return False
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    if isinstance(exc, OSError):
+        return exc.errno in TRANSIENT_ERRNOS
     import sqlalchemy as sa
 
-    exc = state.result(raise_on_failure=False)
-    return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, ConnectionError, TimeoutError))
+    if isinstance(exc, sa.exc.DBAPIError):
+        # No statement: the connection itself failed. An invalidated connection: the server
+        # went away mid-way. SQLite's busy database is another process's write, soon over.
+        return (isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)) and exc.statement is None) \
+            or exc.connection_invalidated or "database is locked" in str(exc.orig)
+    if isinstance(exc, sa.exc.DisconnectionError):
+        return True
+    return False
+
+
+def retry_if_transient(task, task_run, state) -> bool:
+    """Prefect retry condition of every task that does I/O: only transient errors retry."""
+    return is_transient(state.result(raise_on_failure=False))
+
+
+def known_errors() -> tuple[type[BaseException], ...]:
+    """Errors about the input or the machine (a bad file, an unreachable store, an output
+    folder that cannot be written, a held lock, a failed gate): the user can act on their
+    one-line message, a traceback would add nothing."""
+    from connectors.errors import SourceError
+    from connectors.publish import OutputError
+    from connectors.store import RunLocked, StoreError
+    from schemas.frames import SourceSchemaError
+    from schemas.published import PublishGateError
+
+    return SourceError, SourceSchemaError, RunLocked, PublishGateError, StoreError, OutputError
 
 
 class QuietKnownErrors:
@@ -45,16 +90,41 @@ class QuietKnownErrors:
     Everything else keeps its traceback."""
 
     def filter(self, record) -> bool:
-        from connectors.errors import SourceError
-        from connectors.store import RunLocked
-        from schemas.frames import SourceSchemaError
-        from schemas.published import PublishGateError
-
         exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, (SourceError, SourceSchemaError, RunLocked, PublishGateError)):
+        if isinstance(exc, known_errors()):
             record.exc_info = None
             record.exc_text = None
         return True
+
+
+class NoTraceback:
+    """A console formatter wrapper: the one-shot commands print a traceback nowhere but in
+    their log file (``anju: internal error: ... (traceback in FILE)``). The record is left
+    as it was, so Prefect's API handler still sends the traceback to the run's logs."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def format(self, record) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info = record.exc_text = record.stack_info = None
+        try:
+            return self.inner.format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def console_without_tracebacks() -> None:
+    import logging
+
+    for name in [""] + [n for n in logging.root.manager.loggerDict if n == "prefect" or n.startswith("prefect.")]:
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler) \
+                    and not isinstance(handler.formatter, NoTraceback):
+                handler.setFormatter(NoTraceback(handler.formatter or logging.Formatter()))
 
 
 def quiet_known_errors() -> None:
@@ -98,3 +168,108 @@ def protect_logs() -> None:
         for handler in logging.getLogger(name).handlers:
             if not any(isinstance(f, RedactIds) for f in handler.filters):
                 handler.addFilter(redact)
+
+
+# --- no process outlives the run --------------------------------------------------------
+# ``kill -9`` of a run gives it no chance to stop its children: Prefect's temporary API
+# server (``SubprocessASGIServer``, ``python -m uvicorn``) and the report worker (a
+# ``spawn`` process) would run on, orphaned. Two guards, both process-level (Linux
+# PR_SET_PDEATHSIG follows the creating *thread*, and Prefect creates the server from
+# whichever thread first needs a client, so it is not used):
+#
+# * the temporary server is started by :func:`start_local_server` in the main thread,
+#   before the flow, through the same public call Prefect's ``get_client`` makes
+#   (``SubprocessASGIServer().start()``: the flow then finds it running and reuses it),
+#   and its pid is handed to a watchdog: a small process holding the read end of a pipe
+#   whose write end only this process holds. However this process ends, the kernel
+#   closes the pipe; the watchdog reads EOF and stops the server (SIGTERM, then SIGKILL),
+#   addressing it by a pidfd so a recycled pid is never hit.
+# * a ``multiprocessing`` spawn child of ``anju`` (the report worker) re-imports the CLI,
+#   its parent's main module, which calls :func:`die_with_parent`: a daemon thread waits
+#   on a pidfd of the parent and ends the child when the parent has gone.
+
+def _watchdog_main() -> None:
+    """The watchdog process: collect pids from the pipe until EOF, then stop them."""
+    import select
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the run; the watchdog follows the run
+    fd, pidfds, buf = int(sys.argv[1]), [], b""
+    while chunk := os.read(fd, 64):
+        *lines, buf = (buf + chunk).split(b"\n")
+        for line in lines:
+            try:
+                pidfds.append(os.pidfd_open(int(line)))
+            except (OSError, ValueError):  # gone already, or no pidfds on this kernel
+                pass
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for p in pidfds:
+            try:
+                signal.pidfd_send_signal(p, sig)
+            except ProcessLookupError:
+                pass
+        pidfds = [p for p in pidfds if not select.select([p], [], [], 10)[0]]
+
+
+_watchdog_pipe: int | None = None
+_watchdog = None  # its Popen, kept so it is not collected while it runs
+
+
+def tether(pid: int) -> None:
+    """Stop process ``pid`` when this process ends, however it ends (Linux)."""
+    global _watchdog_pipe, _watchdog
+    if not hasattr(os, "pidfd_open"):
+        return
+    if _watchdog_pipe is None:
+        import subprocess
+
+        r, w = os.pipe()  # non-inheritable: no other child keeps the write end open
+        _watchdog = subprocess.Popen([sys.executable, "-c", "from flows.runtime import _watchdog_main; _watchdog_main()", str(r)],
+                         pass_fds=[r], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        os.close(r)
+        _watchdog_pipe = w
+    try:
+        os.write(_watchdog_pipe, f"{pid}\n".encode())
+    except OSError:  # the watchdog is gone: the run goes on, untethered, as it would without it
+        pass
+
+
+def start_local_server() -> None:
+    """Start Prefect's temporary server now, tethered to this process (see above); nothing
+    when a Prefect API is configured."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start()
+    if server.server_process is not None:
+        tether(server.server_process.pid)
+
+
+def die_with_parent() -> None:
+    """In a child process: exit as soon as the parent process has ended."""
+    if not hasattr(os, "pidfd_open"):
+        return
+    import threading
+
+    parent = os.getppid()
+    try:
+        pidfd = os.pidfd_open(parent)
+    except ProcessLookupError:
+        os._exit(1)
+    except OSError:  # no pidfds on this kernel: live on as before
+        return
+    if os.getppid() != parent:  # the parent died before the pidfd was open
+        os._exit(1)
+
+    def watch() -> None:
+        import select
+
+        select.select([pidfd], [], [])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="anju-die-with-parent", daemon=True).start()

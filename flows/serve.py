@@ -23,7 +23,17 @@ DEFAULTS = {
 
 
 def load_settings(path: str | Path) -> dict:
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    from connectors.errors import SourceError
+
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except OSError as e:
+        raise SourceError(str(path), f"cannot read the settings file ({e.strerror or e})",
+                          expected="a settings YAML (see anju.example.yaml)") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise SourceError(str(path), f"not a readable settings YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise SourceError(str(path), "the settings are not a mapping", expected="`key: value` lines")
     settings = {**DEFAULTS, **raw, "schedules": {**DEFAULTS["schedules"], **(raw.get("schedules") or {})}}
     missing = [k for k in ("out",) if not settings.get(k)] + [
         f"sources.{k}" for k in ("ps_households", "ha_archive") if not (settings.get("sources") or {}).get(k)]

@@ -14,14 +14,16 @@ import pandas as pd
 
 from reconcile.rules import RULES, RuleContext
 from schemas.config import Catalog, load_catalog
+from schemas.field_labels import field_labels
 from schemas.gate import mask_full_ids_in
 
 DISCREPANCY_COLUMNS = [
     "discrepancy_id", "rule", "severity", "owner", "agency", "household_no", "archive_no",
-    "county_code", "field", "ps_value", "ha_value", "suggested_value", "message", "message_en",
+    "county_code", "field", "ps_value", "ha_value", "suggested_value", "explanation", "message", "message_en",
     "action", "action_en", "status", "first_seen",
 ]
-HIT_COLUMNS = ["household_no", "archive_no", "agency", "field", "ps_value", "ha_value", "suggested_value"]
+HIT_COLUMNS = ["household_no", "archive_no", "agency", "field", "ps_value", "ha_value", "suggested_value",
+               "explanation"]  # explanation: why the matcher scored a REVIEW_MATCH pair as it did
 # What analysts read in discrepancies.parquet (the gate's analyst_text). A value may be
 # an ID typed into a name cell: the message masks it; ps_value/ha_value keep it for the agencies.
 ANALYST_TEXT = ("message", "message_en", "action", "action_en")
@@ -64,6 +66,8 @@ def classify(ctx: RuleContext, catalog: Catalog | None = None) -> pd.DataFrame:
         hits["rule"], hits["severity"] = code, spec.severity
         hits["owner"] = hits["agency"] if spec.owner == "agency" else spec.owner
         hits["agency"] = hits["agency"].fillna("")
+        # Chinese text names a field as the agency's own header, never by its code
+        hits["field_zh"] = field_labels(hits["field"], hits["agency"])
         for col in ANALYST_TEXT:
             attr = {"message": "message_zh", "action": "action_zh"}.get(col, col)
             hits[col] = mask_full_ids_in(fill_template(getattr(spec, attr), hits))

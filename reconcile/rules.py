@@ -184,7 +184,8 @@ def subsidy_missing(ctx: RuleContext) -> pd.DataFrame:
 def review_match(ctx: RuleContext) -> pd.DataFrame:
     r = ctx.review
     return pd.DataFrame({"household_no": r["household_no"], "archive_no": r["archive_no"],
-                         "field": r.get("agreement", pd.Series(dtype="string"))})
+                         "field": r.get("agreement", pd.Series(dtype="string")),
+                         "explanation": r.get("explanation", pd.Series(pd.NA, index=r.index, dtype="string"))})
 
 
 def householder_changed(ctx: RuleContext) -> pd.DataFrame:

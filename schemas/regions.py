@@ -36,3 +36,51 @@ def county_table() -> dict[str, str]:
 
 def county_codes() -> frozenset[str]:
     return frozenset(county_table())
+
+
+def county_name(code: str) -> str:
+    """The county's (latest) name, or "" for a code the table does not know."""
+    return county_table().get(str(code), "")
+
+
+@lru_cache(maxsize=1)
+def _current_codes() -> frozenset[str]:
+    """Codes in use today: their last listed name has no end year (``[2011-]铜仁市``, or no period)."""
+    text = resources.files("stdnum.cn").joinpath("loc.dat").read_text(encoding="utf-8")
+    current, province = set(), ""
+    for line in text.splitlines():
+        m = _LINE.match(line)
+        if not m:
+            continue
+        indent, code, name = m.groups()
+        if not indent:
+            province = code
+            continue
+        period = _PERIOD.match(name.split(",")[-1])
+        if period is None or period.group(0).endswith("-]"):
+            current.add(province + code)
+    return frozenset(current)
+
+
+_PREFECTURE_SUFFIX = re.compile(r"(地区|自治州|市|盟)$")
+
+
+@lru_cache(maxsize=None)
+def prefecture_of(county_code: str) -> str:
+    """The prefecture (地级) code of a county, under its current code.
+
+    A county filed under a retired code (江口县 522222, of 铜仁地区 522200 until 2011) belongs
+    to the prefecture that replaced it (铜仁市 520600): the current prefecture of the same
+    province whose name has the same stem (铜仁地区 -> 铜仁). Without exactly one such
+    prefecture the retired code stays: deterministic, never a guess between two.
+    """
+    code = str(county_code)[:4] + "00"
+    table, current = county_table(), _current_codes()
+    if code not in table or code in current:
+        return code
+    stem = _PREFECTURE_SUFFIX.sub("", table[code])
+    if not stem:
+        return code
+    heirs = [c for c in sorted(current) if c[:2] == code[:2] and c.endswith("00") and not c.endswith("0000")
+             and c != code and _PREFECTURE_SUFFIX.sub("", table[c]) == stem]
+    return heirs[0] if len(heirs) == 1 else code

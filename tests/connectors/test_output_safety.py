@@ -75,11 +75,13 @@ def hostile_tables():
 def report_page(hostile_tables, tmp_path_factory):
     from connectors.reports import figures, write_report_html
     from reconcile.progress import monthly_progress
-    from reconcile.report import analyst_view, summary
+    from reconcile.report import changes_since_last_run, chart_frames, report_grid
 
     d = hostile_tables.discrepancies
-    rows = analyst_view(d)
-    rows.loc[0, "问题说明"] = "quarantined value " + SCRIPT_BREAK  # as a quarantine value reaches a row
+    ledger = d[["discrepancy_id", "rule", "county_code", "household_no", "archive_no", "field", "status",
+                "first_seen"]].assign(last_seen="2020-07-31", resolved_at=pd.NA)
+    grid = report_grid(d, ledger, "2020-07-31")
+    grid.loc[0, "问题说明"] = "quarantined value " + SCRIPT_BREAK  # as a quarantine value reaches a row
     ha_frame = pd.DataFrame({"county_code": ["522425"], "target_type": ["建档立卡贫困户"], "guarantee_method": ["农村危房改造"],
                              "task_source": ["年度计划"], "task_year": pd.array([2020], dtype="Int64"),
                              "start_date": [pd.Timestamp("2020-03-01")], "completion_date": [pd.NaT],
@@ -87,41 +89,52 @@ def report_page(hostile_tables, tmp_path_factory):
     unified = pd.DataFrame({"county_code": ["522425"], "in_ps": [True], "housing_secured_basis": ["ha_determination"]})
     progress = monthly_progress(ha_frame, unified, "2020-05-31", "2020-06-30")
     history = pd.DataFrame({"as_of": ["2020-06-30", "2020-07-31"], "open": [3, len(d)]})
+    changes = changes_since_last_run(d, ledger, "2020-07-31")
+    changes.loc[0, "规则"] = HOSTILE[2]
     page = tmp_path_factory.mktemp("report") / "report.html"
     write_report_html(page, "安居 " + SCRIPT_BREAK, {SCRIPT_BREAK: "1"},
-                      figures(summary(d, d.assign(status="new")), progress, history, "2020-06-30"), rows)
-    return page, rows
+                      figures(chart_frames(d, progress, history), "2020-06-30"), grid, changes)
+    return page, grid
 
 
 def test_report_html_embeds_rows_as_inert_json_under_a_strict_policy(report_page):
-    page, rows = report_page
+    from connectors.reports import grid_payload
+
+    page, grid = report_page
     text = page.read_text(encoding="utf-8")
     assert_strict_policy(text, "report.html")
     assert "<img src=x" not in text and "<svg/onload" not in text and "<!--<script>" not in text
     assert "\u2028" not in text and "\u2029" not in text
-    data = re.search(r"const ROWS=(.*?);\s*const ", text, re.S).group(1)
-    assert json.loads(data) == rows.astype("string").fillna("").values.tolist()  # escaped, not altered
+    data = re.search(r'<script type="application/json" id="anju-grid">(.*?)</script>', text, re.S).group(1)
+    sent = json.loads(data)
+    assert sent["columns"] == grid_payload(grid, sent["file"])["columns"]  # escaped, not altered
+    rows = [[c["k"][c["i"][r]] if "k" in c else c["v"][r] for c in sent["columns"]] for r in range(sent["n"])]
+    assert rows == grid.astype("string").fillna("").values.tolist()
 
 
 def test_report_html_in_chromium_shows_hostile_text_literally_and_runs_nothing(report_page):
-    from tests.connectors.browser import ALERTS, CSP_VIOLATIONS, ROWS_SHOWN, load, require_chromium
+    from tests.connectors.browser import ALERTS, CSP_VIOLATIONS, load, require_chromium
 
     require_chromium()
-    page, rows = report_page
+    page, grid = report_page
     SHOTS.mkdir(parents=True, exist_ok=True)
-    cells = "[...document.querySelectorAll('#t tbody td')].map(td => td.textContent)"
+    cells = ("[...document.querySelectorAll('.tabulator-row')].map(r => [...r.querySelectorAll('.tabulator-cell')]"
+             ".map(td => td.textContent.replace(/^\\u00a0$/, '')))")  # an empty cell holds a no-break space
     seen = load(page, SHOTS / "report-hostile.png", evaluate={
-        "rows_shown": ROWS_SHOWN, "alerts": ALERTS, "csp": CSP_VIOLATIONS, "cells": cells,
-        "injected": "document.querySelectorAll('#t img, body > img, img[src=x], svg[onload], [onerror]').length",
-        "charts": "document.querySelectorAll('.plotly-graph-div .main-svg').length",
+        "rows_shown": "anjuGrid.getDataCount('active')", "alerts": ALERTS, "csp": CSP_VIOLATIONS, "cells": cells,
+        "injected": "document.querySelectorAll('#grid img, body > img, img[src=x], svg[onload], [onerror]').length",
+        "charts": "document.querySelectorAll('.js-plotly-plot .main-svg').length",
+        "changes": "[...document.querySelectorAll('table.small td')].map(td => td.textContent)",
         "policy": "document.querySelector('meta[http-equiv=\"Content-Security-Policy\"]').content",
         "title": "document.title"})
     assert seen["errors"] == [] and seen["csp"] == [], (seen["errors"], seen["csp"])
     assert seen["alerts"] == [] and seen["injected"] == 0
-    assert seen["rows_shown"] == len(rows)
-    assert seen["cells"] == [v for r in rows.astype("string").fillna("").values.tolist() for v in r]
-    assert HOSTILE[0] in seen["cells"] and HOSTILE[1] in seen["cells"]  # shown literally
-    assert "quarantined value " + SCRIPT_BREAK in seen["cells"]
+    assert seen["rows_shown"] == len(grid)
+    assert seen["cells"] == grid.astype("string").fillna("").values.tolist()  # every cell, as text
+    shown = [v for r in seen["cells"] for v in r]
+    assert any(HOSTILE[0] in v for v in shown) and any(HOSTILE[1] in v for v in shown)  # shown literally
+    assert "quarantined value " + SCRIPT_BREAK in shown
+    assert HOSTILE[2] in seen["changes"]
     assert seen["charts"] >= 4  # plotly ran under the policy
     assert "'unsafe-inline'" not in directives(seen["policy"])["script-src"]
     assert seen["title"] == "安居 " + SCRIPT_BREAK

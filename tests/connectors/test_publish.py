@@ -44,3 +44,24 @@ def test_same_frame_gives_same_bytes(tmp_path):
     write_parquet(f, tmp_path / "1.parquet")
     write_parquet(f, tmp_path / "2.parquet")
     assert (tmp_path / "1.parquet").read_bytes() == (tmp_path / "2.parquet").read_bytes()
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "a_file", "proc"])
+def test_an_unusable_output_folder_is_one_message_naming_it(tmp_path, where):
+    from connectors.publish import OutputError, prepare_out
+
+    (tmp_path / "file").write_text("x")
+    out = {"under_a_file": tmp_path / "file" / "out", "a_file": tmp_path / "file",
+           "proc": "/proc/anju-out"}[where]  # tests run as root: /proc refuses what chmod cannot
+    with pytest.raises(OutputError, match="cannot write the output folder") as e:
+        prepare_out(out)
+    assert str(out) in str(e.value)
+    if where != "proc":
+        assert f"{tmp_path / 'file'} is a file, not a folder" in str(e.value)
+
+
+def test_a_writable_output_folder_is_made_and_left_clean(tmp_path):
+    from connectors.publish import prepare_out
+
+    prepare_out(tmp_path / "a" / "b")
+    assert list((tmp_path / "a" / "b").iterdir()) == []

@@ -90,10 +90,15 @@ def test_report_html_opens_offline_without_errors_or_requests(harness, tmp_path)
               ha_archive=str(SAMPLE / "ha_archive.xlsx"), as_of=date(2020, 7, 31), out=str(tmp_path))
     page = tmp_path / "2020-07-31" / "report.html"
     shot = Path(os.environ.get("ANJU_SCREENSHOT_DIR", tmp_path)) / "report.png"
-    seen = load(page, shot)
+    seen = load(page, shot, settle=5.0, evaluate={
+        "rows_shown": "anjuGrid.getDataCount('active')",
+        "cells": "[...document.querySelectorAll('.tabulator-cell')].map(c => c.textContent).join(' ')"})
     assert seen["errors"] == []
     assert all(u.startswith(("file:", "data:", "blob:", "about:")) for u in seen["requests"]), seen["requests"]
-    assert seen["rows_shown"] > 0
+    disc = pd.read_parquet(tmp_path / "2020-07-31" / "discrepancies.parquet")
+    assert seen["rows_shown"] == len(disc)  # every discrepancy of the run (this run resolved none)
+    assert "EXITED_UNSECURED" not in seen["cells"] and "critical" not in seen["cells"] and "严重" in seen["cells"]
+    assert not disc["message"].str.contains(r"[a-z]+_[a-z]+").any()  # Chinese messages name fields in Chinese
     assert shot.stat().st_size > 10_000
     text = page.read_text(encoding="utf-8")
     ids = pd.concat([pd.read_parquet(tmp_path / "2020-07-31" / f"records_{a}.parquet")["householder_id"]

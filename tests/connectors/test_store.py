@@ -62,3 +62,38 @@ def test_failed_write_leaves_nothing_behind(store_url):
     assert run_id not in store.run_history()["run_id"].tolist()
     with store.engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from matches where run_id = :r"), {"r": run_id}).scalar() == 0
+
+
+@pytest.mark.parametrize("url", ["postgresql+psycopg2://postgres:s3cret@127.0.0.1:1/x",
+                                 "mysql+pymysql://root:s3cret@127.0.0.1:1/x"])
+def test_an_unreachable_store_is_one_message_naming_the_server(url):
+    """Not a driver traceback: a StoreUnavailable that names the server, password hidden,
+    and says it may pass (the publish task retries it)."""
+    from connectors.store import StoreUnavailable
+
+    store = Store(url)
+    for call in (store.migrate, store.run_history, lambda: store.run_lock("2020-07-31").__enter__()):
+        with pytest.raises(StoreUnavailable) as e:
+            call()
+        assert "127.0.0.1:1" in str(e.value) and "s3cret" not in str(e.value) and e.value.transient
+
+
+def test_a_malformed_store_url_is_a_store_error():
+    from connectors.store import StoreError
+
+    with pytest.raises(StoreError, match="not a usable SQLAlchemy URL") as e:
+        Store("postgresql+nodriver://u:s3cret@h/db")
+    assert "s3cret" not in str(e.value)
+
+
+def test_a_run_is_stored_then_marked_published(store_url):
+    """Two steps, so a run killed between the store commit and the swap of its folder is
+    never listed as published."""
+    run_id = f"t-{uuid.uuid4().hex[:10]}"
+    store = Store(store_url)
+    store.save_run({"run_id": run_id, "as_of": "1998-01-01", "scope": "all", "status": "stored", "started_at": "x",
+                    "finished_at": None, "parameters": {}, "inputs": {}, "counts": {}, "timings": {}}, {})
+    status = lambda: store.run_history().set_index("run_id").loc[run_id, "status"]  # noqa: E731
+    assert status() == "stored"
+    store.mark_published(run_id)
+    assert status() == "published"

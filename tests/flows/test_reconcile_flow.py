@@ -91,5 +91,7 @@ def test_monthly_progress_flow_publishes_the_month(published):
     pd.testing.assert_frame_equal(got, want)
     assert (live / "进度月报.xlsx").exists() and (live / "progress.csv").exists()
     assert previous_month(AS_OF.replace(day=3)) == "2020-06" and str(month_end("2020-02")) == "2020-02-29"
-    with pytest.raises(ValueError, match="no published run on or before 2020-05-31"):
+    from connectors.errors import SourceError
+
+    with pytest.raises(SourceError, match="no published run on or before 2020-05-31"):
         monthly_progress(out=str(out), month="2020-05")

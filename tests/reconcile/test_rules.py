@@ -205,3 +205,24 @@ def test_unified_says_where_each_value_came_from():
     assert u.loc["H1", ["poverty_source", "housing_source", "renovation_source"]].tolist() == ["ps", "ha", "ha"]
     assert u.loc["H2", "housing_source"] == "ps" and pd.isna(u.loc["H2", "renovation_source"])
     assert pd.isna(u.loc["HA:A3", "poverty_source"]) and u.loc["HA:A3", "identity_source"] == "ha"
+
+
+@pytest.mark.parametrize("ps_kw, ha_kw, expected", [
+    (dict(), dict(household_size="5"), "已匹配记录的家庭人口数／家庭人口不一致"),
+    (dict(), dict(village_code="522425100299"), "已匹配记录的村级区划代码不一致"),
+    (dict(householder_id="522425198001010019"), dict(), "户主身份证号码无效（证件号码校验位错误）"),
+])
+def test_chinese_messages_name_fields_by_the_agencies_headers(ps_kw, ha_kw, expected):
+    """Issue 17: an analyst reads 家庭人口数, never household_size, in a Chinese message."""
+    import re
+
+    d = run([ps(**ps_kw)], [ha(**ha_kw)]).discrepancies
+    assert any(m.startswith(expected) for m in d["message"]), d["message"].tolist()
+    assert not d["message"].str.contains(r"[a-z]+_[a-z]+", flags=re.ASCII).any(), d["message"].tolist()
+    assert d["message_en"].str.contains(r"household_size|village_code|check_digit").any()  # English keeps codes
+
+
+def test_date_anomaly_message_says_which_dates_in_chinese():
+    d = run([ps(is_dilapidated="是", dilapidation_grade="C级")],
+            [ha(**{**RENOVATED, "start_date": "2020-05-10", "completion_date": "2020-05-01"})]).discrepancies
+    assert d["message"].tolist() == ["改造日期异常（开工日期晚于竣工日期）"]

@@ -97,3 +97,32 @@ def test_a_run_is_stored_then_marked_published(store_url):
     assert status() == "stored"
     store.mark_published(run_id)
     assert status() == "published"
+
+
+def test_explanations_are_stored_and_an_older_store_is_upgraded_without_losing_a_row(store_url):
+    """Migration 0002 adds the scored-match explanation columns to a store made by 0001."""
+    from alembic import command
+    from alembic.config import Config
+
+    from connectors.store import MIGRATIONS
+
+    store = Store(store_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as conn:  # a store as the first release left it, with a run in it
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(sa.text("INSERT INTO matches (run_id, household_no, archive_no, method, score) "
+                             "VALUES ('old', 'H0', 'A0', 'id_exact', 1.0)"))
+    store.migrate()
+    cols = {t: {c["name"] for c in sa.inspect(store.engine).get_columns(t)} for t in ("matches", "discrepancies")}
+    assert {"weights", "explanation"} <= cols["matches"] and "explanation" in cols["discrepancies"]
+    run_id = f"x-{uuid.uuid4().hex[:10]}"
+    matches = pd.DataFrame({"household_no": ["H1"], "archive_no": ["A1"], "method": ["fuzzy"], "score": [0.97],
+                            "weights": ['{"name": 3.7}'], "explanation": ["姓名相同 +3.7"]})
+    store.save_run({"run_id": run_id, "as_of": "1901-01-01", "scope": "all", "status": "published",
+                    "started_at": "2020-08-01T00:00:00", "finished_at": None, "parameters": {}, "inputs": {},
+                    "counts": {}, "timings": {}}, {"matches": matches})
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT run_id, explanation, weights FROM matches ORDER BY run_id")).fetchall()
+    assert [tuple(r) for r in rows] == [("old", None, None), (run_id, "姓名相同 +3.7", '{"name": 3.7}')]

@@ -92,6 +92,12 @@ def text_cell(cell, value: str):
     return cell
 
 
+def text_column(s: pd.Series) -> pd.Series:
+    """A column of text as a workbook's text cells hold it: risky text prefixed, control
+    characters as U+FFFD (:func:`neutralise` and :func:`xml_safe`, a whole column at once)."""
+    return neutralise_column(s.astype("string")).str.replace(_ILLEGAL_XML, "\ufffd", regex=True)
+
+
 def csv_cells(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` as the text a CSV holds: missing as empty, risky text prefixed, control characters kept
     out (the same U+FFFD as in the workbooks, so both files of a package say the same)."""

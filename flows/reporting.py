@@ -28,7 +28,9 @@ def write_reports(folder: Path, tables: dict[str, pd.DataFrame], ledger: pd.Data
     rows = analyst_view(disc) if rows is None else rows
     # the worker ends with this process, even one killed with -9 (no orphan writing a workbook)
     pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), initializer=die_with_parent)
-    workbook = pool.submit(write_report_xlsx, folder / "report.xlsx", parts, rows)
+    # 汇总 shows what the console printed: the run's own counts
+    counts = {"discrepancies_by_rule": run["discrepancies_by_rule"], "ledger_changes": run["ledger_changes"]}
+    workbook = pool.submit(write_report_xlsx, folder / "report.xlsx", parts, rows, counts=counts, as_of=run["as_of"])
     pool.shutdown(wait=False)
     write_progress(folder, progress, run["as_of"])
     write_report_page(folder / "report.html", tables, ledger, progress, history, run["as_of"], deadline)

@@ -95,15 +95,43 @@ def apply_corrections(native: pd.DataFrame, package: pd.DataFrame, agency: str, 
             continue
         values = rows.drop_duplicates(key_header).set_index(key_header)["建议值"]
         hit = out[key_header].astype("string").isin(values.index)
-        out.loc[hit, header] = out.loc[hit, key_header].astype("string").map(values).to_numpy()
+        new = out.loc[hit, key_header].astype("string").map(values)
+        if not (pd.api.types.is_string_dtype(out[header]) or pd.api.types.is_object_dtype(out[header])):
+            # a typed column (date, number): the proposal typed alike where it parses, as text where not
+            typed = (pd.to_datetime(new, errors="coerce") if pd.api.types.is_datetime64_any_dtype(out[header])
+                     else pd.to_numeric(new, errors="coerce"))
+            if typed.notna().eq(new.notna()).all():
+                new = typed
+            else:
+                out[header] = out[header].astype(object)
+        out.loc[hit, header] = new.to_numpy()
     return out
+
+
+# columns kept typed in the cleaned extract: a workbook shows them as dates and numbers, the
+# CSV writes them yyyy-mm-dd / as integers / with two decimals (connectors.native.csv_text)
+TYPED_PARSE = {"date": "date", "int": "int", "year": "int", "money": "money"}
 
 
 def cleaned_records(records: pd.DataFrame, spec: SourceSpec, package: pd.DataFrame, agency: str,
                     specs: dict[str, SourceSpec]) -> pd.DataFrame:
-    """The agency's records, normalized and in its own layout, with the proposals applied."""
-    cols = [c.name for c in spec.columns if c.name in records.columns]
-    native = pd.DataFrame({native_header(spec, c): to_native(c, records[c]) if c not in (
-        "start_date", "completion_date", "acceptance_date") else records[c].dt.strftime("%Y-%m-%d").astype("string")
-        for c in cols})
-    return apply_corrections(native, package, agency, specs)
+    """The agency's records, normalized and in its own layout, with the proposals applied.
+
+    Dates stay dates, counts and years integers, money a number rounded to the fen; every
+    other column (IDs, household and archive numbers, codes, vocabularies) is text in the
+    agency's own spelling."""
+    native = {}
+    for col in spec.columns:
+        if col.name not in records.columns:
+            continue
+        values, kind = records[col.name], TYPED_PARSE.get(col.parse)
+        if kind == "date":
+            values = pd.to_datetime(values, errors="coerce").dt.normalize()
+        elif kind == "int":
+            values = pd.to_numeric(values, errors="coerce").astype("Int64")
+        elif kind == "money":
+            values = pd.to_numeric(values, errors="coerce").astype("Float64").round(2)
+        else:
+            values = to_native(col.name, values)
+        native[native_header(spec, col.name)] = values
+    return apply_corrections(pd.DataFrame(native), package, agency, specs)

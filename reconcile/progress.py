@@ -3,7 +3,8 @@
 Over HA records of registered poor households whose guarantee method is 农村危房改造, as
 of a date: tasks in all and by source, started, completed, accepted, the rates, overdue,
 and the entry rate (registered poor households with a determination entered / all).
-One row per county, then per city, per province, and the national total; every rate is
+One row per county, then per city (prefecture, under its current code: see
+``schemas.regions.prefecture_of``), per province, and the national total; every rate is
 recomputed from the summed counts, never averaged.
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from reconcile.rules import POOR, RENOVATION
-from schemas.regions import county_table
+from schemas.regions import county_table, prefecture_of
 
 SOURCES = {"年度计划": "tasks_annual", "2019年存量": "tasks_2019_stock", "回头看新增": "tasks_lookback"}
 COUNTS = ["tasks", *SOURCES.values(), "started", "completed", "accepted", "overdue", "poor_households",
@@ -58,13 +59,16 @@ def monthly_progress(ha: pd.DataFrame, unified: pd.DataFrame, as_of, deadline) -
     counties = pd.concat([per, hh]).fillna(0).groupby("county_code").sum().astype("int64").reset_index()
     names = county_table()
     levels = []
-    for level, key in (("county", lambda c: c), ("city", lambda c: c.str[:4] + "00"),
+    # a county still filed under a retired code counts in the prefecture that replaced
+    # it, so one prefecture is one row under one (current) code and name
+    city = {c: prefecture_of(c) for c in sorted(counties["county_code"].unique())}
+    for level, key in (("county", lambda c: c), ("city", lambda c: c.map(city)),
                        ("province", lambda c: c.str[:2] + "0000")):
         g = counties.assign(code=key(counties["county_code"])).groupby("code")[COUNTS].sum().reset_index()
         levels.append(g.assign(level=level))
     nation = counties[COUNTS].sum().to_frame().T.assign(level="national", code="000000")
     out = pd.concat([*levels, nation], ignore_index=True)
-    out["name"] = out["code"].map(names).fillna("全国").where(out["level"] != "national", "全国")
+    out["name"] = out["code"].map(names).fillna("未知区划").where(out["level"] != "national", "全国")
     order = {"county": 0, "city": 1, "province": 2, "national": 3}
     out = out.sort_values(["level", "code"], key=lambda s: s.map(order) if s.name == "level" else s)
     out = _rates(out[["level", "code", "name", *COUNTS]].astype({c: "int64" for c in COUNTS}))

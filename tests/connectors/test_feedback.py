@@ -74,3 +74,64 @@ def test_push_failing_halfway_leaves_the_table_unchanged(agency_db, monkeypatch)
         push(changed, agency_db, "anju_corrections", batch=2)
     assert calls["n"] == 2
     pd.testing.assert_frame_equal(before, _table(agency_db))
+
+
+def typed_cleaned():
+    return pd.DataFrame({
+        "户编号": pd.array(["5224250101000001", "0052242501"], dtype="string"),
+        "户主证件号码": pd.array(["522425198001010011", "52242519820202002X"], dtype="string"),
+        "家庭人口数": pd.array([3, None], dtype="Int64"),
+        "补助资金(元)": pd.array([11000.0, 2500.5], dtype="Float64"),
+        "竣工日期": pd.to_datetime(["2020-05-01", None])})
+
+
+def _width(text) -> int:
+    import unicodedata
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(text))
+
+
+def _assert_header(ws, row):
+    from tests.connectors.test_workbooks import column_width
+
+    header = [c for c in ws[row] if c.value is not None]
+    assert header and all(c.font.b for c in header)
+    assert ws.freeze_panes == f"A{row + 1}" and ws.auto_filter.ref.startswith(f"A{row}:")
+    assert all(column_width(ws, c.column) >= _width(c.value) for c in header)
+    return {c.value: c.column - 1 for c in header}
+
+
+def test_workbooks_are_named_typed_and_keep_every_digit(tmp_path):
+    pkg = package()
+    pkg.loc[0, "当前值"] = "=1+1"
+    write_packages(tmp_path, "ps", pkg, typed_cleaned(), pd.Series(["522425", "522425"]))
+    folder = tmp_path / "ps" / "522425"
+    wb = openpyxl.load_workbook(folder / "纠错清单_522425.xlsx")
+    assert wb.sheetnames == ["纠错清单"]
+    ws = wb["纠错清单"]
+    assert "CSV 供系统导入；人工查看请打开 XLSX" in ws["A2"].value
+    col = _assert_header(ws, 3)
+    rows = list(ws.iter_rows(min_row=4))
+    assert [r[col["规则"]].value for r in rows] == ["身份证号无效"] * 3  # labels, not codes
+    assert [r[col["严重程度"]].value for r in rows] == ["中"] * 3
+    assert all(r[col["县代码"]].value == "522425" and r[col["建议值"]].value == "522425198001010011" for r in rows)
+    assert rows[0][col["当前值"]].value == "'=1+1" and rows[0][col["当前值"]].data_type == "s"
+
+    wb = openpyxl.load_workbook(folder / "清洗数据_522425.xlsx")
+    assert wb.sheetnames == ["清洗数据"]
+    ws = wb["清洗数据"]
+    header_row = next(r for r in range(1, 5) if ws.cell(r, 1).value == "户编号")
+    col = _assert_header(ws, header_row)
+    first, second = ws[header_row + 1], ws[header_row + 2]
+    assert first[col["户编号"]].value == "5224250101000001" and second[col["户编号"]].value == "0052242501"
+    assert first[col["户主证件号码"]].value == "522425198001010011"
+    assert first[col["家庭人口数"]].value == 3 and isinstance(first[col["家庭人口数"]].value, int)
+    assert second[col["家庭人口数"]].value is None
+    money = first[col["补助资金(元)"]]
+    assert money.value == 11000 and money.data_type == "n" and money.number_format.endswith("0.00")
+    assert first[col["竣工日期"]].is_date and first[col["竣工日期"]].number_format == "yyyy-mm-dd"
+
+    csv = pd.read_csv(folder / "清洗数据_522425.csv", encoding="gb18030", dtype=str, keep_default_na=False)
+    assert csv.iloc[0].tolist() == ["5224250101000001", "522425198001010011", "3", "11000.00", "2020-05-01"]
+    assert csv.iloc[1].tolist() == ["0052242501", "52242519820202002X", "", "2500.50", ""]
+    readme = (folder / "README.txt").read_text(encoding="utf-8")
+    assert "CSV 供系统导入；人工查看请打开 XLSX" in readme and "文本" in readme

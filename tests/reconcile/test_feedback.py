@@ -33,3 +33,21 @@ def test_missing_determination_goes_to_the_housing_agency_only():
     p, h = _packages(t)
     assert h[["rule", "户编号"]].values.tolist() == [["HA_MISSING", "H1"]]
     assert p.empty
+
+
+def test_cleaned_records_keep_dates_numbers_and_ids_typed():
+    from reconcile.feedback import cleaned_records
+    from reconcile import pipeline
+    from schemas import load_source_specs
+    from tests.reconcile.builders import raw_frame
+
+    specs = load_source_specs()
+    raw = {"ps_households": raw_frame([ps()]), "ha_archive": raw_frame([ha(**RENOVATED)])}
+    canon = pipeline.normalize(raw, specs, pipeline.Settings(as_of=__import__("datetime").date(2020, 7, 31)))
+    t = run([ps()], [ha(**RENOVATED)])
+    package = corrections(t.discrepancies, specs, "ha")
+    c = cleaned_records(canon.ha, specs["ha_archive"], package, "ha", specs)
+    assert str(c["竣工日期"].dtype).startswith("datetime64") and c["竣工日期"][0].strftime("%Y-%m-%d") == "2020-05-01"
+    assert c["补助资金(元)"][0] == 20000 and c["补助资金(元)"].dtype.kind == "f"
+    assert c["家庭人口"][0] == 3 and c["家庭人口"].dtype.kind in "iu"
+    assert c["身份证号码"][0] == ID_A and c["村级区划代码"][0] == "522425100201"

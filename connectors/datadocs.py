@@ -107,9 +107,11 @@ def _gx_expectation(e: GateExpectation):
     return get_expectation_impl(e.expect)(**e.kwargs, notes=e.why or None)
 
 
-def run_gate(frames: dict[str, pd.DataFrame], docs: Path | None, run_name: str = "anju") -> GateOutcome:
-    """Run every suite of ``schemas/gate.yaml`` over its frame; write the Data Docs to ``docs``
-    (none when ``docs`` is None).
+def run_gate(frames: dict[str, pd.DataFrame], docs: Path | None, run_name: str = "anju",
+             group: str = "suites") -> GateOutcome:
+    """Run every suite of a group of ``schemas/gate.yaml`` (``suites``: the publishing gate;
+    ``guards``: the volume guard) over its frame; write the Data Docs to ``docs`` (none when
+    ``docs`` is None). Each group is its own Data Docs site.
 
     Returns the outcome; it does not raise on a failed expectation (the caller decides).
     """
@@ -121,7 +123,7 @@ def run_gate(frames: dict[str, pd.DataFrame], docs: Path | None, run_name: str =
     ctx = _context(docs)
     source = ctx.data_sources.add_pandas("anju")
     definitions, batches = [], {}
-    for suite in load_suites():
+    for suite in load_suites(group):
         exps = expectations_for(suite, frames[suite.name])
         # Only the columns the suite reads: GX fingerprints and filters the whole batch.
         frame = frames[suite.name][sorted({e.kwargs[k] for e in exps for k in ("column", "column_A", "column_B")

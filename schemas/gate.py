@@ -106,8 +106,10 @@ def _compiled() -> re.Pattern:
     return re.compile(full_id_pattern())
 
 
-def load_suites() -> list[SuiteSpec]:
-    return [SuiteSpec(name, tuple(entries)) for name, entries in _declared()["suites"].items()]
+def load_suites(group: str = "suites") -> list[SuiteSpec]:
+    """The suites of one group of ``gate.yaml``: ``suites`` (the publishing gate) or
+    ``guards`` (the volume and shape guard, ``schemas/guards.py``)."""
+    return [SuiteSpec(name, tuple(entries)) for name, entries in _declared()[group].items()]
 
 
 def _text_columns(frame: pd.DataFrame) -> list[str]:

@@ -143,3 +143,10 @@ def test_masked_ids_and_long_record_numbers_pass_the_privacy_check(world):
     view = analyst_view(tables["discrepancies"])
     view["农户档案值"] = ["522425********0014", "5206280000000001"]  # masked ID; a 16-digit household number
     assert failures(tables, accounting, view) == []
+
+
+def test_the_volume_guard_is_a_group_of_its_own_not_run_by_the_publishing_gate():
+    gate = {s.name for s in load_suites()}
+    guards = {s.name for s in load_suites("guards")}
+    assert guards == {"county_rows", "column_fill", "resolved_share"}
+    assert not gate & guards

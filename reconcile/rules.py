@@ -142,13 +142,30 @@ def invalid_id(ctx: RuleContext) -> pd.DataFrame:
     out = []
     for agency, frame, key, other in (("ps", ctx.ps, "household_no", "ha"), ("ha", ctx.ha, "archive_no", "ps")):
         bad = frame[~frame["householder_id_valid"]]
-        # The other agency's valid ID for the same household, where the pair is known.
-        partner = ctx.pairs[ctx.pairs[f"{other}_householder_id_valid"]].drop_duplicates(key)
-        suggested = bad[key].map(partner.set_index(key)[f"{other}_householder_id"]).astype("string")
+        # The other agency's valid ID for the same household, where the pair is known; a pair
+        # matched through the roster has two different householders: the HA record's own
+        # householder is the matched member, whose roster ID is the one to propose.
+        by_member = ctx.pairs["method"] == "member_id"
+        same = ctx.pairs[~by_member & ctx.pairs[f"{other}_householder_id_valid"]]
+        partner = same.drop_duplicates(key).set_index(key)[f"{other}_householder_id"]
+        if agency == "ha":
+            partner = pd.concat([partner, _member_ids(ctx.pairs[by_member], ctx.members)])
+        suggested = bad[key].map(partner[~partner.index.duplicated()]).astype("string")
         out.append(pd.DataFrame({key: bad[key], "agency": agency, "field": bad["householder_id_problem"],
                                  f"{agency}_value": bad["householder_id_raw"].fillna(""),
                                  "suggested_value": suggested}))
     return pd.concat(out, ignore_index=True)
+
+
+def _member_ids(pairs: pd.DataFrame, members: pd.DataFrame) -> pd.Series:
+    """archive_no -> the valid roster ID of the member a roster-matched HA householder is
+    (one member of that name in the household; otherwise no proposal)."""
+    valid = members[members["id_no_valid"]]
+    found = pairs[["archive_no", "household_no", "member_name"]].merge(
+        valid[["household_no", "name", "id_no"]], left_on=["household_no", "member_name"],
+        right_on=["household_no", "name"])
+    found = found[~found["archive_no"].duplicated(keep=False)]
+    return found.set_index("archive_no")["id_no"]
 
 
 def duplicate(ctx: RuleContext) -> pd.DataFrame:

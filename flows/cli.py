@@ -2,6 +2,7 @@
 
     anju reconcile --ps-households FILE [--ps-members FILE] --ha-archive FILE --as-of DATE --out DIR [--store URL]
     anju generate --households N --seed S --out DIR [--format native|parquet]
+    anju feedback build|push …, anju progress …, anju serve --settings FILE (``anju CMD --help``)
 
 Exit codes: 0 done; 2 a problem the user can fix (bad input, unreachable store or
 database, unusable output folder, held lock, failed gate), told in one line
@@ -61,6 +62,25 @@ def _month(text: str) -> str:
     return text
 
 
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of at least 1")
+    return n
+
+
+def _url(text: str) -> str:
+    from flows.artifacts import check_report_url
+
+    try:
+        return check_report_url(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _existing(text: str) -> str:
     """A file path made absolute (scripts call us from anywhere), or a database source as is."""
     from connectors.sql import is_db_location
@@ -86,56 +106,76 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--mapping", type=_existing, help="YAML of extra header aliases for a province's layout")
     r.add_argument("--dask-address", help="run the county partitions on a Dask cluster: a scheduler address "
                    "(tcp://HOST:8786), or 'local' for a 2-worker cluster in this process; default: threads")
-    r.add_argument("--partition-records", type=int, default=200_000,
+    r.add_argument("--partition-records", type=_positive, default=200_000,
                    help="residual records per county partition of the scored matching (200000)")
     r.add_argument("--counties", type=_counties, help="re-reconcile only these 6-digit county codes, e.g. "
                    "522425,522426; every other county's outputs and ledger entries stay as they were")
+    r.add_argument("--report-url", type=_url, metavar="URL",
+                   help="where OUT is served on the web (https://HOST/anju): the Prefect artifacts then link to "
+                   "URL/AS_OF/report.html; default: file:// links, which open only on this machine")
 
     f = sub.add_parser("feedback", help="correction packages for both agencies, and write-back")
     fsub = f.add_subparsers(dest="feedback_command", required=True)
     fb = fsub.add_parser("build", help="build packages and cleaned extracts from a published run")
     fb.add_argument("--out", required=True, type=_existing, help="the output folder of `anju reconcile`")
-    fb.add_argument("--as-of", required=True, type=_date)
-    fb.add_argument("--mapping", type=_existing)
+    fb.add_argument("--as-of", required=True, type=_date, help="the run's date, YYYY-MM-DD (OUT/AS_OF)")
+    fb.add_argument("--mapping", type=_existing, help="the province's header mapping YAML given to `anju "
+                    "reconcile`: the packages use the agency's own headers")
     fp = fsub.add_parser("push", help="upsert an agency's corrections into a staging table of its database")
-    fp.add_argument("--agency", required=True, choices=["ps", "ha"])
+    fp.add_argument("--agency", required=True, choices=["ps", "ha"],
+                    help="whose corrections: ps (poverty alleviation system) or ha (housing archive)")
     fp.add_argument("--url", required=True, help="SQLAlchemy URL; ${VAR} is read from the environment")
     fp.add_argument("--table", required=True, help="staging table, [schema.]name; created if absent")
-    fp.add_argument("--out", required=True, type=_existing)
-    fp.add_argument("--as-of", required=True, type=_date)
+    fp.add_argument("--out", required=True, type=_existing, help="the output folder of `anju feedback build`")
+    fp.add_argument("--as-of", required=True, type=_date, help="the run's date, YYYY-MM-DD")
 
     pr = sub.add_parser("progress", help="the monthly renovation progress report (due before the 6th)")
     pr.add_argument("--month", type=_month, help="YYYY-MM (default: the previous month)")
     pr.add_argument("--out", required=True, type=_existing, help="the output folder of `anju reconcile`")
-    pr.add_argument("--deadline", type=_date, default=date(2020, 6, 30))
+    pr.add_argument("--deadline", type=_date, default=date(2020, 6, 30),
+                    help="renovation deadline, YYYY-MM-DD (2020-06-30)")
     pr.add_argument("--unit", default="省住房和城乡建设厅", help="the reporting unit printed on the sheet")
 
     sv = sub.add_parser("serve", help="run the nightly and monthly flows on their schedules (Asia/Shanghai)")
     sv.add_argument("--settings", required=True, type=_existing, help="settings YAML (see anju.example.yaml)")
 
     g = sub.add_parser("generate", help="write synthetic exports of both agencies with ground truth")
-    g.add_argument("--households", type=int, required=True)
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--out", required=True, type=_existing)
-    g.add_argument("--format", choices=["native", "parquet"], default="native")
-    g.add_argument("--as-of", type=_date, default=date(2020, 7, 31))
+    g.add_argument("--households", type=_positive, required=True, help="PS households of the synthetic world")
+    g.add_argument("--seed", type=int, default=0, help="random seed: the same seed, the same files (0)")
+    g.add_argument("--out", required=True, type=_existing, help="folder for the exports and truth/")
+    g.add_argument("--format", choices=["native", "parquet"], default="native",
+                   help="native: the agencies' own CSV/XLSX layouts; parquet: the same tables as Parquet (native)")
+    g.add_argument("--as-of", type=_date, default=date(2020, 7, 31),
+                   help="the date the world is as of, YYYY-MM-DD (2020-07-31)")
     return p
 
 
 def _summary(run: dict) -> str:
-    lines = [f"Anju reconcile as of {run['as_of']} (run {run['run_id']})"]
+    """What this run did, counted in its scope: a ``--counties`` run counts its counties'
+    matches and discrepancies, and the ledger's changes since the last run of that scope
+    (an earlier run for the same date, else the latest earlier date), not everything the
+    published tables hold."""
+    scoped = run["scope"] != "all"
+    lines = [f"Anju reconcile as of {run['as_of']} (run {run['run_id']}"
+             + (f", counties {run['scope']})" if scoped else ")")]
     for name, i in run["inputs"].items():
+        out_of_scope = f" {i.get('rows_out_of_scope', 0):>7,} outside scope" if scoped else ""
         lines.append(f"  read {name:<14} {i['rows_read']:>9,} rows  {i['rows_used']:>9,} used  "
-                     f"{i['rows_quarantined']:>7,} quarantined   {Path(i['location']).name}")
+                     f"{i['rows_quarantined']:>7,} quarantined{out_of_scope}   {Path(i['location']).name}")
     by_method = ", ".join(f"{k} {v:,}" for k, v in run["matches_by_method"].items())
-    lines.append(f"  matches {run['tables']['matches']:>10,}   ({by_method})")
-    lines.append(f"  discrepancies {run['tables']['discrepancies']:>4,}")
+    lines.append(f"  matches {sum(run['matches_by_method'].values()):>10,}   ({by_method})")
+    lines.append(f"  discrepancies {sum(run['discrepancies_by_rule'].values()):>4,}")
     for rule, n in sorted(run["discrepancies_by_rule"].items(), key=lambda kv: -kv[1]):
         lines.append(f"      {rule:<22}{n:>8,}")
     changes = ", ".join(f"{k} {v:,}" for k, v in run.get("ledger_changes", {}).items())
-    lines.append(f"  ledger ({run['scope']}): {changes}")
-    lines.append(f"  unified households {run['tables']['unified']:,}; other priority groups "
-                 f"{run['tables']['other_groups']:,}")
+    lines.append(f"  ledger ({run['scope']}): {changes}  (changes since the last run)")
+    households = (f"unified households {run['tables']['unified']:,}; other priority groups "
+                  f"{run['tables']['other_groups']:,}")
+    if scoped:  # the published tables hold every county: this run's and the kept ones
+        lines.append(f"  published for {run['as_of']}, all counties: matches {run['tables']['matches']:,}, "
+                     f"discrepancies {run['tables']['discrepancies']:,}, {households}")
+    else:
+        lines.append(f"  {households}")
     if run.get("gate"):
         lines.append(f"  gate     {run['gate']['evaluated']} expectations passed; Data Docs "
                      f"{run['published']}/{run['gate']['data_docs']}")
@@ -165,7 +205,8 @@ def cmd_reconcile(args: argparse.Namespace, tty: bool = False) -> int:
     with stage_progress(tty, f"reconcile {args.as_of}"):
         run = flow(ps_households=args.ps_households, ps_members=args.ps_members, ha_archive=args.ha_archive,
                         as_of=args.as_of, out=args.out, store=args.store, deadline=args.deadline,
-                        mapping=args.mapping, counties=args.counties, partition_records=args.partition_records)
+                        mapping=args.mapping, counties=args.counties, partition_records=args.partition_records,
+                        report_url=args.report_url)
     print(_summary(run))
     return 0
 

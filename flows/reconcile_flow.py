@@ -28,20 +28,20 @@ from connectors.store import PUBLISHED as STORED
 from connectors.store import Store, default_url
 from reconcile import pipeline
 from reconcile.compare import LEVELS
-from reconcile.ledger import annotate, update_ledger
+from reconcile.ledger import annotate, changes, update_ledger
 from reconcile.match import MatchResult, finish, match_by_id, members_or_empty
 from reconcile.match_scored import Residual, ScoredResult, assign, combine, fit, partition_levels, residual
 from reconcile.partition import DEFAULT_PARTITION_RECORDS, county_groups
 from reconcile.pipeline import DEFAULT_DEADLINE, Canonical, Settings
 from reconcile.progress import monthly_progress
-from reconcile.report import analyst_view
+from reconcile.report import LEDGER_STATUSES, analyst_view
 from reconcile.scope import ORDER, merge_scoped, restrict
 from reconcile.unify import unify
 from schemas.config import load_source_specs
 from schemas.gate import gate_frames
 from schemas.published import PublishGateError, validate_published
 
-from flows.artifacts import publish_artifacts
+from flows.artifacts import check_report_url, publish_artifacts
 from flows.reporting import write_reports
 from flows.runners import task_runner
 
@@ -264,11 +264,13 @@ class _Clock:
 @flow(name="reconcile", validate_parameters=True, task_runner=task_runner())
 def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None = None, ps_members: str | None = None,
               store: str | None = None, deadline: date = DEFAULT_DEADLINE, mapping: str | None = None,
-              counties: list[str] | None = None, partition_records: int = DEFAULT_PARTITION_RECORDS) -> dict:
+              counties: list[str] | None = None, partition_records: int = DEFAULT_PARTITION_RECORDS,
+              report_url: str | None = None) -> dict:
     """Reconcile one PS export with one HA export as of a date and publish the outputs.
 
     ``counties`` re-reconciles only those counties: every other county's outputs and
-    ledger entries stay as the last run for this date left them.
+    ledger entries stay as the last run for this date left them. ``report_url``: where
+    ``out`` is served on the web, for the artifacts' links (default: file:// links).
     """
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     as_of = as_of or today_in_china()  # a scheduled nightly run reconciles as of its own day
@@ -276,6 +278,7 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
     clock = _Clock()
     store_url = store or default_url(Path(out))
     prepare_out(Path(out))  # an unusable folder is one line now, not a traceback at the end
+    report_url = check_report_url(report_url) if report_url else None
     counties = sorted(set(counties)) if counties else None
     run_id = f"{as_of:%Y%m%d}-{uuid4().hex[:12]}"
     st = Store(store_url)
@@ -307,8 +310,11 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
         today = st.ledger_at(as_of.isoformat())
         if counties:
             today = today[today["county_code"].isin(counties)]
-        ledger = update_ledger(st.ledger_before(as_of.isoformat(), counties), disc, as_of.isoformat(), run_id,
-                               counties, same_day=today)
+        earlier = st.ledger_before(as_of.isoformat(), counties)
+        ledger = update_ledger(earlier, disc, as_of.isoformat(), run_id, counties, same_day=today)
+        # What this run changed, for the summaries: measured against the scope's ledger as
+        # it stood before the run (an earlier run today overrides the earlier date's).
+        moves = changes(pd.concat([earlier, today], ignore_index=True), ledger)
         disc = annotate(disc, ledger)
         clock.lap("classify", t)
         _fault_point("classify")
@@ -339,12 +345,14 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
         run = {"run_id": run_id, "as_of": as_of.isoformat(), "scope": ",".join(counties) if counties else "all",
                "started_at": started_at,
                "parameters": {"deadline": deadline.isoformat(), "mapping": mapping, "store": _redact(store_url),
-                              "counties": counties, "partition_records": partition_records, **partitioning},
+                              "counties": counties, "partition_records": partition_records,
+                              "report_url": report_url, **partitioning},
                "inputs": inputs, "tables": {k: len(v) for k, v in tables.items()},
                "quarantine_by_problem": canon.quarantine.groupby(["source", "column", "problem"], dropna=False)
                .size().rename("rows").reset_index().astype({"rows": int}).to_dict("records"),
                "discrepancies_by_rule": disc["rule"].value_counts().sort_index().to_dict(),
-               "ledger_changes": ledger["status"].value_counts().sort_index().to_dict(),
+               "ledger_changes": {k: int(v) for k, v in
+                                  moves["status"].value_counts().reindex(LEDGER_STATUSES, fill_value=0).items()},
                "matches_by_method": matches["method"].value_counts().sort_index().to_dict(),
                "match_model": matched.model.as_dict(LEVELS) if matched.model is not None else None,
                "seconds": clock.seconds, "versions": versions()}
@@ -354,7 +362,7 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
     run["seconds"] = clock.seconds
     run["published"] = live
     try:
-        publish_artifacts(run, tables["discrepancies"], ledger, tables["unified"])
+        publish_artifacts(run, disc, moves, unified, report_url)  # the run's scope, not the merged tables
     except Exception as e:  # the outputs are published; a missing artifact must not fail the run
         get_run_logger().warning("artifacts not created: %s", e)
     return run

@@ -19,6 +19,7 @@ DEFAULTS = {
     "mapping": None,
     "dask_address": None,
     "partition_records": None,
+    "report_url": None,  # where OUT is served on the web: the artifacts link there, not to file://
 }
 
 
@@ -44,6 +45,13 @@ def load_settings(path: str | Path) -> dict:
     settings["out"] = resolve(settings["out"])
     settings["sources"] = {k: resolve(v) for k, v in settings["sources"].items()}
     settings["mapping"] = resolve(settings["mapping"])
+    if settings["report_url"]:
+        from flows.artifacts import check_report_url
+
+        try:
+            settings["report_url"] = check_report_url(str(settings["report_url"]))
+        except ValueError as e:
+            raise SourceError(str(path), str(e)) from None
     return settings
 
 
@@ -67,8 +75,10 @@ def deployments(settings: dict) -> list:
         common["partition_records"] = int(settings["partition_records"])
     if settings["dask_address"]:
         reconcile = reconcile.with_options(task_runner=task_runner(settings["dask_address"]))
+    # report_url goes to the reconcile flow only: the rerun flow does not take it (yet)
     nightly = reconcile.to_deployment(
-        name="nightly", schedules=[Cron(cron["reconcile"], timezone=tz)], parameters=common,
+        name="nightly", schedules=[Cron(cron["reconcile"], timezone=tz)],
+        parameters={**common, "report_url": settings["report_url"]} if settings["report_url"] else common,
         description="Reconcile today's exports (as_of = today in Asia/Shanghai) and publish.")
     monthly = monthly_progress.to_deployment(
         name="monthly", schedules=[Cron(cron["monthly_progress"], timezone=tz)],

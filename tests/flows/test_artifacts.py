@@ -32,4 +32,37 @@ def test_summary_and_links_are_published_with_the_run(published):
     live = (out / AS_OF.isoformat()).absolute()
     assert f"({(live / 'report.html').as_uri()})" in Artifact.get("reconcile-report").data  # a markdown link
     assert f"({live.as_uri()})" in Artifact.get("reconcile-outputs").data
+    for key in ("reconcile-report", "reconcile-outputs"):  # a file:// link opens only where the run ran
+        assert "opens only on the machine that ran" in Artifact.get(key).description
 
+
+def test_links_point_under_report_url_when_it_is_set(tmp_path):
+    from flows.artifacts import links
+
+    run = {"as_of": "2020-07-31", "published": str(tmp_path / "2020-07-31")}
+    served = {k: v for k, v in links(run, "https://reports.example/anju/").items()}
+    assert served["reconcile-report"]["link"] == "https://reports.example/anju/2020-07-31/report.html"
+    assert served["reconcile-outputs"]["link"] == "https://reports.example/anju/2020-07-31/"
+    assert "machine that ran" not in served["reconcile-report"]["description"]
+    local = links(run, None)
+    assert local["reconcile-report"]["link"] == (tmp_path / "2020-07-31" / "report.html").absolute().as_uri()
+    assert "opens only on the machine that ran" in local["reconcile-report"]["description"]
+    assert links(run, "https://reports.example/anju")["reconcile-report"]["link"] == \
+        "https://reports.example/anju/2020-07-31/report.html"
+
+
+
+def test_serve_settings_report_url_reaches_the_nightly_run(tmp_path):
+    from pathlib import Path
+
+    from connectors.errors import SourceError
+    from flows.serve import deployments, load_settings
+
+    example = (Path(__file__).resolve().parents[2] / "anju.example.yaml").read_text(encoding="utf-8")
+    settings = tmp_path / "anju.yaml"
+    settings.write_text(example + "\nreport_url: https://reports.example/anju\n", encoding="utf-8")
+    deps = {d.name: d for d in deployments(load_settings(settings)) if d.schedules}
+    assert deps["nightly"].parameters["report_url"] == "https://reports.example/anju"
+    settings.write_text(example + "\nreport_url: reports.example/anju\n", encoding="utf-8")
+    with pytest.raises(SourceError, match="report_url 'reports.example/anju': expected an http"):
+        load_settings(settings)

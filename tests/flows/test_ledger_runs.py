@@ -195,3 +195,44 @@ def test_killed_run_leaves_last_good_outputs_and_a_concurrent_run_stops_cleanly(
     assert not list((out / ".runs" / D1.isoformat()).glob("*.partial"))
     with store.connect() as conn:
         assert conn.execute(sa.text("select count(*) from runs")).scalar() == runs_before + 1
+
+
+def test_rerun_summaries_count_only_what_the_run_changed_in_its_scope(harness, tmp_path):
+    """Re-running the same inputs for the same date, whole or for one county, claims no new
+    problem; the ledger itself stays byte-identical. Links go under ``report_url``."""
+    from prefect.artifacts import Artifact
+
+    from flows.cli import _summary
+    from tests.flows.conftest import run_sample
+
+    out = tmp_path / "out"
+    first = run_sample(out)
+    disc = table(out, D1, "discrepancies")
+    assert first["ledger_changes"] == {"new": len(disc), "open": 0, "resolved": 0, "reopened": 0}
+    ledger = (out / D1.isoformat() / "ledger.parquet").read_bytes()
+
+    again = run_sample(out, report_url="https://reports.example/anju/")
+    assert (out / D1.isoformat() / "ledger.parquet").read_bytes() == ledger
+    assert again["ledger_changes"] == {"new": 0, "open": len(disc), "resolved": 0, "reopened": 0}
+    assert "new 0," in _summary(again)
+    text = Artifact.get("reconcile-summary").data
+    assert "new 0," in text and f"new {len(disc):,}" not in text
+    assert "(https://reports.example/anju/2020-07-31/report.html)" in Artifact.get("reconcile-report").data
+    assert "(https://reports.example/anju/2020-07-31/)" in Artifact.get("reconcile-outputs").data
+
+    county = disc["county_code"].value_counts().index[0]
+    mine = disc[disc["county_code"] == county]
+    scoped = run_sample(out, counties=[county])
+    assert (out / D1.isoformat() / "ledger.parquet").read_bytes() == ledger
+    assert scoped["ledger_changes"] == {"new": 0, "open": len(mine), "resolved": 0, "reopened": 0}
+    assert sum(scoped["discrepancies_by_rule"].values()) == len(mine)
+    lines = _summary(scoped).splitlines()
+    assert any(line.split()[:2] == ["discrepancies", f"{len(mine):,}"] for line in lines), lines
+    assert f"ledger ({county}): new 0, open {len(mine):,}, resolved 0, reopened 0" in lines[
+        [i for i, line in enumerate(lines) if line.strip().startswith("ledger")][0]]
+    text = Artifact.get("reconcile-summary").data
+    assert f"{len(mine):,} discrepancies" in text and "new 0," in text
+    others = set(disc["county_code"]) - {county}
+    assert others and not any(f"| {c} |" in text for c in others)  # the per-county table: the scope only
+    for rule, n in mine["rule"].value_counts().items():
+        assert f"| {rule} |" in text

@@ -45,3 +45,26 @@ def test_out_of_scope_entries_are_untouched():
     assert status(scoped) == {"a": "resolved"}
     other = update_ledger(prev, disc(), "2020-08-31", "r2", scope=["1"])
     assert status(other) == {"a": "resolved", "z": "new"}
+
+
+def moves(before, after):
+    from reconcile.ledger import changes
+
+    return changes(before, after).set_index("discrepancy_id")["status"].to_dict()
+
+
+def test_changes_are_measured_against_the_ledger_before_the_run():
+    first = update_ledger(disc(), disc("a", "b"), "2020-07-31", "r1")
+    assert moves(disc(), first) == {"a": "new", "b": "new"}
+    # The same inputs again for the same date: the ledger keeps its statuses (byte-identical
+    # tables), but nothing changed since the earlier run of the day.
+    again = update_ledger(disc(), disc("a", "b"), "2020-07-31", "r2", same_day=first)
+    assert status(again) == status(first)
+    assert moves(first, again) == {"a": "open", "b": "open"}
+    fixed = update_ledger(disc(), disc("b"), "2020-07-31", "r3", same_day=first)
+    assert moves(first, fixed) == {"a": "resolved", "b": "open"}
+    back = update_ledger(disc(), disc("a", "b", "c"), "2020-07-31", "r4", same_day=fixed)
+    assert moves(fixed, back) == {"a": "reopened", "b": "open", "c": "new"}
+    # Long resolved and still resolved is no change of this run.
+    later = update_ledger(fixed, disc("b"), "2020-08-31", "r5")
+    assert moves(fixed, later) == {"b": "open"}

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import pandas as pd
 
+from flows.drops_flow import summary_lines
 from reconcile.report import county_counts, ledger_changes, rule_changes
 
 LOCAL_ONLY = "a file:// link: it opens only on the machine that ran the flow (set report_url to serve OUT on the web)"
@@ -72,6 +73,7 @@ def summary_markdown(run: dict, disc: pd.DataFrame, moves: pd.DataFrame, unified
     changes = ledger_changes(moves)
     gate = run.get("gate", {})
     scoped = run["scope"] != "all"
+    exports = summary_lines(run)  # drop exports named late, stale, unchanged or duplicated; the guard
     published = (f" (all counties, as published for {run['as_of']}: {run['tables']['discrepancies']:,} "
                  "discrepancies)") if scoped else ""
     return "\n\n".join([
@@ -83,6 +85,7 @@ def summary_markdown(run: dict, disc: pd.DataFrame, moves: pd.DataFrame, unified
         "## Inputs", _table(inputs),
         "## Discrepancies per rule (ledger changes since the last run)", _table(rule_changes(disc, moves)),
         "## Discrepancies per county", _table(county_counts(disc, unified)),
+        *(["## Exports and volume guard", "\n".join(f"- {line}" for line in exports)] if exports else []),
     ])
 
 

@@ -83,8 +83,12 @@ def _url(text: str) -> str:
 
 def _existing(text: str) -> str:
     """A file path made absolute (scripts call us from anywhere), or a database source as is."""
+    from connectors.drops import is_drop_location
     from connectors.sql import is_db_location
 
+    if is_drop_location(text):  # drop:<folder>?pattern=...: the folder made absolute, a URL as is
+        folder, sep, pattern = text[len("drop:"):].rpartition("?pattern=")
+        return text if "://" in folder or not sep else f"drop:{Path(folder).expanduser().resolve()}?pattern={pattern}"
     return text if is_db_location(text) else str(Path(text).expanduser().resolve())
 
 
@@ -108,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "(tcp://HOST:8786), or 'local' for a 2-worker cluster in this process; default: threads")
     r.add_argument("--partition-records", type=_positive, default=200_000,
                    help="residual records per county partition of the scored matching (200000)")
+    r.add_argument("--accept-change", type=_counties, action="extend", metavar="COUNTY,...",
+                   help="counties whose change since the last published run is known: the volume guard "
+                   "does not hold the run for them")
+    r.add_argument("--fresh-inputs", action="store_true", help="a re-run of a published date takes the drop "
+                   "folder's newest export again instead of the kept copy its published run read")
+    r.add_argument("--allow-stale", action="store_true", help="publish even when a drop export is older "
+                   "than drops.max_age_days")
     r.add_argument("--counties", type=_counties, help="re-reconcile only these 6-digit county codes, e.g. "
                    "522425,522426; every other county's outputs and ledger entries stay as they were")
     r.add_argument("--report-url", type=_url, metavar="URL",
@@ -179,6 +190,9 @@ def _summary(run: dict) -> str:
     if run.get("gate"):
         lines.append(f"  gate     {run['gate']['evaluated']} expectations passed; Data Docs "
                      f"{run['published']}/{run['gate']['data_docs']}")
+    from flows.drops_flow import summary_lines
+
+    lines += [f"  exports  {line}" for line in summary_lines(run)]
     lines.append(f"  outputs  {run['published']}/")
     lines.append(f"  store    {run['parameters']['store']}")
     return "\n".join(lines)
@@ -206,7 +220,9 @@ def cmd_reconcile(args: argparse.Namespace, tty: bool = False) -> int:
         run = flow(ps_households=args.ps_households, ps_members=args.ps_members, ha_archive=args.ha_archive,
                         as_of=args.as_of, out=args.out, store=args.store, deadline=args.deadline,
                         mapping=args.mapping, counties=args.counties, partition_records=args.partition_records,
-                        report_url=args.report_url)
+                        report_url=args.report_url, accept_change=args.accept_change,
+                        drops={**({"reuse_inputs": False} if args.fresh_inputs else {}),
+                               **({"hold_stale": False} if args.allow_stale else {})} or None)
     print(_summary(run))
     return 0
 

@@ -39,9 +39,11 @@ from reconcile.scope import ORDER, merge_scoped, restrict
 from reconcile.unify import unify
 from schemas.config import load_source_specs
 from schemas.gate import gate_frames
+from schemas.guards import GuardThresholds
 from schemas.published import PublishGateError, validate_published
 
 from flows.artifacts import check_report_url, publish_artifacts
+from flows.drops_flow import PROFILE_NAME, DropPolicy, check_exports, resolve_locations, run_guards
 from flows.reporting import write_reports
 from flows.runners import task_runner
 
@@ -58,6 +60,23 @@ def extract(location: str, source: str, mapping: str | None) -> SourceFrame:
     get_run_logger().info("extract %s: %d rows from %s (%s)", source, src.meta["rows_read"], Path(location).name,
                           src.meta.get("encoding") or src.meta.get("sheet") or src.meta["format"])
     return src
+
+
+@task(name="resolve-drops", retries=2, retry_delay_seconds=[2, 10],
+      retry_condition_fn=flows.runtime.retry_if_transient, cache_policy=NO_CACHE, timeout_seconds=3600)
+def resolve_drops(locations: dict[str, str], out: str, as_of: date, drops: dict | None):
+    """``drop:`` sources become kept local copies (see flows/drops_flow.py); a stale or
+    unchanged export is named, and holds publication if the settings say so."""
+    policy = DropPolicy.from_settings(drops)
+    local, taken = resolve_locations(locations, out, as_of, policy)
+    for name, d in taken.items():
+        get_run_logger().info("drop %s: %s (export %s, %s, sha256 %s)", name, d["file"], d["export_date"],
+                              "kept copy reused" if d.get("reused") else f"{d['age_days']} day(s) old",
+                              d["sha256"][:12])
+    found = check_exports(taken, as_of, policy)
+    for f in found:
+        get_run_logger().warning("drop %s", f["text"])
+    return local, taken, found
 
 
 @task(name="normalize", cache_policy=NO_CACHE)
@@ -143,6 +162,11 @@ def publish(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, run: dict, ou
         for name, frame in tables.items():
             staging.write_table(name, frame)
         led = ledger_snapshot(store, run["as_of"], ledger, counties)
+        # the volume guard before the gate: a held run stores and swaps nothing
+        run["guards"], profile = run_guards(tables, led, run["as_of"], run["run_id"], staging.path, Path(out),
+                                            run["parameters"]["accept_change"],
+                                            GuardThresholds.from_settings(run["parameters"]["guards"]))
+        staging.write_table(PROFILE_NAME, profile)
         staging.write_table("ledger", led.drop(columns=["changed_by_run"]))
         history = store.ledger_history()
         history = pd.concat([history[history["as_of"] != run["as_of"]], pd.DataFrame(
@@ -265,12 +289,16 @@ class _Clock:
 def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None = None, ps_members: str | None = None,
               store: str | None = None, deadline: date = DEFAULT_DEADLINE, mapping: str | None = None,
               counties: list[str] | None = None, partition_records: int = DEFAULT_PARTITION_RECORDS,
-              report_url: str | None = None) -> dict:
+              report_url: str | None = None, accept_change: list[str] | None = None, drops: dict | None = None,
+              guards: dict | None = None) -> dict:
     """Reconcile one PS export with one HA export as of a date and publish the outputs.
 
     ``counties`` re-reconciles only those counties: every other county's outputs and
     ledger entries stay as the last run for this date left them. ``report_url``: where
-    ``out`` is served on the web, for the artifacts' links (default: file:// links).
+    ``out`` is served on the web, for the artifacts' links (default: file:// links). A
+    source may be a drop folder, ``drop:<folder or URL>?pattern=<name with {date:FORMAT}>``;
+    ``drops`` and ``guards`` are the settings file's sections; ``accept_change`` names
+    counties whose change since the last published run is known and accepted by the guard.
     """
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     as_of = as_of or today_in_china()  # a scheduled nightly run reconciles as of its own day
@@ -288,6 +316,7 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
         locations = {"ps_households": ps_households, "ha_archive": ha_archive}
         if ps_members:
             locations["ps_members"] = ps_members
+        locations, taken, exports = resolve_drops(locations, out, as_of, drops)
         sources = {name: extract(loc, name, mapping) for name, loc in locations.items()}
         clock.lap("extract", t)
         _fault_point("extract")
@@ -340,13 +369,16 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
                          "rows_used": used[name],
                          "rows_quarantined": int(q_counts.get(name, 0)), "sha256": src.meta["sha256"],
                          "skipped_rows": src.meta.get("skipped_rows", []),
-                         "unknown_columns": src.meta.get("unknown_columns", [])}
+                         "unknown_columns": src.meta.get("unknown_columns", []),
+                         **({"drop": taken[name]} if name in taken else {})}
                   for name, src in sources.items()}
         run = {"run_id": run_id, "as_of": as_of.isoformat(), "scope": ",".join(counties) if counties else "all",
                "started_at": started_at,
                "parameters": {"deadline": deadline.isoformat(), "mapping": mapping, "store": _redact(store_url),
                               "counties": counties, "partition_records": partition_records,
-                              "report_url": report_url, **partitioning},
+                              "report_url": report_url, **partitioning,
+                              "accept_change": sorted(set(accept_change or [])), "drops": drops, "guards": guards},
+               "exports": exports,
                "inputs": inputs, "tables": {k: len(v) for k, v in tables.items()},
                "quarantine_by_problem": canon.quarantine.groupby(["source", "column", "problem"], dropna=False)
                .size().rename("rows").reset_index().astype({"rows": int}).to_dict("records"),

@@ -33,12 +33,17 @@ def write_reports(folder: Path, tables: dict[str, pd.DataFrame], ledger: pd.Data
     workbook = pool.submit(write_report_xlsx, folder / "report.xlsx", parts, rows, counts=counts, as_of=run["as_of"])
     pool.shutdown(wait=False)
     write_progress(folder, progress, run["as_of"])
-    write_report_page(folder / "report.html", tables, ledger, progress, history, run["as_of"], deadline)
+    write_report_page(folder / "report.html", tables, ledger, progress, history, run["as_of"], deadline,
+                      run.get("exports", []))
     return workbook
 
 
+EXPORT_NOTES = {"late": "迟到：用前一日的导出", "stale": "过期导出", "unchanged": "与上次读取的完全相同",
+                "duplicate": "同日重复导出", "reused": "重跑：复用留存副本"}
+
+
 def write_report_page(path: Path, tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, progress: pd.DataFrame,
-                      history: pd.DataFrame, as_of: str, deadline: str) -> None:
+                      history: pd.DataFrame, as_of: str, deadline: str, exports: list[dict] | None = None) -> None:
     """report.html: every discrepancy of the run (and every one it resolved) in the grid."""
     disc, unified = tables["discrepancies"], tables["unified"]
     resolved_now = (ledger["status"] == "resolved") & (ledger["resolved_at"] == as_of)
@@ -46,10 +51,16 @@ def write_report_page(path: Path, tables: dict[str, pd.DataFrame], ledger: pd.Da
         "建档立卡贫困户": f"{int(unified['in_ps'].sum()):,}",
         "住房安全有保障": f"{int(unified['housing_secured'].fillna(False).sum()):,}",
         "问题": f"{len(disc):,}",
-        "新发现": f"{int((ledger['status'] == 'new').sum()):,}",
-        "重新出现": f"{int((ledger['status'] == 'reopened').sum()):,}",
-        "本次已解决": f"{int(resolved_now.sum()):,}",
+        # against the latest earlier date (the ledger's own measure: a re-run of the same date
+        # says the same); the console and 汇总 count what this run changed
+        "新发现（较上一日期）": f"{int((ledger['status'] == 'new').sum()):,}",
+        "重新出现（较上一日期）": f"{int((ledger['status'] == 'reopened').sum()):,}",
+        "已解决（较上一日期）": f"{int(resolved_now.sum()):,}",
     }
+    # what a person must know about the exports this run read (late, stale, unchanged, duplicated)
+    for f in exports or []:
+        key, note = f"导出文件 {f['source']}", EXPORT_NOTES.get(f["kind"], f["kind"])
+        headline[key] = f"{headline[key]}；{note}" if key in headline else note
     write_report_html(path, f"安居 Anju 核对报告 {as_of}", headline,
                       figures(chart_frames(disc, progress, history), deadline),
                       report_grid(disc, ledger, as_of), changes_since_last_run(disc, ledger, as_of))

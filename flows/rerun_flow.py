@@ -26,9 +26,12 @@ CountyCode = Annotated[str, Field(pattern=r"^[0-9]{6}$", description="6-digit co
 def rerun(counties: Annotated[list[CountyCode], Field(min_length=1)], as_of: date, ps_households: str,
           ha_archive: str, out: str, ps_members: str | None = None, store: str | None = None,
           deadline: date = DEFAULT_DEADLINE, mapping: str | None = None,
-          partition_records: int = DEFAULT_PARTITION_RECORDS) -> dict:
+          partition_records: int = DEFAULT_PARTITION_RECORDS,
+          accept_change: list[CountyCode] | None = None, drops: dict | None = None, guards: dict | None = None,
+          report_url: str | None = None) -> dict:
     """Re-reconcile ``counties`` as of ``as_of`` and publish; the nightly run's outputs for
     every other county are kept."""
     return reconcile(ps_households=ps_households, ha_archive=ha_archive, out=out, as_of=as_of,
                      ps_members=ps_members, store=store, deadline=deadline, mapping=mapping,
-                     counties=sorted(set(counties)), partition_records=partition_records)
+                     counties=sorted(set(counties)), partition_records=partition_records,
+                     accept_change=accept_change, drops=drops, guards=guards, report_url=report_url)

@@ -19,6 +19,8 @@ DEFAULTS = {
     "mapping": None,
     "dask_address": None,
     "partition_records": None,
+    "drops": None,    # the `drops:` section (flows/drops_flow.DropPolicy)
+    "guards": None,   # the `guards:` section (schemas/guards.GuardThresholds)
     "report_url": None,  # where OUT is served on the web: the artifacts link there, not to file://
 }
 
@@ -42,8 +44,15 @@ def load_settings(path: str | Path) -> dict:
         raise ValueError(f"{path}: settings missing {', '.join(missing)}")
     base = Path(path).resolve().parent
     resolve = (lambda p: p if (p is None or "://" in str(p)) else str((base / p).resolve()))
+
+    def resolve_source(p):
+        if p is None or not str(p).startswith("drop:"):
+            return resolve(p)
+        folder, sep, pattern = str(p)[len("drop:"):].rpartition("?pattern=")
+        return p if "://" in folder or not sep else f"drop:{resolve(folder)}?pattern={pattern}"
+
     settings["out"] = resolve(settings["out"])
-    settings["sources"] = {k: resolve(v) for k, v in settings["sources"].items()}
+    settings["sources"] = {k: resolve_source(v) for k, v in settings["sources"].items()}
     settings["mapping"] = resolve(settings["mapping"])
     if settings["report_url"]:
         from flows.artifacts import check_report_url
@@ -70,15 +79,16 @@ def deployments(settings: dict) -> list:
     deadline = date.fromisoformat(str(settings["deadline"]))
     common = {"ps_households": src["ps_households"], "ps_members": src.get("ps_members"),
               "ha_archive": src["ha_archive"], "out": settings["out"], "store": settings["store"],
-              "deadline": deadline, "mapping": settings["mapping"]}
+              "deadline": deadline, "mapping": settings["mapping"], "drops": settings["drops"],
+              "guards": settings["guards"]}
+    if settings["report_url"]:
+        common["report_url"] = settings["report_url"]
     if settings["partition_records"]:
         common["partition_records"] = int(settings["partition_records"])
     if settings["dask_address"]:
         reconcile = reconcile.with_options(task_runner=task_runner(settings["dask_address"]))
-    # report_url goes to the reconcile flow only: the rerun flow does not take it (yet)
     nightly = reconcile.to_deployment(
-        name="nightly", schedules=[Cron(cron["reconcile"], timezone=tz)],
-        parameters={**common, "report_url": settings["report_url"]} if settings["report_url"] else common,
+        name="nightly", schedules=[Cron(cron["reconcile"], timezone=tz)], parameters=common,
         description="Reconcile today's exports (as_of = today in Asia/Shanghai) and publish.")
     monthly = monthly_progress.to_deployment(
         name="monthly", schedules=[Cron(cron["monthly_progress"], timezone=tz)],

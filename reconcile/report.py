@@ -40,6 +40,8 @@ def analyst_view(discrepancies: pd.DataFrame) -> pd.DataFrame:
 
     The value columns hide whatever looks like an ID, valid or not; every text column
     then has any full ID inside it masked (a name cell can hold one)."""
+    if "explanation" not in discrepancies:  # a run published before explanations existed
+        discrepancies = discrepancies.assign(explanation=pd.Series(pd.NA, index=discrepancies.index, dtype="string"))
     d = discrepancies[list(DISCREPANCY_HEADERS_ZH)].copy()
     for col in ("ps_value", "ha_value", "suggested_value"):
         d[col] = mask_id_like(d[col])
@@ -163,7 +165,7 @@ def report_grid(discrepancies: pd.DataFrame, ledger: pd.DataFrame, as_of: str) -
         "severity": d["severity"], "owner": d["owner"], "agency": agency, "county_code": d["county_code"],
         "household_no": d["household_no"], "archive_no": d["archive_no"],
         "field": field_labels(d["field"], agency), "ps_value": masked["ps_value"], "ha_value": masked["ha_value"],
-        "suggested_value": suggested, "explanation": d["explanation"], "message": d["message"], "action": d["action"],
+        "suggested_value": suggested, "explanation": d.get("explanation", pd.Series(pd.NA, index=d.index, dtype="string")), "message": d["message"], "action": d["action"],
         "first_seen": first.fillna(d["first_seen"]), "resolved_at": pd.NA})
     if led is not None:
         gone = ledger[(ledger["status"] == "resolved") & (ledger["resolved_at"] == as_of)]

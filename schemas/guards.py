@@ -129,7 +129,8 @@ def _resolved_share(ledger: pd.DataFrame, as_of: str, usual: float, t: GuardThre
     per = pd.DataFrame({"resolved": resolved.fillna(False).groupby(county).sum(),
                         "still_open": still_open.fillna(False).groupby(county).sum()}).astype("int64")
     total = per.sum().to_frame(ALL).T
-    per = per[(per["resolved"] + per["still_open"]) >= t.min_rows]
+    # shares of a handful mean nothing: a county, or the whole run, is judged from min_rows up
+    per, total = (f[(f["resolved"] + f["still_open"]) >= t.min_rows] for f in (per, total))
     out = pd.concat([per, total]).rename_axis("county_code").reset_index()
     base = out["resolved"] + out["still_open"]
     limit = min(t.resolved_share_max, max(t.resolved_share_floor, t.resolved_share_ratio * usual))

@@ -36,12 +36,24 @@ def _world(folder: Path, seed: int) -> Path:
     return folder
 
 
-def _start(src: Path, out: Path, env_extra: dict) -> subprocess.Popen:
+def _counties(*worlds: Path) -> str:
+    """Every county of these worlds: the runs over the second world replace the first one's
+    whole, a change the volume guard would hold unless it is accepted by name."""
+    from connectors import read_source
+    from schemas import load_source_specs
+
+    specs = load_source_specs()
+    codes = {code[:6] for w in worlds for name in ("ps_households", "ha_archive")
+             for code in read_source(w / f"{name}.parquet", specs[name]).frame["village_code"]}
+    return ",".join(sorted(c for c in codes if len(c) == 6 and c.isdigit()))
+
+
+def _start(src: Path, out: Path, env_extra: dict, accept: str | None = None) -> subprocess.Popen:
     env = {**os.environ, "PREFECT_HOME": str(PREFECT_HOME), **env_extra}
     return subprocess.Popen(
         [sys.executable, "-m", "flows.cli", "reconcile", "--ps-households", str(src / "ps_households.parquet"),
          "--ps-members", str(src / "ps_members.parquet"), "--ha-archive", str(src / "ha_archive.parquet"),
-         "--as-of", AS_OF.isoformat(), "--out", str(out)],
+         "--as-of", AS_OF.isoformat(), "--out", str(out), *(["--accept-change", accept] if accept else [])],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -71,22 +83,23 @@ def _runs(out: Path) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
-    """(out, other inputs): the output folder holding one good run, and a second world."""
+    """(out, other inputs, counties): the output folder holding one good run, a second world,
+    and the counties of both (accepted by the volume guard)."""
     root = tmp_path_factory.mktemp("kill")
     good, other, out = _world(root / "a", 31), _world(root / "b", 32), root / "out"
     first = _start(good, out, {})
     log, _ = first.communicate(timeout=600)
     assert first.returncode == 0, log
-    return out, other
+    return out, other, _counties(good, other)
 
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_kill_at_stage_boundary(published, stage):
-    out, other = published
+    out, other, accept = published
     live, files = _snapshot(out)
     runs = _runs(out)
 
-    victim = _start(other, out, {"ANJU_FAULT_PAUSE_AT": stage})
+    victim = _start(other, out, {"ANJU_FAULT_PAUSE_AT": stage}, accept)
     _wait_for(victim, f"fault point {stage}")
     children = psutil.Process(victim.pid).children(recursive=True)
     assert children  # at least Prefect's temporary server
@@ -107,10 +120,10 @@ def test_kill_at_stage_boundary(published, stage):
 
 
 def test_a_normal_run_after_the_kills_takes_the_lock_and_publishes(published):
-    out, other = published
+    out, other, accept = published
     live, _ = _snapshot(out)
     runs = _runs(out)
-    again = _start(other, out, {})
+    again = _start(other, out, {}, accept)
     log, _ = again.communicate(timeout=600)
     assert again.returncode == 0, log
     assert (out / AS_OF.isoformat()).resolve() != live

@@ -124,3 +124,11 @@ def test_the_guards_write_their_own_data_docs_page(tmp_path):
     assert not result.success
     index = (tmp_path / "guards" / "index.html").read_text(encoding="utf-8")
     assert "county_rows" in index and "resolved_share" in index
+
+
+def test_a_handful_of_open_discrepancies_is_not_judged_by_its_share():
+    """1 of 1 resolved is 100 %, and means nothing: below min_rows the share holds nothing."""
+    from schemas.guards import GuardThresholds, _resolved_share
+
+    ledger = pd.DataFrame({"county_code": ["522425"], "status": ["resolved"], "resolved_at": ["2020-07-31"]})
+    assert _resolved_share(ledger, "2020-07-31", 0.0, GuardThresholds()).empty

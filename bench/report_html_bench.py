@@ -2,7 +2,8 @@
 500,000) shaped by reconcile.report, rendered by connectors.reports, then opened in
 headless Chromium at 1366x768: file size, seconds to write, to the first rendered grid,
 to filter by a county and to scroll to the last row, and the page's JS heap. Figures, not
-a test: `python bench/report_html_bench.py [N] [OUT.html]`."""
+a test: `python bench/report_html_bench.py [N] [OUT.html]`, or
+`python bench/report_html_bench.py OUT/<as_of>/report.html` to time a real run's page."""
 from __future__ import annotations
 
 import sys
@@ -35,6 +36,11 @@ def main(n: int, out: Path) -> None:
     t_write = time.monotonic() - t
     print(f"rows {len(grid):,}; synth {t_frames:.1f}s; report_grid {t_grid:.1f}s; write_report_html {t_write:.1f}s; "
           f"file {out.stat().st_size / 1e6:.1f} MB")
+    measure(out, grid.iloc[-1]["户编号"])
+
+
+def measure(out: Path, last_key: str | None = None) -> None:
+    """Open a written report.html in Chromium at 1366x768 and time what a person waits for."""
     with session(out, 1366, 768) as (s, start):
         s.wait_for("document.body && document.body.dataset.gridReady === '1'", limit=600)
         s.frames()
@@ -60,10 +66,15 @@ def main(n: int, out: Path) -> None:
         last = s.js("[...document.querySelectorAll('.tabulator-row')].pop().textContent")
         s.screenshot(out.with_suffix(".png"))
     print(f"first render {ready:.1f}s; JS heap {used / 1e6:.0f} MB; county filter {t_filter:.2f}s ({count:,} rows); "
-          f"scroll to the end {t_scroll:.2f}s; last row shown: {grid.iloc[-1]['户编号'] in last}; "
+          f"scroll to the end {t_scroll:.2f}s; last row shown: {last_key in last if last_key else last[:60]!r}; "
           f"errors {s.seen['errors'][:3]}")
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1].endswith(".html"):  # a real run's page: open and time it
+        page = Path(sys.argv[1])
+        print(f"file {page.stat().st_size / 1e6:.1f} MB")
+        measure(page)
+        sys.exit(0)
     main(int(sys.argv[1]) if len(sys.argv) > 1 else 500_000,
          Path(sys.argv[2]) if len(sys.argv) > 2 else Path("/tmp/anju17/report-500k.html"))

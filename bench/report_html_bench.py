@@ -36,10 +36,10 @@ def main(n: int, out: Path) -> None:
     t_write = time.monotonic() - t
     print(f"rows {len(grid):,}; synth {t_frames:.1f}s; report_grid {t_grid:.1f}s; write_report_html {t_write:.1f}s; "
           f"file {out.stat().st_size / 1e6:.1f} MB")
-    measure(out, grid.iloc[-1]["户编号"])
+    measure(out, grid.iloc[-1]["户编号"], out.with_suffix(".png"))
 
 
-def measure(out: Path, last_key: str | None = None) -> None:
+def measure(out: Path, last_key: str | None = None, shot: Path | None = None) -> None:
     """Open a written report.html in Chromium at 1366x768 and time what a person waits for."""
     with session(out, 1366, 768) as (s, start):
         s.wait_for("document.body && document.body.dataset.gridReady === '1'", limit=600)
@@ -64,7 +64,8 @@ def measure(out: Path, last_key: str | None = None) -> None:
             s.frames(4)
         t_scroll = time.monotonic() - t
         last = s.js("[...document.querySelectorAll('.tabulator-row')].pop().textContent")
-        s.screenshot(out.with_suffix(".png"))
+        if shot is not None:  # never into a published run's folder
+            s.screenshot(shot)
     print(f"first render {ready:.1f}s; JS heap {used / 1e6:.0f} MB; county filter {t_filter:.2f}s ({count:,} rows); "
           f"scroll to the end {t_scroll:.2f}s; last row shown: {last_key in last if last_key else last[:60]!r}; "
           f"errors {s.seen['errors'][:3]}")

@@ -129,7 +129,7 @@ def check_exports(drops: dict[str, dict], as_of: date, policy: DropPolicy = Drop
                or (f["kind"] == "unchanged" and policy.hold_unchanged)]
     if holding:
         raise ExportHold(f"publication held: {'; '.join(holding)}; nothing published, last good outputs kept "
-                         "(settings drops.hold_stale / drops.hold_unchanged)")
+                         "(to publish it anyway: --allow-stale, or settings drops.hold_stale / drops.hold_unchanged)")
     return found
 
 

@@ -10,6 +10,12 @@ URL fsspec serves. The pattern's ``{date:%Y%m%d}`` may list alternatives
 bytes into a kept folder (``<keep>/<source>/<sha256[:16]>/<name>``: content-addressed, so
 the same bytes are kept once and a later re-delivery of that date never overwrites
 what an earlier run read). What the run reads is that copy, never the drop folder.
+
+An SFTP server is trusted only when its host key is already known: the files named by
+``ANJU_SFTP_KNOWN_HOSTS`` (``os.pathsep``-separated), else ``~/.ssh/known_hosts``. No key is
+trusted on first use: an unknown or changed key would let a machine in the middle take
+the password and hand over forged exports. Add a server once with
+``ssh-keyscan -p PORT HOST >> known_hosts``.
 """
 from __future__ import annotations
 
@@ -32,6 +38,7 @@ DIRECTIVES = {"Y": r"\d{4}", "y": r"\d{2}", "m": r"\d{1,2}", "d": r"\d{1,2}", "j
 # what a second copy of the same file is called by people and tools: "(1)", "（1）", " - 副本", " - Copy"
 COPY_MARK = r"(?P<copy>\s*(?:[(（]\d+[)）]|-\s*(?:副本|Copy|copy)(?:\s*[(（]\d+[)）])?))?"
 CONNECT_TIMEOUT = 30  # seconds for a TCP connection, the SSH banner and authentication
+KNOWN_HOSTS_ENV = "ANJU_SFTP_KNOWN_HOSTS"
 
 
 def is_drop_location(location: str) -> bool:
@@ -146,6 +153,42 @@ def _filesystem(location: str):
                           expected="a folder, file://, sftp:// or another URL fsspec serves") from None
 
 
+def _known_hosts_files() -> list[Path]:
+    named = os.environ.get(KNOWN_HOSTS_ENV)
+    return [Path(p).expanduser() for p in named.split(os.pathsep) if p] if named else \
+        [Path("~/.ssh/known_hosts").expanduser()]
+
+
+def _fingerprint(key) -> str:
+    import base64
+
+    return "SHA256:" + base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
+
+
+def _known_hosts_only():
+    """A paramiko policy that accepts a server only if its key is in the known-hosts files."""
+    import paramiko
+
+    class UnknownHostKey(paramiko.SSHException):
+        pass
+
+    class KnownHostsOnly(paramiko.MissingHostKeyPolicy):
+        def __init__(self, files: list[Path]):
+            self.files, self.keys = files, paramiko.HostKeys()
+            for f in files:
+                if f.is_file():
+                    self.keys.load(str(f))
+
+        def missing_host_key(self, client, hostname, key):
+            if not self.keys.check(hostname, key):
+                known = hostname in self.keys
+                raise UnknownHostKey(f"the server's {key.get_name()} host key {_fingerprint(key)} "
+                                     f"{'differs from the one' if known else 'is not'} in "
+                                     f"{os.pathsep.join(str(f) for f in self.files)}")
+
+    return KnownHostsOnly(_known_hosts_files()), UnknownHostKey
+
+
 def _sftp(location: str, parts):
     from fsspec.implementations.sftp import SFTPFileSystem
     import paramiko
@@ -162,8 +205,13 @@ def _sftp(location: str, parts):
               "banner_timeout": CONNECT_TIMEOUT, "auth_timeout": CONNECT_TIMEOUT}
     if password is not None:
         kwargs.update(password=password, look_for_keys=False, allow_agent=False)
+    policy, unknown_key = _known_hosts_only()
     try:
-        return SFTPFileSystem(host, skip_instance_cache=True, **kwargs)
+        return SFTPFileSystem(host, skip_instance_cache=True, host_key_policy=policy, **kwargs)
+    except unknown_key as e:  # before any password is sent; never retried
+        raise SourceError(display(location), f"refused to log in: {e}",
+                          expected=f"a known server: ssh-keyscan -p {kwargs['port']} {host} >> known_hosts "
+                                   f"(file named by {KNOWN_HOSTS_ENV})") from None
     except paramiko.AuthenticationException:
         raise SourceError(display(location), f"SFTP authentication failed for user {user!r}",
                           expected="the user and password the server accepts (password from ${VAR})") from None

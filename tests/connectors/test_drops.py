@@ -175,6 +175,7 @@ def sftp_server(tmp_path_factory):
             return True
 
         def validate_password(self, username, password):
+            holder.setdefault("passwords", []).append(password)
             return username == "anju" and password == "s3cret:pw@"
 
     started = threading.Event()
@@ -188,7 +189,10 @@ def sftp_server(tmp_path_factory):
     thread = threading.Thread(target=lambda: (loop.run_until_complete(start()), loop.run_forever()), daemon=True)
     thread.start()
     assert started.wait(30)
-    yield {"root": root, "port": port}
+    known = root.parent / "known_hosts"  # what `ssh-keyscan -p PORT 127.0.0.1` would write
+    known.write_text(f"[127.0.0.1]:{port} {key.export_public_key('openssh').decode().split()[0]} "
+                     f"{key.export_public_key('openssh').decode().split()[1]}\n")
+    yield {"root": root, "port": port, "known_hosts": known, "holder": holder}
 
     async def stop():
         holder["server"].close()
@@ -212,6 +216,7 @@ def test_sftp_lists_chooses_copies_and_checksums_with_the_password_from_the_envi
     drop(exports, "扶贫对象_20200731.csv", "户编号\n1\n2\n".encode("gb18030"))
     drop(exports, "扶贫对象_20200801.csv", b"future\n")
     monkeypatch.setenv("ANJU_SFTP_PW", "s3cret:pw@")
+    monkeypatch.setenv("ANJU_SFTP_KNOWN_HOSTS", str(sftp_server["known_hosts"]))
     url = f"sftp://anju:${{ANJU_SFTP_PW}}@127.0.0.1:{sftp_server['port']}/exports/ps"
     caplog.set_level("DEBUG")
     got = resolve_drop(DropSpec(url, PATTERN), "ps_households", AS_OF, tmp_path / "kept")
@@ -227,12 +232,38 @@ def test_sftp_wrong_password_is_one_line_source_error_not_retried(sftp_server, t
 
     drop(sftp_server["root"] / "exports" / "ha", "扶贫对象_20200731.csv")
     monkeypatch.setenv("ANJU_SFTP_PW", "wrong")
+    monkeypatch.setenv("ANJU_SFTP_KNOWN_HOSTS", str(sftp_server["known_hosts"]))
     url = f"sftp://anju:${{ANJU_SFTP_PW}}@127.0.0.1:{sftp_server['port']}/exports/ha"
     with pytest.raises(SourceError) as e:
         resolve_drop(DropSpec(url, PATTERN), "ps_households", AS_OF, tmp_path / "kept")
     text = str(e.value)
     assert "\n" not in text and "authentication" in text.lower() and "wrong" not in text
     assert not is_transient(e.value)
+
+
+@pytest.mark.parametrize("known", ["absent", "another key"])
+def test_an_unknown_or_changed_host_key_is_refused_before_the_password_is_sent(sftp_server, tmp_path, monkeypatch,
+                                                                             known):
+    """No trust on first use: a machine in the middle would take the password and forge exports."""
+    import asyncssh
+
+    from flows.runtime import is_transient
+
+    hosts = tmp_path / "known_hosts"
+    if known == "another key":
+        other = asyncssh.generate_private_key("ssh-ed25519").export_public_key("openssh").decode().split()
+        hosts.write_text(f"[127.0.0.1]:{sftp_server['port']} {other[0]} {other[1]}\n")
+    monkeypatch.setenv("ANJU_SFTP_KNOWN_HOSTS", str(hosts))
+    monkeypatch.setenv("ANJU_SFTP_PW", "s3cret:pw@")
+    sftp_server["holder"]["passwords"] = []
+    url = f"sftp://anju:${{ANJU_SFTP_PW}}@127.0.0.1:{sftp_server['port']}/exports/ps"
+    with pytest.raises(SourceError) as e:
+        resolve_drop(DropSpec(url, PATTERN), "ps_households", AS_OF, tmp_path / "kept")
+    text = str(e.value)
+    assert "\n" not in text and "SHA256:" in text and "ssh-keyscan" in text and "s3cret" not in text
+    assert ("differs" in text) == (known == "another key")
+    assert not is_transient(e.value)
+    assert sftp_server["holder"]["passwords"] == []  # the password never left
 
 
 def test_sftp_server_down_is_a_transient_error(tmp_path, monkeypatch):

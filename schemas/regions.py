@@ -16,22 +16,27 @@ _PERIOD = re.compile(r"^\[[^\]]*\]")
 
 
 @lru_cache(maxsize=1)
-def county_table() -> dict[str, str]:
-    """6-digit county code -> name, every code that exists or once existed."""
+def _entries() -> tuple[tuple[str, str], ...]:
+    """(6-digit code, its names as listed: ``[-1991]东郊区,[1992-]东丽区``), every county of the table."""
     text = resources.files("stdnum.cn").joinpath("loc.dat").read_text(encoding="utf-8")
-    table: dict[str, str] = {}
-    province = ""
+    entries, province = [], ""
     for line in text.splitlines():
         m = _LINE.match(line)
         if not m:
             continue
-        indent, code, name = m.groups()
+        indent, code, names = m.groups()
         if not indent:
             province = code
         else:
-            # "[-1991]东郊区,[1992-]东丽区": the latest name is the last one listed
-            table[province + code] = _PERIOD.sub("", name.split(",")[-1])
-    return table
+            entries.append((province + code, names))
+    return tuple(entries)
+
+
+@lru_cache(maxsize=1)
+def county_table() -> dict[str, str]:
+    """6-digit county code -> name, every code that exists or once existed."""
+    # the latest name is the last one listed
+    return {code: _PERIOD.sub("", names.split(",")[-1]) for code, names in _entries()}
 
 
 def county_codes() -> frozenset[str]:
@@ -46,20 +51,8 @@ def county_name(code: str) -> str:
 @lru_cache(maxsize=1)
 def _current_codes() -> frozenset[str]:
     """Codes in use today: their last listed name has no end year (``[2011-]铜仁市``, or no period)."""
-    text = resources.files("stdnum.cn").joinpath("loc.dat").read_text(encoding="utf-8")
-    current, province = set(), ""
-    for line in text.splitlines():
-        m = _LINE.match(line)
-        if not m:
-            continue
-        indent, code, name = m.groups()
-        if not indent:
-            province = code
-            continue
-        period = _PERIOD.match(name.split(",")[-1])
-        if period is None or period.group(0).endswith("-]"):
-            current.add(province + code)
-    return frozenset(current)
+    periods = ((code, _PERIOD.match(names.split(",")[-1])) for code, names in _entries())
+    return frozenset(code for code, p in periods if p is None or p.group(0).endswith("-]"))
 
 
 _PREFECTURE_SUFFIX = re.compile(r"(地区|自治州|市|盟)$")

@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -53,24 +54,35 @@ ALERTS = "window.__anju_alerts"
 CSP_VIOLATIONS = "window.__anju_csp"
 
 
-def load(page: Path, screenshot: Path, settle: float = 3.0, evaluate: dict[str, str] | None = None) -> dict:
-    """Open ``page``; return console errors, exceptions, every URL the page requested, the
-    requests that failed, and the value of each JavaScript expression in ``evaluate``."""
-    from websockets.sync.client import connect
-
+@contextmanager
+def devtools_page(*flags: str, tries: int = 150):
+    """A headless Chromium with a fresh profile; yields the DevTools WebSocket URL of its
+    blank page, and kills it (profile removed) afterwards."""
     port = _free_port()
     profile = tempfile.mkdtemp(prefix="anju-chromium-")
     proc = subprocess.Popen([chromium(), *FLAGS, f"--user-data-dir={profile}", f"--remote-debugging-port={port}",
-                             "--remote-debugging-address=127.0.0.1", "--window-size=1280,2000", "about:blank"],
+                             "--remote-debugging-address=127.0.0.1", *flags, "about:blank"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(100):
+        for _ in range(tries):
             try:
                 targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=1))
                 break
             except OSError:
                 time.sleep(0.2)
-        ws_url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
+        yield next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def load(page: Path, screenshot: Path, settle: float = 3.0, evaluate: dict[str, str] | None = None) -> dict:
+    """Open ``page``; return console errors, exceptions, every URL the page requested, the
+    requests that failed, and the value of each JavaScript expression in ``evaluate``."""
+    from websockets.sync.client import connect
+
+    with devtools_page("--window-size=1280,2000") as ws_url:
         seen = {"errors": [], "requests": [], "failed": []}
         with connect(ws_url, max_size=None, open_timeout=20) as ws:
             counter = iter(range(1, 10_000))
@@ -99,10 +111,6 @@ def load(page: Path, screenshot: Path, settle: float = 3.0, evaluate: dict[str, 
             for name, expression in (evaluate or {"rows_shown": ROWS_SHOWN}).items():
                 seen[name] = call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
         return seen
-    finally:
-        proc.kill()
-        proc.wait(timeout=30)
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def _event(msg: dict, seen: dict) -> None:

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
-import subprocess
-import tempfile
 import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.connectors.browser import FLAGS, WATCH, _event, _free_port, chromium
+from tests.connectors.browser import WATCH, _event, devtools_page
 
 
 class Session:
@@ -66,20 +62,7 @@ def session(page: Path, width: int, height: int, downloads: Path | None = None):
     """``page`` open in a window of ``width`` x ``height`` CSS pixels; yields (Session, navigated-at)."""
     from websockets.sync.client import connect
 
-    port = _free_port()
-    profile = tempfile.mkdtemp(prefix="anju-chromium-")
-    proc = subprocess.Popen([chromium(), *FLAGS, f"--user-data-dir={profile}", f"--remote-debugging-port={port}",
-                             "--remote-debugging-address=127.0.0.1", f"--window-size={width},{height}",
-                             "--hide-scrollbars=false", "about:blank"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(150):
-            try:
-                targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=1))
-                break
-            except OSError:
-                time.sleep(0.2)
-        ws_url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
+    with devtools_page(f"--window-size={width},{height}", "--hide-scrollbars=false") as ws_url:
         with connect(ws_url, max_size=None, open_timeout=20) as ws:
             s = Session(ws, {"errors": [], "requests": [], "failed": []})
             for domain in ("Network", "Runtime", "Log", "Page"):
@@ -92,7 +75,3 @@ def session(page: Path, width: int, height: int, downloads: Path | None = None):
             start = time.monotonic()
             s.call("Page.navigate", url=page.resolve().as_uri())
             yield s, start
-    finally:
-        proc.kill()
-        proc.wait(timeout=30)
-        shutil.rmtree(profile, ignore_errors=True)

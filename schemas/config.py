@@ -9,23 +9,24 @@ from typing import Any
 
 import yaml
 
+from schemas import defaults as _d
+
 HERE = Path(__file__).parent
 SOURCES = ("ps_households", "ps_members", "ha_archive")
 
-# Drop folders (connectors/drops.py) and the volume guard (schemas/guards.py): the defaults
-# of the settings file's `drops:` and `guards:` sections (anju.example.yaml documents each).
-DEFAULT_MAX_AGE_DAYS = 2            # an export dated more days before as_of is stale
-DEFAULT_HOLD_STALE = True           # a stale export holds publication
-DEFAULT_HOLD_UNCHANGED = False      # bytes identical to the last run's: named, published
-DEFAULT_REUSE_INPUTS = True         # a re-run of a date reads the bytes its published run read
-DEFAULT_COUNTY_ROWS_CHANGE = 0.20   # a county's rows per source may move by this share
-DEFAULT_GUARD_MIN_ROWS = 30         # counties (and ledgers) smaller than this are not judged by shares
-DEFAULT_FILL_WAS = 0.90             # a column filled at least this much before ...
-DEFAULT_FILL_NOW = 0.50             # ... must stay filled at least this much
-DEFAULT_RESOLVED_SHARE_MAX = 0.20   # more of the open discrepancies resolved in one run: held
-DEFAULT_RESOLVED_SHARE_RATIO = 3.0  # ... or more than this many times the usual share
-DEFAULT_RESOLVED_SHARE_FLOOR = 0.05  # ... once above this share (the usual share is often 0)
-DEFAULT_USUAL_RUNS = 7              # the usual share: median over this many previous published runs
+# The settings' defaults, under the names their users import (values in schemas/defaults.py).
+DEFAULT_MAX_AGE_DAYS = _d.MAX_AGE_DAYS
+DEFAULT_HOLD_STALE = _d.HOLD_STALE
+DEFAULT_HOLD_UNCHANGED = _d.HOLD_UNCHANGED
+DEFAULT_REUSE_INPUTS = _d.REUSE_INPUTS
+DEFAULT_COUNTY_ROWS_CHANGE = _d.COUNTY_ROWS_CHANGE
+DEFAULT_GUARD_MIN_ROWS = _d.GUARD_MIN_ROWS
+DEFAULT_FILL_WAS = _d.FILL_WAS
+DEFAULT_FILL_NOW = _d.FILL_NOW
+DEFAULT_RESOLVED_SHARE_MAX = _d.RESOLVED_SHARE_MAX
+DEFAULT_RESOLVED_SHARE_RATIO = _d.RESOLVED_SHARE_RATIO
+DEFAULT_RESOLVED_SHARE_FLOOR = _d.RESOLVED_SHARE_FLOOR
+DEFAULT_USUAL_RUNS = _d.USUAL_RUNS
 
 
 def fold(text: str) -> str:

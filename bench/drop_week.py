@@ -33,7 +33,7 @@ from connectors.publish import Staging  # noqa: E402
 from connectors.sources import read_source, sha256_file  # noqa: E402
 from flows.drops_flow import (PROFILE_NAME, DropPolicy, ExportHold, check_exports, resolve_locations,  # noqa: E402
                               run_guards)
-from flows.synth import build_world, render, write_world  # noqa: E402
+from anju_synth import build_world, render, write_world  # noqa: E402
 from reconcile import pipeline  # noqa: E402
 from reconcile.ledger import update_ledger  # noqa: E402
 from schemas.config import load_source_specs  # noqa: E402

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from connectors import read_source  # noqa: E402
-from flows.synth import build_world, write_world  # noqa: E402
+from anju_synth import build_world, write_world  # noqa: E402
 from reconcile import pipeline  # noqa: E402
 from schemas import load_source_specs  # noqa: E402
 

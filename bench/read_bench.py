@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from connectors import read_source  # noqa: E402
 from connectors.native import write_csv, write_xlsx  # noqa: E402
-from flows.synth import build_world, render  # noqa: E402
+from anju_synth import build_world, render  # noqa: E402
 from schemas import load_source_specs  # noqa: E402
 
 

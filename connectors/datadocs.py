@@ -6,7 +6,8 @@ name CDN addresses for their CSS and JavaScript and an S3 address for the logo; 
 pages are rewritten to the vendored copies in ``datadocs_vendor`` so an analyst opens
 them from disk, styled, with nothing fetched from the network. Whatever the gate finds,
 the Data Docs never show a full resident ID: every ID-shaped string on the pages is
-masked.
+masked, by the masker the caller hands in (``reconcile.masking``: connectors import
+schemas only, and there is one masker).
 
 The failing values GX shows are data, and GX writes them into its tables as raw HTML
 (its table cells are not escaped; only its sentence templates are). So before the pages
@@ -29,12 +30,15 @@ from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 import yaml
 
 from connectors.htmlsafety import inline_scripts, policy, policy_meta, script_hash
-from schemas.gate import GateExpectation, expectations_for, load_suites, mask_full_ids
+from schemas.gate import GateExpectation, expectations_for, load_suites
+
+Masker = Callable[[str], str]
 
 VENDOR = Path(__file__).parent / "datadocs_vendor"
 SITE = "anju"
@@ -108,10 +112,14 @@ def _gx_expectation(e: GateExpectation):
 
 
 def run_gate(frames: dict[str, pd.DataFrame], docs: Path | None, run_name: str = "anju",
-             group: str = "suites") -> GateOutcome:
+             group: str = "suites", *, mask_ids: Masker) -> GateOutcome:
     """Run every suite of a group of ``schemas/gate.yaml`` (``suites``: the publishing gate;
     ``guards``: the volume guard) over its frame; write the Data Docs to ``docs`` (none when
     ``docs`` is None). Each group is its own Data Docs site.
+
+    ``mask_ids`` is the run's ID masker (``reconcile.masking.mask_full_ids``), handed in by
+    the flow: connectors import schemas only, and the one masker is the core's. Every record
+    the outcome names and every Data Docs page passes through it.
 
     Returns the outcome; it does not raise on a failed expectation (the caller decides).
     """
@@ -146,12 +154,12 @@ def run_gate(frames: dict[str, pd.DataFrame], docs: Path | None, run_name: str =
                 e = GateExpectation(vd.name, cfg.type, dict(cfg.kwargs), cfg.notes or "")
                 failed.append({"expectation": e.label, "why": e.why,
                                "unexpected": r.result.get("unexpected_count", r.result.get("observed_value", "?")),
-                               "records": _records(r.result.get("partial_unexpected_index_list"))})
+                               "records": _records(r.result.get("partial_unexpected_index_list"), mask_ids)})
     if docs is not None:
         docs.mkdir(parents=True, exist_ok=True)
         _escape_unexpected_values(ctx)
         ctx.build_data_docs(site_names=[SITE])  # once: GX recompiles its templates on every build
-        make_offline(docs)
+        make_offline(docs, mask_ids)
     return GateOutcome(success=not failed, evaluated=evaluated, failed=failed,
                        seconds=round(time.perf_counter() - t, 3))
 
@@ -204,13 +212,13 @@ def lock_down(page: str) -> str:
     return page[:head.end()] + meta + page[head.end():] if head else meta + page
 
 
-def _records(index_list) -> list[str]:
+def _records(index_list, mask_ids: Masker) -> list[str]:
     """The records of a failed expectation's first unexpected values, as ``gate_frames``
     indexed them (``discrepancy_id=… household_no=…``), IDs masked."""
-    return [mask_full_ids(str(x.get("record", "?") if isinstance(x, dict) else x)) for x in index_list or []]
+    return [mask_ids(str(x.get("record", "?") if isinstance(x, dict) else x)) for x in index_list or []]
 
 
-def make_offline(site: Path) -> None:
+def make_offline(site: Path, mask_ids: Masker) -> None:
     """Point every page of a Data Docs site at the vendored assets, mask full IDs, lock
     the page down with its Content-Security-Policy."""
     shutil.copytree(VENDOR, site / "static" / "vendor", dirs_exist_ok=True,
@@ -223,5 +231,5 @@ def make_offline(site: Path) -> None:
         html = LOGO.sub(lambda m: f"{up}static/images/{m.group(1)}", html)
         html = FAVICON.sub(f'href="{up}static/images/favicon.ico"', html)  # GX gets the depth wrong
         html = SRI.sub("", html)  # integrity/crossorigin would block file:// loads
-        html = mask_full_ids(html)
+        html = mask_ids(html)
         page.write_text(lock_down(html), encoding="utf-8")

@@ -32,7 +32,9 @@ import pandas as pd
 import sqlalchemy as sa
 
 from connectors.cells import APOSTROPHE_NOTE
+from connectors.errors import SourceError
 from connectors.native import csv_text, write_csv, write_xlsx
+from connectors.sql import TransientSourceError, expand_env
 from schemas.config import load_labels
 
 PACKAGE_HEADERS_ZH = {"discrepancy_id": "问题编号", "rule": "规则", "severity": "严重程度", "county_code": "县代码"}
@@ -154,3 +156,43 @@ def push(rows: pd.DataFrame, url: str, table: str, batch: int = 5_000) -> int:
     finally:
         engine.dispose()
     return len(records)
+
+
+def package_path(out: Path | str, as_of: str, agency: str) -> Path:
+    """Where ``anju feedback build`` published an agency's package table (what ``push`` sends)."""
+    return Path(out) / "feedback" / as_of / f"corrections_{agency}.parquet"
+
+
+def push_package(out: Path | str, as_of: str, agency: str, url: str, table: str) -> int:
+    """Upsert one agency's published package into its staging table; ``${VAR}`` in ``url``
+    comes from the environment. A failure is one line naming the database (password
+    hidden): :class:`TransientSourceError` when it may answer later, SourceError otherwise."""
+    url = expand_env(url)
+    path = package_path(out, as_of, agency)
+    if not path.exists():
+        raise ValueError(f"{path}: no package; run `anju feedback build --out {out} --as-of {as_of}` first")
+    rows = staging_rows(pd.read_parquet(path), agency, as_of)
+    try:
+        return push(rows, url, table)
+    except (sa.exc.ArgumentError, ImportError) as e:  # a malformed URL, an unknown dialect or driver
+        raise SourceError(_shown(url), f"not a usable SQLAlchemy URL ({type(e).__name__})",
+                          expected="dialect+driver://user@host/db") from None
+    except sa.exc.DBAPIError as e:
+        reason = (str(e.orig) if e.orig is not None else str(e)).strip().splitlines()
+        reason = reason[0] if reason else type(e).__name__
+        if e.statement is None or e.connection_invalidated:  # may answer later: the push task retries it
+            raise TransientSourceError(_shown(url), f"cannot connect ({reason})",
+                                       expected="a reachable database") from None
+        raise SourceError(_shown(url), f"the push to {table} failed, nothing changed ({reason})") from None
+
+
+def _shown(url: str) -> str:
+    """The URL fit for a message: password hidden, even when it does not parse."""
+    import re
+
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001  (unparseable: hide what looks like a password)
+        return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)

@@ -16,7 +16,7 @@ import pandas as pd
 from connectors.cells import csv_cells
 from connectors.sheetstyle import Book, write_table, write_text
 
-EXCEL_MAX_ROWS = 1_048_576
+from schemas.defaults import EXCEL_MAX_ROWS  # noqa: E402  (one sheet's rows, re-exported)
 
 
 def write_csv(frame: pd.DataFrame, path: Path, encoding: str = "gb18030") -> None:

@@ -1,5 +1,6 @@
-"""The published runs a new run compares itself with: their run.json, the profile of their
-records (rows and filled cells per county and column), the kept copy of what they read.
+"""The published runs on disk: the one of a date and its tables (what ``anju feedback`` and
+the progress report read), and what a new run compares itself with: their run.json, the
+profile of their records (rows and filled cells per county and column).
 
 A published run is ``OUT/<as_of>`` (the link :class:`connectors.publish.Staging` swaps in)
 holding ``run.json``. Runs published before the guard existed have no
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from connectors.errors import SourceError
 from schemas.guards import profile
 
 PROFILE_FILE = "guard_profile.parquet"
@@ -35,6 +37,31 @@ def latest_published(out: Path | str, as_of: str, *, same_day: bool = True) -> P
     replaces it) when ``same_day``, else the latest before it."""
     runs = [p for d, p in published(out) if d < as_of or (same_day and d == as_of)]
     return runs[-1] if runs else None
+
+
+def published_run(out: Path | str, as_of: str) -> Path:
+    """The published run of ``as_of`` (``OUT/<as_of>``); ValueError when there is none."""
+    folder = Path(out) / as_of
+    if not folder.exists():
+        raise ValueError(f"{folder}: no published run for {as_of}; run `anju reconcile` first")
+    return folder
+
+
+def latest_run_with(out: Path | str, on_or_before: str, table: str) -> Path:
+    """The latest published run dated ``on_or_before`` or earlier that holds ``table``;
+    SourceError naming ``out`` when there is none."""
+    out = Path(out)
+    runs = sorted(p for p in out.iterdir() if DATED.match(p.name) and p.name <= on_or_before
+                  and (p / f"{table}.parquet").exists()) if out.exists() else []
+    if not runs:
+        raise SourceError(str(out), f"no published run on or before {on_or_before}",
+                          expected="a run of `anju reconcile` for a date on or before it")
+    return runs[-1]
+
+
+def read_table(folder: Path | str, name: str) -> pd.DataFrame:
+    """One published table of a run folder (``<name>.parquet``)."""
+    return pd.read_parquet(Path(folder) / f"{name}.parquet")
 
 
 def run_json(folder: Path | None) -> dict:

@@ -17,7 +17,6 @@ from pathlib import Path
 import pandas as pd
 
 from connectors.htmlsafety import policy, policy_meta, script_hash, script_json
-from connectors.workbooks import write_progress, write_report_xlsx  # noqa: F401  (moved; old import path)
 
 HERE = Path(__file__).parent
 VENDOR = HERE / "report_vendor"

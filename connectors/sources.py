@@ -13,7 +13,6 @@ import hashlib
 import io
 import re
 import time
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -22,14 +21,9 @@ import pandas as pd
 
 from connectors.csv_text import BREAK, EXPECTED, clean, count_breaks, decode_csv, line_offset
 from connectors.errors import SourceError
-from connectors.headers import TOTALS, HeaderMatch, find_header, is_skippable
+from connectors.headers import find_header
+from connectors.source_frame import SourceFrame, assemble, row_text
 from schemas.config import SourceSpec
-from schemas.gate import mask_full_ids
-
-@dataclass
-class SourceFrame:
-    frame: pd.DataFrame
-    meta: dict = field(default_factory=dict)
 
 
 def sha256_file(path: Path) -> str:
@@ -38,38 +32,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def _masked(text: str) -> str:
-    """Row text for quarantine and run.json: ID-shaped values masked first, then cut to 80 characters."""
-    return mask_full_ids(text)[:80]
-
-
-def _assemble(data: pd.DataFrame, header: HeaderMatch, first_row: int, spec: SourceSpec,
-              location: str, rows=None) -> tuple[pd.DataFrame, list[dict]]:
-    """Canonical-named text frame from positional data cells; non-data rows set aside.
-
-    ``rows``: the row number of each line of ``data`` when they do not simply count up from
-    ``first_row`` (records spanning lines, rejected records in between)."""
-    # text first, then fill: a column the data lacks comes in as float NaN, and "" is no float
-    data = data.reindex(columns=range(len(header.names))).astype("string").fillna("")
-    data.index = pd.RangeIndex(first_row, first_row + len(data)) if rows is None else pd.Index(rows, dtype="int64")
-    anchor_col = spec.key or spec.required[0]
-    anchor_pos = next(p for p, c in header.mapping.items() if c == anchor_col)
-    anchor = data[anchor_pos].str.strip()
-    suspect = data.index[(anchor == "") | anchor.str.match(TOTALS.pattern)]
-    skipped = []
-    for r in suspect:  # few rows: totals, notes, blank lines
-        why = is_skippable(data.loc[r].tolist())
-        if why:
-            skipped.append({"row": int(r), "reason": why, "text": _masked(" ".join(x for x in data.loc[r] if x))})
-    data = data.drop(index=[s["row"] for s in skipped])
-    out = pd.DataFrame({canon: data[pos] for pos, canon in header.mapping.items()})
-    for pos, name in enumerate(header.names):
-        if pos not in header.mapping and name.strip():
-            out[f"extra:{name.strip()}"] = data[pos]
-    out.insert(0, "_row", data.index.astype("int64"))
-    return out.reset_index(drop=True), skipped
 
 
 def _head_records(head: str, delimiter: str) -> tuple[list[list[str]], list[int], list[int]]:
@@ -124,7 +86,7 @@ def read_csv(path: Path, spec: SourceSpec) -> SourceFrame:
                         lines, lambda: region)
     cells, rows, record_starts, rejected = parsed
     cells, rows, rejected = _reject_bad_lines(cells, rows, record_starts, rejected, dec.bad_lines, header_end)
-    frame, skipped = _assemble(cells, header, header_end + 1, spec, location, rows=rows)
+    frame, skipped = assemble(cells, header, header_end + 1, spec, location, rows=rows)
     _refuse_if_mostly_bad(location, dec, rejected, len(frame))
     return SourceFrame(frame, {"format": "csv", "encoding": dec.reported, "delimiter": delimiter,
                                "header_row": starts[header.row], "skipped_rows": skipped, "rejected_rows": rejected,
@@ -172,10 +134,10 @@ def _read_ragged(text: str, delimiter: str, first_line: int, width: int):
         starts.append(start)
         if reader.line_num == len(lines) and reader.line_num - last > 1 and "".join(lines[last:]).count('"') % 2:
             rejected.append({"row": start, "reason": "a quoted field is never closed (runs to the end of the file)",
-                             "text": _masked(delimiter.join(row))})
+                             "text": row_text(delimiter.join(row))})
         elif len(row) > width and any(row[width:]):
             rejected.append({"row": start, "reason": f"{len(row)} fields, header has {width}",
-                             "text": _masked(delimiter.join(row))})
+                             "text": row_text(delimiter.join(row))})
         else:
             kept.append(row[:width] + [""] * (width - len(row)))
             rows.append(start)
@@ -196,7 +158,7 @@ def _reject_bad_lines(cells, rows, starts, rejected, bad_lines, header_end):
         if i >= 0 and int(starts[i]) not in taken:
             hit.setdefault(int(starts[i]), (reason, content))
     keep = ~np.isin(rows, list(hit))
-    rejected = sorted(rejected + [{"row": r, "reason": why, "text": _masked(content)}
+    rejected = sorted(rejected + [{"row": r, "reason": why, "text": row_text(content)}
                                   for r, (why, content) in hit.items()], key=lambda r: r["row"])
     return cells[keep].reset_index(drop=True), rows[keep], rejected
 
@@ -309,7 +271,7 @@ def read_excel(path: Path, spec: SourceSpec) -> SourceFrame:
     first = header.row + 1
     width = max(len(header.names), *(len(r) for r in rows[first:])) if len(rows) > first else len(header.names)
     cells = pd.DataFrame([r + [""] * (width - len(r)) for r in rows[first:]], columns=range(width))
-    frame, skipped = _assemble(cells, header, first + 1, spec, location)
+    frame, skipped = assemble(cells, header, first + 1, spec, location)
     return SourceFrame(frame, {"format": path.suffix.lower().lstrip("."), "sheet": sheet,
                                "header_row": header.row + 1, "header_rows": header.span,
                                "skipped_rows": skipped, "rejected_rows": [], "unknown_columns": header.unknown})
@@ -334,7 +296,7 @@ def read_parquet(path: Path, spec: SourceSpec) -> SourceFrame:
     except Exception as e:  # a column of a type with no text form (nested, binary): the file, not a crash
         raise SourceError(location, f"a column cannot be read as text ({type(e).__name__}: {e})",
                           expected="a Parquet file of text or number columns") from None
-    frame, skipped = _assemble(cells, header, 1, spec, location)
+    frame, skipped = assemble(cells, header, 1, spec, location)
     return SourceFrame(frame, {"format": "parquet", "skipped_rows": skipped, "rejected_rows": [],
                                "unknown_columns": header.unknown})
 
@@ -365,7 +327,7 @@ def _refuse_if_empty(src: SourceFrame, spec: SourceSpec, location: str) -> None:
 
 def read_source(location: str | Path, spec: SourceSpec) -> SourceFrame:
     """Read one export by its file type; metadata says what was found and how."""
-    from connectors.sql import is_db_location, read_db
+    from connectors.sql import is_db_location, read_db  # SQLAlchemy loads only for a database source
 
     if is_db_location(str(location)):
         started = time.perf_counter()

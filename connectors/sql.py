@@ -37,6 +37,7 @@ from sqlglot.errors import ErrorLevel, SqlglotError
 
 from connectors.errors import SourceError
 from connectors.headers import map_headers
+from connectors.source_frame import SourceFrame, assemble
 from schemas.config import SourceSpec
 
 CHUNK_ROWS = 200_000
@@ -313,8 +314,6 @@ def _text(col: pd.Series) -> pd.Series:
 
 
 def read_db(location: str, spec: SourceSpec, attempts: int = 3, backoff: float = 1.0):
-    from connectors.sources import SourceFrame
-
     src = parse_location(location)
     # the query is checked before any connection is made: a refused query is not retried
     sql = checked_query(src.query, make_url(src.url).get_backend_name(), src.display) if src.query else None
@@ -355,9 +354,7 @@ def read_db(location: str, spec: SourceSpec, attempts: int = 3, backoff: float =
     header = map_headers(names, spec, src.display)
     cells = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=names, dtype="string")
     cells.columns = range(len(names))
-    from connectors.sources import _assemble
-
-    frame, skipped = _assemble(cells, header, 1, spec, src.display)
+    frame, skipped = assemble(cells, header, 1, spec, src.display)
     digest = hashlib.sha256(f"{src.display}|{','.join(names)}|{len(cells)}".encode()).hexdigest()
     return SourceFrame(frame, {"format": "sql", "skipped_rows": skipped, "rejected_rows": [],
                                "unknown_columns": header.unknown, "location_display": src.display,

@@ -1,7 +1,8 @@
 """The analysts' workbooks: ``report.xlsx`` and the monthly progress sheet (``进度月报.xlsx``, CSV).
 
 Report data comes shaped from ``reconcile.report`` / ``reconcile.progress``; this module lays
-it out for people: Chinese headers, codes shown as their labels (``schemas/labels.yaml``, the
+it out for people: Chinese headers (the progress sheet's from
+``schemas/progress_labels.yaml``), codes shown as their labels (``schemas/labels.yaml``, the
 catalog's ``label_zh``), the house table layout of ``connectors.sheetstyle`` (bold frozen
 filtered header, fitted widths, typed dates and numbers, IDs as text). Codes stay in the
 parquet tables. Text a spreadsheet would take for a formula is neutralised
@@ -15,10 +16,11 @@ import pandas as pd
 
 from connectors.cells import neutralise_frame
 from connectors.sheetstyle import Book, text_width, write_table, write_text
-from reconcile.progress import HEADERS_ZH as PROGRESS_HEADERS
 from schemas.config import load_catalog, load_labels
+from schemas.defaults import REPORTING_UNIT
 from schemas.field_labels import field_labels
 from schemas.regions import county_table
+from schemas.report_labels import progress_headers
 
 SHEET_ROWS = 1_048_575  # one header row + the rest
 SEVERITY_ORDER = ["critical", "high", "medium", "low"]
@@ -163,7 +165,7 @@ def progress_rows(progress: pd.DataFrame) -> tuple[pd.DataFrame, list]:
     """The table a province sends: levels in Chinese, and exactly one total row (合计). With
     one province the national total repeats it, so the province row is the total; with
     several, the provinces stay and the national row is the total."""
-    zh = progress.rename(columns=PROGRESS_HEADERS)
+    zh = progress.rename(columns=dict(progress_headers()))
     provinces = zh[zh["层级"] == "province"]
     total_level = "province" if len(provinces) == 1 else "national"
     total = zh[zh["层级"] == total_level]
@@ -174,13 +176,13 @@ def progress_rows(progress: pd.DataFrame) -> tuple[pd.DataFrame, list]:
     return body.reset_index(drop=True), totals
 
 
-def write_progress(folder: Path, progress: pd.DataFrame, as_of: str, unit: str = "省住房和城乡建设厅") -> list[Path]:
+def write_progress(folder: Path, progress: pd.DataFrame, as_of: str, unit: str = REPORTING_UNIT) -> list[Path]:
     """``progress.parquet``, a CSV, and the sheet a province sends: a merged title across the
     table, the 填报单位 and 截至日期 line, a bordered table with one 合计 row, rates as
     percentages, landscape and fitted to one page wide for printing."""
     folder.mkdir(parents=True, exist_ok=True)
     progress.to_parquet(folder / "progress.parquet", index=False)
-    zh = progress.rename(columns=PROGRESS_HEADERS)
+    zh = progress.rename(columns=dict(progress_headers()))
     zh["层级"] = zh["层级"].map(lambda v: _label("level", v))
     neutralise_frame(zh).to_csv(folder / "progress.csv", index=False, encoding="utf-8-sig")
     path = folder / "进度月报.xlsx"

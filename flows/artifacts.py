@@ -17,7 +17,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import pandas as pd
 
 from flows.drops_flow import summary_lines
-from reconcile.report import county_counts, ledger_changes, rule_changes
+from reconcile import county_counts, ledger_changes, rule_changes
+from schemas.run_record import RunRecord
 
 LOCAL_ONLY = "a file:// link: it opens only on the machine that ran the flow (set report_url to serve OUT on the web)"
 
@@ -40,18 +41,18 @@ def _under(report_url: str, *segments: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
-def links(run: dict, report_url: str | None) -> dict[str, dict[str, str]]:
+def links(run: RunRecord, report_url: str | None) -> dict[str, dict[str, str]]:
     """The link artifacts of a run, by key: ``link``, ``link_text``, ``description``."""
-    live = Path(run["published"]).absolute()
+    live = Path(run.published).absolute()
     folder = live.name  # the published folder's name under OUT: the as_of date
     if report_url:
         report, outputs, note = _under(report_url, folder, "report.html"), _under(report_url, folder, ""), ""
     else:
         report, outputs, note = (live / "report.html").as_uri(), live.as_uri(), f"; {LOCAL_ONLY}"
     return {
-        "reconcile-report": {"link": report, "link_text": f"report {run['as_of']} (report.html)",
+        "reconcile-report": {"link": report, "link_text": f"report {run.as_of} (report.html)",
                              "description": f"analysts' report{note}"},
-        "reconcile-outputs": {"link": outputs, "link_text": f"outputs {run['as_of']}",
+        "reconcile-outputs": {"link": outputs, "link_text": f"outputs {run.as_of}",
                               "description": f"published tables, reports, Data Docs (datadocs/index.html){note}"},
     }
 
@@ -64,21 +65,21 @@ def _table(frame: pd.DataFrame) -> str:
     return "\n".join([head, rule, *body])
 
 
-def summary_markdown(run: dict, disc: pd.DataFrame, moves: pd.DataFrame, unified: pd.DataFrame) -> str:
+def summary_markdown(run: RunRecord, disc: pd.DataFrame, moves: pd.DataFrame, unified: pd.DataFrame) -> str:
     """``disc`` and ``unified``: the run's scope; ``moves``: its ledger changes, one row per
     entry the run changed or kept open, ``status`` = the change (``reconcile.ledger.changes``)."""
     inputs = pd.DataFrame([{"source": name, "read": i["rows_read"], "used": i["rows_used"],
                             "quarantined": i["rows_quarantined"], "outside scope": i["rows_out_of_scope"]}
-                           for name, i in run["inputs"].items()])
+                           for name, i in run.inputs.items()])
     changes = ledger_changes(moves)
-    gate = run.get("gate", {})
-    scoped = run["scope"] != "all"
-    exports = summary_lines(run)  # drop exports named late, stale, unchanged or duplicated; the guard
-    published = (f" (all counties, as published for {run['as_of']}: {run['tables']['discrepancies']:,} "
+    gate = run.gate or {}
+    scoped = run.scope != "all"
+    exports = summary_lines(run.as_dict())  # drop exports named late, stale, unchanged or duplicated; the guard
+    published = (f" (all counties, as published for {run.as_of}: {run.tables['discrepancies']:,} "
                  "discrepancies)") if scoped else ""
     return "\n\n".join([
-        f"# Anju reconcile {run['as_of']} ({run['scope']})",
-        f"Run `{run['run_id']}`: {sum(run['matches_by_method'].values()):,} matches, {len(disc):,} discrepancies, "
+        f"# Anju reconcile {run.as_of} ({run.scope})",
+        f"Run `{run.run_id}`: {sum(run.matches_by_method.values()):,} matches, {len(disc):,} discrepancies, "
         f"{len(unified):,} households in the unified table{' in scope' if scoped else ''}{published}. "
         "Since the last run: " + ", ".join(f"{k} {v:,}" for k, v in changes.items()) + ". "
         f"Publishing gate: {gate.get('evaluated', 0)} expectations passed.",
@@ -89,11 +90,11 @@ def summary_markdown(run: dict, disc: pd.DataFrame, moves: pd.DataFrame, unified
     ])
 
 
-def publish_artifacts(run: dict, disc: pd.DataFrame, moves: pd.DataFrame, unified: pd.DataFrame,
+def publish_artifacts(run: RunRecord, disc: pd.DataFrame, moves: pd.DataFrame, unified: pd.DataFrame,
                       report_url: str | None = None) -> None:
     from prefect.artifacts import create_link_artifact, create_markdown_artifact
 
     create_markdown_artifact(key="reconcile-summary", markdown=summary_markdown(run, disc, moves, unified),
-                             description=f"Anju reconcile {run['as_of']}")
+                             description=f"Anju reconcile {run.as_of}")
     for key, link in links(run, report_url).items():
         create_link_artifact(key=key, **link)

@@ -16,6 +16,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from schemas import defaults
+
 EXIT_INPUT = 2
 EXIT_INTERNAL = 70  # EX_SOFTWARE (sysexits.h)
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,17 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("reconcile", help="reconcile one PS export with one HA export and publish the outputs")
-    r.add_argument("--ps-households", required=True, type=_existing, help="PS households export: CSV, XLSX, XLS, Parquet, or URL#table (see README)")
+    r.add_argument("--ps-households", required=True, type=_existing,
+                   help="PS households export: CSV, XLSX, XLS, Parquet, or URL#table (see README)")
     r.add_argument("--ps-members", type=_existing, help="PS household members export (optional)")
     r.add_argument("--ha-archive", required=True, type=_existing, help="HA archive records export")
     r.add_argument("--as-of", required=True, type=_date, help="reconciliation date, YYYY-MM-DD")
     r.add_argument("--out", required=True, type=_existing, help="output folder; the run is published in OUT/AS_OF")
     r.add_argument("--store", help="SQLAlchemy URL of the SQL store (default: a SQLite file in OUT)")
-    r.add_argument("--deadline", type=_date, default=date(2020, 6, 30), help="renovation deadline (2020-06-30)")
+    r.add_argument("--deadline", type=_date, default=defaults.DEADLINE,
+                   help=f"renovation deadline ({defaults.DEADLINE})")
     r.add_argument("--mapping", type=_existing, help="YAML of extra header aliases for a province's layout")
     r.add_argument("--dask-address", help="run the county partitions on a Dask cluster: a scheduler address "
                    "(tcp://HOST:8786), or 'local' for a 2-worker cluster in this process; default: threads")
-    r.add_argument("--partition-records", type=_positive, default=200_000,
+    r.add_argument("--partition-records", type=_positive, default=defaults.PARTITION_RECORDS,
                    help="residual records per county partition of the scored matching (200000)")
     r.add_argument("--accept-change", type=_counties, action="extend", metavar="COUNTY,...",
                    help="counties whose change since the last published run is known: the volume guard "
@@ -143,9 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("progress", help="the monthly renovation progress report (due before the 6th)")
     pr.add_argument("--month", type=_month, help="YYYY-MM (default: the previous month)")
     pr.add_argument("--out", required=True, type=_existing, help="the output folder of `anju reconcile`")
-    pr.add_argument("--deadline", type=_date, default=date(2020, 6, 30),
-                    help="renovation deadline, YYYY-MM-DD (2020-06-30)")
-    pr.add_argument("--unit", default="省住房和城乡建设厅", help="the reporting unit printed on the sheet")
+    pr.add_argument("--deadline", type=_date, default=defaults.DEADLINE,
+                    help=f"renovation deadline, YYYY-MM-DD ({defaults.DEADLINE})")
+    pr.add_argument("--unit", default=defaults.REPORTING_UNIT, help="the reporting unit printed on the sheet")
 
     sv = sub.add_parser("serve", help="run the nightly and monthly flows on their schedules (Asia/Shanghai)")
     sv.add_argument("--settings", required=True, type=_existing, help="settings YAML (see anju.example.yaml)")
@@ -156,52 +160,55 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", required=True, type=_existing, help="folder for the exports and truth/")
     g.add_argument("--format", choices=["native", "parquet"], default="native",
                    help="native: the agencies' own CSV/XLSX layouts; parquet: the same tables as Parquet (native)")
-    g.add_argument("--as-of", type=_date, default=date(2020, 7, 31),
+    g.add_argument("--as-of", type=_date, default=defaults.SAMPLE_AS_OF,
                    help="the date the world is as of, YYYY-MM-DD (2020-07-31)")
     return p
 
 
-def _summary(run: dict) -> str:
+def _summary(result: dict) -> str:
     """What this run did, counted in its scope: a ``--counties`` run counts its counties'
     matches and discrepancies, and the ledger's changes since the last run of that scope
     (an earlier run for the same date, else the latest earlier date), not everything the
-    published tables hold."""
-    scoped = run["scope"] != "all"
-    lines = [f"Anju reconcile as of {run['as_of']} (run {run['run_id']}"
-             + (f", counties {run['scope']})" if scoped else ")")]
-    for name, i in run["inputs"].items():
+    published tables hold. ``result``: what the flow returned (run.json's keys and ``published``)."""
+    from schemas.run_record import RunRecord
+
+    run = RunRecord.from_dict(result)
+    scoped = run.scope != "all"
+    lines = [f"Anju reconcile as of {run.as_of} (run {run.run_id}"
+             + (f", counties {run.scope})" if scoped else ")")]
+    for name, i in run.inputs.items():
         out_of_scope = f" {i.get('rows_out_of_scope', 0):>7,} outside scope" if scoped else ""
         lines.append(f"  read {name:<14} {i['rows_read']:>9,} rows  {i['rows_used']:>9,} used  "
                      f"{i['rows_quarantined']:>7,} quarantined{out_of_scope}   {Path(i['location']).name}")
-    by_method = ", ".join(f"{k} {v:,}" for k, v in run["matches_by_method"].items())
-    lines.append(f"  matches {sum(run['matches_by_method'].values()):>10,}   ({by_method})")
-    lines.append(f"  discrepancies {sum(run['discrepancies_by_rule'].values()):>4,}")
-    for rule, n in sorted(run["discrepancies_by_rule"].items(), key=lambda kv: -kv[1]):
+    by_method = ", ".join(f"{k} {v:,}" for k, v in run.matches_by_method.items())
+    lines.append(f"  matches {sum(run.matches_by_method.values()):>10,}   ({by_method})")
+    lines.append(f"  discrepancies {sum(run.discrepancies_by_rule.values()):>4,}")
+    for rule, n in sorted(run.discrepancies_by_rule.items(), key=lambda kv: -kv[1]):
         lines.append(f"      {rule:<22}{n:>8,}")
-    changes = ", ".join(f"{k} {v:,}" for k, v in run.get("ledger_changes", {}).items())
-    lines.append(f"  ledger ({run['scope']}): {changes}  (changes since the last run)")
-    households = (f"unified households {run['tables']['unified']:,}; other priority groups "
-                  f"{run['tables']['other_groups']:,}")
+    changes = ", ".join(f"{k} {v:,}" for k, v in run.ledger_changes.items())
+    lines.append(f"  ledger ({run.scope}): {changes}  (changes since the last run)")
+    households = (f"unified households {run.tables['unified']:,}; other priority groups "
+                  f"{run.tables['other_groups']:,}")
     if scoped:  # the published tables hold every county: this run's and the kept ones
-        lines.append(f"  published for {run['as_of']}, all counties: matches {run['tables']['matches']:,}, "
-                     f"discrepancies {run['tables']['discrepancies']:,}, {households}")
+        lines.append(f"  published for {run.as_of}, all counties: matches {run.tables['matches']:,}, "
+                     f"discrepancies {run.tables['discrepancies']:,}, {households}")
     else:
         lines.append(f"  {households}")
-    if run.get("gate"):
-        lines.append(f"  gate     {run['gate']['evaluated']} expectations passed; Data Docs "
-                     f"{run['published']}/{run['gate']['data_docs']}")
+    if run.gate:
+        lines.append(f"  gate     {run.gate['evaluated']} expectations passed; Data Docs "
+                     f"{run.published}/{run.gate['data_docs']}")
     from flows.drops_flow import summary_lines
 
-    lines += [f"  exports  {line}" for line in summary_lines(run)]
-    lines.append(f"  outputs  {run['published']}/")
-    lines.append(f"  store    {run['parameters']['store']}")
+    lines += [f"  exports  {line}" for line in summary_lines(result)]
+    lines.append(f"  outputs  {run.published}/")
+    lines.append(f"  store    {run.parameters['store']}")
     return "\n".join(lines)
 
 
 def cmd_reconcile(args: argparse.Namespace, tty: bool = False) -> int:
     from connectors.publish import prepare_out
     from connectors.store import Store, default_url
-    from flows.progress import stage_progress
+    from flows.console import stage_progress
     from flows.reconcile_flow import reconcile
     from flows.runners import task_runner
     from flows.runtime import start_local_server
@@ -246,7 +253,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     import time
 
-    from flows.synth import build_world, write_world
+    from anju_synth import build_world, write_world
 
     t = time.perf_counter()
     world = build_world(args.households, args.seed, as_of=args.as_of)
@@ -306,7 +313,7 @@ def _user_error(e: BaseException) -> bool:
 
 
 def _message(e: BaseException) -> str:
-    from schemas.gate import mask_full_ids
+    from reconcile import mask_full_ids
 
     if isinstance(e, OSError) and e.filename is not None:
         text = f"{e.filename}: {e.strerror or e}"
@@ -322,7 +329,7 @@ def _internal_error(e: BaseException, args: argparse.Namespace | None) -> int:
     import traceback
     from datetime import datetime
 
-    from schemas.gate import mask_full_ids
+    from reconcile import mask_full_ids
 
     text = mask_full_ids("".join(traceback.format_exception(e)))
     name = f"anju-{datetime.now():%Y%m%dT%H%M%S}-{os.getpid()}.log"
@@ -345,7 +352,7 @@ def _internal_error(e: BaseException, args: argparse.Namespace | None) -> int:
 def main(argv: list[str] | None = None) -> int:
     import os
 
-    from flows.progress import quiet_console_on_tty
+    from flows.console import quiet_console_on_tty
 
     argv = sys.argv[1:] if argv is None else argv
     flag = next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--log-format"), None)

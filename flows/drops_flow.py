@@ -29,8 +29,8 @@ from connectors.datadocs import run_gate
 from connectors.drops import Drop, is_drop_location, parse_drop, resolve_drop
 from connectors.previous_run import PROFILE_FILE, latest_published, read_profile, run_json, usual_resolved_share
 from connectors.sources import sha256_file
-from schemas.config import (DEFAULT_HOLD_STALE, DEFAULT_HOLD_UNCHANGED, DEFAULT_MAX_AGE_DAYS, DEFAULT_REUSE_INPUTS,
-                            DEFAULT_USUAL_RUNS)
+from reconcile import mask_full_ids
+from schemas import defaults
 from schemas.guards import GuardHold, GuardThresholds, breaches, guard_frames, hold_message, profile
 from schemas.published import PublishGateError
 
@@ -43,10 +43,10 @@ class ExportHold(PublishGateError):
 
 @dataclass(frozen=True)
 class DropPolicy:
-    max_age_days: int = DEFAULT_MAX_AGE_DAYS
-    hold_stale: bool = DEFAULT_HOLD_STALE
-    hold_unchanged: bool = DEFAULT_HOLD_UNCHANGED
-    reuse_inputs: bool = DEFAULT_REUSE_INPUTS
+    max_age_days: int = defaults.MAX_AGE_DAYS
+    hold_stale: bool = defaults.HOLD_STALE
+    hold_unchanged: bool = defaults.HOLD_UNCHANGED
+    reuse_inputs: bool = defaults.REUSE_INPUTS
 
     @classmethod
     def from_settings(cls, section: dict | None) -> "DropPolicy":
@@ -147,7 +147,7 @@ def _whole_run_share(ledger: pd.DataFrame, as_of: str) -> float:
 
 def run_guards(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, as_of: str, run_id: str, folder: Path,
                out: Path, accepted: list[str] | None = None, thresholds: GuardThresholds = GuardThresholds(),
-               usual_runs: int = DEFAULT_USUAL_RUNS) -> tuple[dict, pd.DataFrame]:
+               usual_runs: int = defaults.USUAL_RUNS) -> tuple[dict, pd.DataFrame]:
     """The volume and shape guard over what is about to be published; its Data Docs in
     ``folder/datadocs_guards``. Returns run.json's ``guards`` and the profile to publish
     (``guard_profile.parquet``); raises :class:`GuardHold` naming county and figure."""
@@ -160,7 +160,7 @@ def run_guards(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, as_of: str
     waived = [b for b in breaches(guard_frames(now, prev, ledger, as_of, usual_share=usual, thresholds=thresholds))
               if b.split(":", 1)[0] in accepted]
     docs = Path(folder) / GUARD_DOCS
-    outcome = run_gate(frames, docs, f"{run_id}-guards", group="guards")
+    outcome = run_gate(frames, docs, f"{run_id}-guards", group="guards", mask_ids=mask_full_ids)
     summary = {"evaluated": outcome.evaluated, "failed": outcome.failed, "breaches": found, "accepted": accepted,
                "accepted_changes": waived, "compared_with": run_json(prev_folder).get("run_id"),
                "resolved_share": _whole_run_share(ledger, as_of),

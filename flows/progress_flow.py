@@ -11,14 +11,13 @@ from pathlib import Path
 from uuid import uuid4
 
 import flows.runtime  # noqa: F401
-import pandas as pd
 from prefect import flow, get_run_logger
 
-from connectors.errors import SourceError
+from connectors.previous_run import latest_run_with, read_table
 from connectors.publish import Staging
-from connectors.reports import write_progress
-from reconcile.pipeline import DEFAULT_DEADLINE
-from reconcile.progress import monthly_progress as progress_table
+from connectors.workbooks import write_progress
+from reconcile import monthly_progress as progress_table
+from schemas.defaults import DEADLINE, REPORTING_UNIT
 
 
 def month_end(month: str) -> date:
@@ -32,26 +31,22 @@ def previous_month(today: date) -> str:
     return f"{last:%Y-%m}"
 
 
-def source_run(out: Path, end: date) -> Path:
-    runs = sorted(p for p in out.iterdir() if p.name[:4].isdigit() and len(p.name) == 10 and p.name <= end.isoformat()
-                  and (p / "records_ha.parquet").exists()) if out.exists() else []
-    if not runs:
-        raise SourceError(str(out), f"no published run on or before {end}",
-                          expected="a run of `anju reconcile` for a date on or before it")
-    return runs[-1]
+def source_run(out: str | Path, end: date) -> Path:
+    """The run the report for ``end`` is made from: the latest published on or before it
+    with HA records (SourceError naming ``out`` when there is none)."""
+    return latest_run_with(out, end.isoformat(), "records_ha")
 
 
 @flow(name="monthly_progress", validate_parameters=True)
-def monthly_progress(out: str, month: str | None = None, deadline: date = DEFAULT_DEADLINE,
-                     unit: str = "省住房和城乡建设厅") -> dict:
+def monthly_progress(out: str, month: str | None = None, deadline: date = DEADLINE,
+                     unit: str = REPORTING_UNIT) -> dict:
     """Progress as of the month's last day (default: the previous month, for the report due by the 6th)."""
     from flows.reconcile_flow import today_in_china
 
     month = month or previous_month(today_in_china())
     end = month_end(month)
-    run_dir = source_run(Path(out), end)
-    table = progress_table(pd.read_parquet(run_dir / "records_ha.parquet"), pd.read_parquet(run_dir / "unified.parquet"),
-                           end, deadline)
+    run_dir = source_run(out, end)
+    table = progress_table(read_table(run_dir, "records_ha"), read_table(run_dir, "unified"), end, deadline)
     with Staging(Path(out) / "progress", month, f"pr-{uuid4().hex[:12]}") as st:
         write_progress(st.path, table, end.isoformat(), unit)
         live = st.commit()

@@ -1,13 +1,13 @@
 """The ``reconcile`` flow: extract, validate, normalize, match, classify, unify, publish.
 
-Tasks pass frames in memory (one process); nothing is cached across runs by accident:
-every task has ``cache_policy=NO_CACHE``, so a re-run after a correction really re-reads.
+Tasks pass frames in memory: the thread pool shares this process, and a Dask cluster ships
+each partition's frames to its workers and back. Nothing is cached across runs by
+accident: every task has ``cache_policy=NO_CACHE``, so a re-run after a correction
+really re-reads.
 """
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -23,24 +23,17 @@ from prefect.cache_policies import NO_CACHE
 
 from connectors.datadocs import run_gate
 from connectors.publish import Staging, prepare_out
+from connectors.run_files import keep_failed_gate, read_live_tables, write_run_record
 from connectors.sources import SourceFrame, read_source
 from connectors.store import PUBLISHED as STORED
 from connectors.store import Store, default_url
-from reconcile import pipeline
-from reconcile.compare import LEVELS
-from reconcile.ledger import annotate, changes, update_ledger
-from reconcile.match import MatchResult, finish, match_by_id, members_or_empty
-from reconcile.match_scored import Residual, ScoredResult, assign, combine, fit, partition_levels, residual
-from reconcile.partition import DEFAULT_PARTITION_RECORDS, county_groups
-from reconcile.pipeline import DEFAULT_DEADLINE, Canonical, Settings
-from reconcile.progress import monthly_progress
-from reconcile.report import LEDGER_STATUSES, analyst_view
-from reconcile.scope import ORDER, merge_scoped, restrict
-from reconcile.unify import unify
+import reconcile as core
+from reconcile import Canonical, IdMatches, MatchResult, Settings
 from schemas.config import load_source_specs
-from schemas.gate import gate_frames
+from schemas.defaults import DEADLINE, PARTITION_RECORDS
 from schemas.guards import GuardThresholds
-from schemas.published import PublishGateError, validate_published
+from schemas.published import OPEN_STATUSES, PublishGateError, validate_published
+from schemas.run_record import RunRecord
 
 from flows.artifacts import check_report_url, publish_artifacts
 from flows.drops_flow import PROFILE_NAME, DropPolicy, check_exports, resolve_locations, run_guards
@@ -83,32 +76,17 @@ def resolve_drops(locations: dict[str, str], out: str, as_of: date, drops: dict 
 def normalize(sources: dict[str, SourceFrame], settings: Settings, mapping: str | None) -> Canonical:
     raw = {name: src.frame for name, src in sources.items()}
     rejected = {name: src.meta.get("rejected_rows", []) for name, src in sources.items()}
-    canon = pipeline.normalize(raw, load_source_specs(mapping), settings, rejected=rejected)
+    canon = core.normalize(raw, load_source_specs(mapping), settings, rejected=rejected)
     get_run_logger().info("normalize: %d rows quarantined", len(canon.quarantine))
     return canon
 
 
-@task(name="match-by-id", cache_policy=NO_CACHE)
-def match_ids(canon: Canonical) -> tuple[pd.DataFrame, Residual]:
-    """The national ID passes, and what they leave for the county partitions."""
-    members = members_or_empty(canon.members)
-    by_id = match_by_id(canon.ps, members, canon.ha)
-    return by_id, residual(canon.ps, canon.ha, members, by_id)
-
-
-@task(name="match-candidates", cache_policy=NO_CACHE)
-def match_candidates(part: Residual) -> pd.DataFrame:
-    return partition_levels(part)
-
-
-@task(name="match-fit", cache_policy=NO_CACHE)
-def match_fit(res: Residual, candidates: list[pd.DataFrame]):
-    return fit(res, candidates)
-
-
-@task(name="match-assign", cache_policy=NO_CACHE)
-def match_assign(candidates: pd.DataFrame, model) -> ScoredResult:
-    return assign(candidates, model)
+# The core's matching stages, one task each, so the partitions spread over the flow's
+# task runner (the same functions ``reconcile.match`` calls one after the other).
+match_ids = task(name="match-by-id", cache_policy=NO_CACHE)(core.match_by_id)
+match_candidates = task(name="match-candidates", cache_policy=NO_CACHE)(core.candidates)
+match_fit = task(name="match-fit", cache_policy=NO_CACHE)(core.fit_model)
+match_assign = task(name="match-assign", cache_policy=NO_CACHE)(core.score)
 
 
 def match(canon: Canonical, partition_records: int) -> tuple[MatchResult, dict]:
@@ -117,28 +95,28 @@ def match(canon: Canonical, partition_records: int) -> tuple[MatchResult, dict]:
     The ID passes are national; the scored passes run per group of counties, twice: once
     to list candidates (the model is then fitted over all of them), once to assign.
     """
-    by_id, res = match_ids(canon)
-    groups = county_groups(res.counties(), partition_records)
-    candidates = [f.result() for f in [match_candidates.submit(res.part(g)) for g in groups]]
-    model = match_fit(res, candidates)
+    ids: IdMatches = match_ids(canon)
+    parts = core.partitions(ids.residual, partition_records)
+    candidates = [f.result() for f in [match_candidates.submit(p) for p in parts]]
+    model = match_fit(ids.residual, candidates)
     results = [f.result() for f in [match_assign.submit(c, model) for c in candidates]]
-    r = finish(canon.ps, by_id, combine(results or [assign(pd.DataFrame(), model)]))
+    r = core.finish_match(canon, ids, results, model)
     runner = type(get_run_context().task_runner).__name__
     get_run_logger().info("match: %d pairs (%s), %d for review, %d partitions on %s", len(r.matches),
-                          r.matches["method"].value_counts().to_dict(), len(r.review), len(groups), runner)
-    return r, {"partitions": len(groups), "task_runner": runner}
+                          r.matches["method"].value_counts().to_dict(), len(r.review), len(parts), runner)
+    return r, {"partitions": len(parts), "task_runner": runner}
 
 
 @task(name="classify", cache_policy=NO_CACHE)
 def classify(canon: Canonical, matched: MatchResult, settings: Settings) -> pd.DataFrame:
-    d = pipeline.find_discrepancies(canon, matched, settings)
+    d = core.find_discrepancies(canon, matched, settings)
     get_run_logger().info("classify: %d discrepancies", len(d))
     return d
 
 
 @task(name="unify", cache_policy=NO_CACHE)
 def unify_task(canon: Canonical, matches: pd.DataFrame, disc: pd.DataFrame, settings: Settings):
-    return unify(canon.ps, canon.ha, matches, disc, settings.as_of)
+    return core.unify_households(canon, matches, disc, settings)
 
 
 @task(name="validate", cache_policy=NO_CACHE)
@@ -148,7 +126,7 @@ def validate(tables: dict[str, pd.DataFrame]) -> None:
 
 @task(name="publish", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=30,
       retry_condition_fn=flows.runtime.retry_if_transient, timeout_seconds=4 * 3600)
-def publish(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, run: dict, out: str, store_url: str,
+def publish(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, run: RunRecord, out: str, store_url: str,
             counties: list[str] | None) -> str:
     """Files into a staging folder, then the store in one transaction, then one rename.
 
@@ -158,74 +136,70 @@ def publish(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, run: dict, ou
     tables and ledger stay in the store until the next run for the date replaces them).
     """
     store = Store(store_url)
-    with Staging(Path(out), run["as_of"], run["run_id"]) as staging:
+    with Staging(Path(out), run.as_of, run.run_id) as staging:
         for name, frame in tables.items():
             staging.write_table(name, frame)
-        led = ledger_snapshot(store, run["as_of"], ledger, counties)
+        led = ledger_snapshot(store, run.as_of, ledger, counties)
         # the volume guard before the gate: a held run stores and swaps nothing
-        run["guards"], profile = run_guards(tables, led, run["as_of"], run["run_id"], staging.path, Path(out),
-                                            run["parameters"]["accept_change"],
-                                            GuardThresholds.from_settings(run["parameters"]["guards"]))
+        run.guards, profile = run_guards(tables, led, run.as_of, run.run_id, staging.path, Path(out),
+                                         run.parameters["accept_change"],
+                                         GuardThresholds.from_settings(run.parameters["guards"]))
         staging.write_table(PROFILE_NAME, profile)
         staging.write_table("ledger", led.drop(columns=["changed_by_run"]))
         history = store.ledger_history()
-        history = pd.concat([history[history["as_of"] != run["as_of"]], pd.DataFrame(
-            {"as_of": [run["as_of"]], "open": [int(led["status"].isin(["new", "open", "reopened"]).sum())]})])
-        progress = monthly_progress(tables["records_ha"], tables["unified"], run["as_of"],
-                                    run["parameters"]["deadline"])
-        rows = analyst_view(tables["discrepancies"])
-        run["gate"] = gate(tables | {"ledger": led, "progress": progress}, rows, run, staging.path, Path(out))
+        history = pd.concat([history[history["as_of"] != run.as_of], pd.DataFrame(
+            {"as_of": [run.as_of], "open": [int(led["status"].isin(OPEN_STATUSES).sum())]})])
+        progress = core.monthly_progress(tables["records_ha"], tables["unified"], run.as_of,
+                                         run.parameters["deadline"])
+        rows = core.analyst_view(tables["discrepancies"])
+        run.gate = gate(tables | {"ledger": led, "progress": progress}, rows, run, staging.path, Path(out))
         workbook = write_reports(staging.path, tables, led, progress, history.sort_values("as_of"), run,
-                                 run["parameters"]["deadline"], rows)
-        run["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        run["tables"]["ledger"] = len(led)
-        staging.write_json("run.json", run)
+                                 run.parameters["deadline"], rows)
+        run.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        run.tables["ledger"] = len(led)
+        write_run_record(staging, run)
         _fault_point("commit")
-        store.save_run({"run_id": run["run_id"], "as_of": run["as_of"], "scope": run["scope"],
-                        "status": "stored", "started_at": run["started_at"], "finished_at": run["finished_at"],
-                        "parameters": run["parameters"], "inputs": run["inputs"], "counts": run["tables"],
-                        "timings": run["seconds"]}, {k: v for k, v in tables.items() if k in STORED},
+        store.save_run({"run_id": run.run_id, "as_of": run.as_of, "scope": run.scope,
+                        "status": "stored", "started_at": run.started_at, "finished_at": run.finished_at,
+                        "parameters": run.parameters, "inputs": run.inputs, "counts": run.tables,
+                        "timings": run.seconds}, {k: v for k, v in tables.items() if k in STORED},
                        ledger, counties)
         workbook.result()  # the report workbook, written meanwhile by a second process
         _fault_point("stored")
         live = staging.commit()
     try:
-        store.mark_published(run["run_id"])
+        store.mark_published(run.run_id)
     except Exception as e:  # the files are in place; retrying the task would store the run twice
         get_run_logger().warning("publish: outputs in place, but the store still lists run %s as stored: %s",
-                                 run["run_id"], e)
+                                 run.run_id, e)
     get_run_logger().info("publish: %s", live)
     return str(live)
 
 
-def accounting(run: dict) -> pd.DataFrame:
+def accounting(run: RunRecord | dict) -> pd.DataFrame:
     """One row per source of the run: rows read, used, quarantined, outside the scope."""
-    return pd.DataFrame([{"source": name, **{k: i[k] for k in ACCOUNTED}} for name, i in run["inputs"].items()])
+    inputs = run["inputs"] if isinstance(run, dict) else run.inputs
+    return pd.DataFrame([{"source": name, **{k: i[k] for k in ACCOUNTED}} for name, i in inputs.items()])
 
 
-def gate(tables: dict[str, pd.DataFrame], rows: pd.DataFrame, run: dict, folder: Path, out: Path) -> dict:
+def gate(tables: dict[str, pd.DataFrame], rows: pd.DataFrame, run: RunRecord, folder: Path, out: Path) -> dict:
     """The Great Expectations gate over what is about to be published; Data Docs in ``folder``.
 
     A failed gate raises before anything is stored or swapped; its Data Docs are kept under
     ``OUT/.failed/<as_of>/<run_id>/`` for whoever is on call.
     """
-    outcome = run_gate(gate_frames(tables, rows, accounting(run)), folder / "datadocs", run["run_id"])
+    outcome = run_gate(core.gate_frames(tables, rows, accounting(run)), folder / "datadocs", run.run_id,
+                       mask_ids=core.mask_full_ids)
     summary = {"evaluated": outcome.evaluated, "failed": outcome.failed, "seconds": outcome.seconds,
                "data_docs": "datadocs/index.html"}
     if not outcome.success:
-        kept = out / ".failed" / run["as_of"] / run["run_id"]
-        shutil.copytree(folder / "datadocs", kept / "datadocs")
-        (kept / "gate.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+        kept = keep_failed_gate(folder, out, run.as_of, run.run_id, summary)
         raise PublishGateError(
             f"publishing gate failed: {len(outcome.failed)} of {outcome.evaluated} expectations; nothing "
-            f"published, last good outputs kept.\n  {outcome.describe()}\n  Data Docs: {kept / 'datadocs' / 'index.html'}")
+            f"published, last good outputs kept.\n  {outcome.describe()}\n"
+            f"  Data Docs: {kept / 'datadocs' / 'index.html'}")
     get_run_logger().info("gate: %d expectations passed in %.1f s", outcome.evaluated, outcome.seconds)
     return summary
-
-
-def _records(frame: pd.DataFrame) -> pd.DataFrame:
-    """The canonical records, for the agencies' cleaned extracts (full values: agency use)."""
-    return frame.drop(columns=[c for c in frame.columns if c.startswith("extra:")]).reset_index(drop=True)
 
 
 def ledger_snapshot(store: Store, as_of: str, ledger: pd.DataFrame, counties: list[str] | None) -> pd.DataFrame:
@@ -260,13 +234,6 @@ def _fault_point(stage: str) -> None:
         time.sleep(float(pause))
 
 
-def previous_outputs(out: str, as_of: str) -> dict[str, pd.DataFrame]:
-    live = Path(out) / as_of
-    if not live.exists():
-        return {}
-    return {p.stem: pd.read_parquet(p) for p in live.glob("*.parquet") if p.stem in ORDER}
-
-
 def versions() -> dict[str, str]:
     out = {}
     for pkg in PACKAGES:
@@ -287,8 +254,8 @@ class _Clock:
 
 @flow(name="reconcile", validate_parameters=True, task_runner=task_runner())
 def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None = None, ps_members: str | None = None,
-              store: str | None = None, deadline: date = DEFAULT_DEADLINE, mapping: str | None = None,
-              counties: list[str] | None = None, partition_records: int = DEFAULT_PARTITION_RECORDS,
+              store: str | None = None, deadline: date = DEADLINE, mapping: str | None = None,
+              counties: list[str] | None = None, partition_records: int = PARTITION_RECORDS,
               report_url: str | None = None, accept_change: list[str] | None = None, drops: dict | None = None,
               guards: dict | None = None) -> dict:
     """Reconcile one PS export with one HA export as of a date and publish the outputs.
@@ -322,7 +289,7 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
         _fault_point("extract")
         left_out: dict[str, int] = {}
         if counties:
-            raw, left_out = restrict({n: s.frame for n, s in sources.items()}, counties)
+            raw, left_out = core.restrict({n: s.frame for n, s in sources.items()}, counties)
             for name, frame in raw.items():
                 sources[name].frame = frame
         t = time.perf_counter()
@@ -340,21 +307,17 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
         if counties:
             today = today[today["county_code"].isin(counties)]
         earlier = st.ledger_before(as_of.isoformat(), counties)
-        ledger = update_ledger(earlier, disc, as_of.isoformat(), run_id, counties, same_day=today)
-        # What this run changed, for the summaries: measured against the scope's ledger as
-        # it stood before the run (an earlier run today overrides the earlier date's).
-        moves = changes(pd.concat([earlier, today], ignore_index=True), ledger)
-        disc = annotate(disc, ledger)
+        tracked = core.track_ledger(disc, earlier, today, as_of.isoformat(), run_id, counties)
+        ledger, moves, disc = tracked.ledger, tracked.changes, tracked.discrepancies
         clock.lap("classify", t)
         _fault_point("classify")
         t = time.perf_counter()
         unified, others = unify_task(canon, matches, disc, settings)
         clock.lap("unify", t)
         _fault_point("unify")
-        tables = {"matches": matches, "discrepancies": disc, "unified": unified, "quarantine": canon.quarantine,
-                  "other_groups": others, "records_ps": _records(canon.ps), "records_ha": _records(canon.ha)}
+        tables = core.published_tables(canon, matches, disc, unified, others)
         if counties:
-            tables = merge_scoped(previous_outputs(out, as_of.isoformat()), tables, counties)
+            tables = core.merge_scoped(read_live_tables(Path(out), as_of.isoformat(), core.ORDER), tables, counties)
         t = time.perf_counter()
         validate(tables)
         clock.lap("validate", t)
@@ -368,36 +331,29 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
                          "rows_out_of_scope": left_out.get(name, 0),
                          "rows_used": used[name],
                          "rows_quarantined": int(q_counts.get(name, 0)), "sha256": src.meta["sha256"],
-                         "skipped_rows": src.meta.get("skipped_rows", []),
+                         "skipped_rows": core.masked_rows(src.meta.get("skipped_rows", [])),
                          "unknown_columns": src.meta.get("unknown_columns", []),
                          **({"drop": taken[name]} if name in taken else {})}
                   for name, src in sources.items()}
-        run = {"run_id": run_id, "as_of": as_of.isoformat(), "scope": ",".join(counties) if counties else "all",
-               "started_at": started_at,
-               "parameters": {"deadline": deadline.isoformat(), "mapping": mapping, "store": _redact(store_url),
-                              "counties": counties, "partition_records": partition_records,
-                              "report_url": report_url, **partitioning,
-                              "accept_change": sorted(set(accept_change or [])), "drops": drops, "guards": guards},
-               "exports": exports,
-               "inputs": inputs, "tables": {k: len(v) for k, v in tables.items()},
-               "quarantine_by_problem": canon.quarantine.groupby(["source", "column", "problem"], dropna=False)
-               .size().rename("rows").reset_index().astype({"rows": int}).to_dict("records"),
-               "discrepancies_by_rule": disc["rule"].value_counts().sort_index().to_dict(),
-               "ledger_changes": {k: int(v) for k, v in
-                                  moves["status"].value_counts().reindex(LEDGER_STATUSES, fill_value=0).items()},
-               "matches_by_method": matches["method"].value_counts().sort_index().to_dict(),
-               "match_model": matched.model.as_dict(LEVELS) if matched.model is not None else None,
-               "seconds": clock.seconds, "versions": versions()}
+        run = RunRecord(
+            run_id=run_id, as_of=as_of.isoformat(), scope=",".join(counties) if counties else "all",
+            started_at=started_at,
+            parameters={"deadline": deadline.isoformat(), "mapping": mapping, "store": _redact(store_url),
+                        "counties": counties, "partition_records": partition_records,
+                        "report_url": report_url, **partitioning,
+                        "accept_change": sorted(set(accept_change or [])), "drops": drops, "guards": guards},
+            exports=exports, inputs=inputs, tables={k: len(v) for k, v in tables.items()},
+            **core.run_counts(canon, matched, disc, moves), seconds=clock.seconds, versions=versions())
         t = time.perf_counter()
         live = publish(tables, ledger, run, out, store_url, counties)
         clock.lap("publish", t)
-    run["seconds"] = clock.seconds
-    run["published"] = live
+    run.seconds = clock.seconds
+    run.published = live
     try:
         publish_artifacts(run, disc, moves, unified, report_url)  # the run's scope, not the merged tables
     except Exception as e:  # the outputs are published; a missing artifact must not fail the run
         get_run_logger().warning("artifacts not created: %s", e)
-    return run
+    return run.as_dict()  # the flow's result: run.json's keys, and ``published``
 
 
 def today_in_china() -> date:

@@ -9,13 +9,14 @@ import pandas as pd
 
 from connectors.reports import figures, write_report_html
 from connectors.workbooks import write_progress, write_report_xlsx
-from reconcile.report import analyst_view, changes_since_last_run, chart_frames, report_grid, summary
+from reconcile import analyst_view, changes_since_last_run, chart_frames, report_grid, summary
+from schemas.run_record import RunRecord
 
 from flows.runtime import die_with_parent
 
 
 def write_reports(folder: Path, tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, progress: pd.DataFrame,
-                  history: pd.DataFrame, run: dict, deadline: str, rows: pd.DataFrame | None = None) -> Future:
+                  history: pd.DataFrame, run: RunRecord, deadline: str, rows: pd.DataFrame | None = None) -> Future:
     """Write the reports; the workbook (the slow part at a province's scale) is written by a
     second process while the caller stores the run. Wait on the returned future before
     publishing.
@@ -29,12 +30,12 @@ def write_reports(folder: Path, tables: dict[str, pd.DataFrame], ledger: pd.Data
     # the worker ends with this process, even one killed with -9 (no orphan writing a workbook)
     pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), initializer=die_with_parent)
     # 汇总 shows what the console printed: the run's own counts
-    counts = {"discrepancies_by_rule": run["discrepancies_by_rule"], "ledger_changes": run["ledger_changes"]}
-    workbook = pool.submit(write_report_xlsx, folder / "report.xlsx", parts, rows, counts=counts, as_of=run["as_of"])
+    counts = {"discrepancies_by_rule": run.discrepancies_by_rule, "ledger_changes": run.ledger_changes}
+    workbook = pool.submit(write_report_xlsx, folder / "report.xlsx", parts, rows, counts=counts, as_of=run.as_of)
     pool.shutdown(wait=False)
-    write_progress(folder, progress, run["as_of"])
-    write_report_page(folder / "report.html", tables, ledger, progress, history, run["as_of"], deadline,
-                      run.get("exports", []))
+    write_progress(folder, progress, run.as_of)
+    write_report_page(folder / "report.html", tables, ledger, progress, history, run.as_of, deadline,
+                      run.exports)
     return workbook
 
 

@@ -16,8 +16,7 @@ from prefect import flow
 from pydantic import Field
 
 from flows.reconcile_flow import reconcile
-from reconcile.pipeline import DEFAULT_DEADLINE
-from reconcile.partition import DEFAULT_PARTITION_RECORDS
+from schemas.defaults import DEADLINE, PARTITION_RECORDS
 
 CountyCode = Annotated[str, Field(pattern=r"^[0-9]{6}$", description="6-digit county code, e.g. 522425")]
 
@@ -25,8 +24,8 @@ CountyCode = Annotated[str, Field(pattern=r"^[0-9]{6}$", description="6-digit co
 @flow(name="rerun", validate_parameters=True)
 def rerun(counties: Annotated[list[CountyCode], Field(min_length=1)], as_of: date, ps_households: str,
           ha_archive: str, out: str, ps_members: str | None = None, store: str | None = None,
-          deadline: date = DEFAULT_DEADLINE, mapping: str | None = None,
-          partition_records: int = DEFAULT_PARTITION_RECORDS,
+          deadline: date = DEADLINE, mapping: str | None = None,
+          partition_records: int = PARTITION_RECORDS,
           accept_change: list[CountyCode] | None = None, drops: dict | None = None, guards: dict | None = None,
           report_url: str | None = None) -> dict:
     """Re-reconcile ``counties`` as of ``as_of`` and publish; the nightly run's outputs for

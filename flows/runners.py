@@ -24,6 +24,3 @@ def task_runner(dask_address: str | None = None, workers: int = 2):
                                               "dashboard_address": None})
     return DaskTaskRunner(address=dask_address)
 
-
-def describe(dask_address: str | None) -> str:
-    return f"dask ({dask_address})" if dask_address else f"threads ({THREADS})"

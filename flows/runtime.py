@@ -140,7 +140,7 @@ class RedactIds:
     own log lines carry counts and file names only, and tests hold them to that."""
 
     def mask(self, text: str) -> str:
-        from schemas.gate import mask_full_ids
+        from reconcile.masking import mask_full_ids
 
         return mask_full_ids(text)
 

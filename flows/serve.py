@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import yaml
+from schemas.defaults import DEADLINE
 
 DEFAULTS = {
     "timezone": "Asia/Shanghai",
     "schedules": {"reconcile": "0 2 * * *", "monthly_progress": "0 1 1 * *"},
-    "deadline": "2020-06-30",
+    "deadline": DEADLINE.isoformat(),
     "store": None,
     "mapping": None,
     "dask_address": None,
@@ -27,16 +27,9 @@ DEFAULTS = {
 
 def load_settings(path: str | Path) -> dict:
     from connectors.errors import SourceError
+    from connectors.settings_file import read_settings_file
 
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except OSError as e:
-        raise SourceError(str(path), f"cannot read the settings file ({e.strerror or e})",
-                          expected="a settings YAML (see anju.example.yaml)") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        raise SourceError(str(path), f"not a readable settings YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(raw, dict):
-        raise SourceError(str(path), "the settings are not a mapping", expected="`key: value` lines")
+    raw = read_settings_file(path)
     settings = {**DEFAULTS, **raw, "schedules": {**DEFAULTS["schedules"], **(raw.get("schedules") or {})}}
     missing = [k for k in ("out",) if not settings.get(k)] + [
         f"sources.{k}" for k in ("ps_households", "ha_archive") if not (settings.get("sources") or {}).get(k)]

@@ -1,7 +1,48 @@
-"""The pure reconciliation core: normalize, match, classify, unify. No I/O, no Prefect.
+"""The pure reconciliation core: normalize, match, classify, unify. No I/O, no Prefect, no clock.
 
-The public surface is :mod:`reconcile.pipeline`; the stage modules are its internals.
+This package is the core's public surface: the flow, the tests and the benchmarks call
+the stages below and nothing else. The modules behind it are its internals.
+
+Example, the stages one after the other (what :func:`run` does; the flow runs the same
+functions as Prefect tasks, the scored matching once per partition)::
+
+    import reconcile
+    settings = reconcile.Settings(as_of=date(2020, 7, 31))
+    canon = reconcile.normalize(raw, specs, settings)
+    ids = reconcile.match_by_id(canon)
+    parts = [reconcile.candidates(p) for p in reconcile.partitions(ids.residual)]
+    model = reconcile.fit_model(ids.residual, parts)
+    matched = reconcile.finish_match(canon, ids, [reconcile.score(c, model) for c in parts], model)
+    disc = reconcile.find_discrepancies(canon, matched, settings)
+    unified, others = reconcile.unify_households(canon, matched.matches, disc, settings)
 """
-from reconcile.pipeline import Canonical, Settings, Tables, find_discrepancies, match, normalize, run
+from reconcile.compare import LEVELS
+from reconcile.gate import gate_frames
+from reconcile.feedback import SOURCE as FEEDBACK_SOURCE
+from reconcile.feedback import cleaned_records, corrections
+from reconcile.masking import mask_full_ids, masked_rows
+from reconcile.match import MatchResult
+from reconcile.pipeline import (Canonical, IdMatches, LedgerUpdate, Settings, Tables, candidates, find_discrepancies,
+                                finish_match, fit_model, match, match_by_id, normalize, partitions, published_tables,
+                                run, run_counts, score, track_ledger, unify_households)
+from reconcile.progress import monthly_progress
+from reconcile.report import (analyst_view, changes_since_last_run, chart_frames, county_counts, ledger_changes,
+                              report_grid, rule_changes, summary)
+from reconcile.scope import ORDER, merge_scoped, restrict
 
-__all__ = ["Canonical", "Settings", "Tables", "find_discrepancies", "match", "normalize", "run"]
+__all__ = [
+    # stages
+    "normalize", "match_by_id", "partitions", "candidates", "fit_model", "score", "finish_match", "match",
+    "find_discrepancies", "track_ledger", "unify_households", "published_tables", "run_counts", "run",
+    # their inputs and outputs
+    "Settings", "Canonical", "IdMatches", "MatchResult", "LedgerUpdate", "Tables", "LEVELS",
+    # scoped re-runs
+    "restrict", "merge_scoped", "ORDER",
+    # report tables
+    "monthly_progress", "analyst_view", "summary", "chart_frames", "report_grid", "changes_since_last_run",
+    "county_counts", "ledger_changes", "rule_changes",
+    # what the publishing gate checks; IDs masked where people read (messages, logs)
+    "gate_frames", "mask_full_ids", "masked_rows",
+    # correction packages for the agencies
+    "FEEDBACK_SOURCE", "cleaned_records", "corrections",
+]

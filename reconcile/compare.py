@@ -1,7 +1,10 @@
 """Comparison levels of candidate pairs: how alike two records are, field by field.
 
 Levels are small integers, most alike first, in the order ``schemas/matching.yaml``
-lists them; the Fellegi-Sunter model learns what each level is worth.
+lists them; the Fellegi-Sunter model learns what each level is worth. The YAML is the one
+list: each comparison names its cases (:func:`_select`), and the import computes every
+field once, so a case named or ordered otherwise than the YAML stops it with
+:class:`LevelOrderError`.
 """
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ import numpy as np
 import pandas as pd
 from rapidfuzz.distance import JaroWinkler
 from rapidfuzz.process import cpdist
+
+from schemas.config import load_matching_settings
 
 ID_WIDTH = 18
 
@@ -31,16 +36,32 @@ def _char_matrix(s: pd.Series) -> np.ndarray:
     return np.frombuffer("".join(padded.tolist()).encode("ascii", "replace"), dtype=np.uint8).reshape(-1, ID_WIDTH)
 
 
-# The levels of each field, most alike first: schemas/matching.yaml declares the same
-# names in the same order (a test holds them together); the np.select calls below
-# produce their indexes.
-LEVELS = {
-    "name": ["exact", "pinyin", "similar", "different"],
-    "id": ["near", "excel", "birth_region", "birth_date", "missing", "different"],
-    "village": ["same", "same_town", "different"],
-    "size": ["same", "off_by_one", "different"],
-    "member": ["name_and_id", "name_in_roster", "not_in_roster"],
-}
+# The levels of each field, most alike first, as schemas/matching.yaml declares them.
+LEVELS: dict[str, list[str]] = {f: list(names) for f, names in load_matching_settings()["levels"].items()}
+
+
+class LevelOrderError(ValueError):
+    """A comparison's cases are named or ordered otherwise than matching.yaml's levels."""
+
+
+def level_index(field: str, name: str) -> int:
+    """The index of one level: ``level_index("id", "excel") == 1``."""
+    try:
+        return LEVELS[field].index(name)
+    except (KeyError, ValueError):
+        raise LevelOrderError(f"matching.yaml declares no level {name!r} of {field!r}") from None
+
+
+def _select(field: str, cases: list[tuple[str, np.ndarray]], otherwise: str) -> np.ndarray:
+    """``np.select`` over named cases, the first that holds wins: the case names and then
+    ``otherwise`` must be ``LEVELS[field]`` in its order, so a case's index is its level."""
+    names = [name for name, _ in cases] + [otherwise]
+    if names != LEVELS.get(field):
+        raise LevelOrderError(f"compare.py computes the {field} levels {names}, matching.yaml declares "
+                              f"{LEVELS.get(field)}: the same names, in the same order")
+    return np.select([c for _, c in cases], list(range(len(cases))), len(cases)).astype(np.int8)
+
+
 EXCEL_MIN_DIGITS = 12  # fewer kept digits (``5.22425E+17``) do not reach the birth month: treated as missing
 FLOAT_DIGITS = 15      # a double holds 15 significant digits for sure: more are conversion noise
 
@@ -103,8 +124,8 @@ def id_levels(a: pd.Series, b: pd.Series) -> np.ndarray:
     birth = full & ~diff[:, 6:14].any(axis=1)
     missing = (la < EXCEL_MIN_DIGITS) | (lb < EXCEL_MIN_DIGITS) | ((la < ID_WIDTH) & ~short_a) \
         | ((lb < ID_WIDTH) & ~short_b)
-    return np.select([near, excel_same, birth_region & ~excel, birth & ~excel, missing & ~excel],
-                     [0, 1, 2, 3, 4], 5).astype(np.int8)
+    return _select("id", [("near", near), ("excel", excel_same), ("birth_region", birth_region & ~excel),
+                          ("birth_date", birth & ~excel), ("missing", missing & ~excel)], "different")
 
 
 def name_levels(a: pd.Series, b: pd.Series, pa: pd.Series, pb: pd.Series) -> np.ndarray:
@@ -112,42 +133,66 @@ def name_levels(a: pd.Series, b: pd.Series, pa: pd.Series, pb: pd.Series) -> np.
     pinyin = (pa == pb).fillna(False).to_numpy()
     sim = cpdist(a.fillna("").tolist(), b.fillna("").tolist(), scorer=JaroWinkler.normalized_similarity,
                  workers=1) if len(a) else np.zeros(0)
-    return np.select([exact, pinyin, sim >= 0.75], [0, 1, 2], 3).astype(np.int8)
+    return _select("name", [("exact", exact), ("pinyin", pinyin), ("similar", sim >= 0.75)], "different")
 
 
 def village_levels(a: pd.Series, b: pd.Series) -> np.ndarray:
     same = (a == b).fillna(False).to_numpy()
     town = (a.str[:9] == b.str[:9]).fillna(False).to_numpy()
-    return np.select([same, town], [0, 1], 2).astype(np.int8)
+    return _select("village", [("same", same), ("same_town", town)], "different")
 
 
 def size_levels(a: pd.Series, b: pd.Series) -> np.ndarray:
     d = (a.astype("Float64") - b.astype("Float64")).abs()
-    return np.select([(d == 0).fillna(False).to_numpy(), (d == 1).fillna(False).to_numpy()], [0, 1], 2).astype(np.int8)
+    return _select("size", [("same", (d == 0).fillna(False).to_numpy()),
+                            ("off_by_one", (d == 1).fillna(False).to_numpy())], "different")
 
 
+# A pair's agreement pattern, one code per field and level (the matches' `agreement`).
 LEVEL_TEXT = {
-    "name": ["name=", "name~pinyin", "name~similar", "name≠"],
-    "id": ["id~near", "id~excel", "id~birth_region", "id~birth_date", "id?", "id≠"],
-    "village": ["village=", "village~town", "village≠"],
-    "size": ["size=", "size±1", "size≠"],
-    "member": ["in_roster+id", "in_roster", ""],
+    "name": {"exact": "name=", "pinyin": "name~pinyin", "similar": "name~similar", "different": "name≠"},
+    "id": {"near": "id~near", "excel": "id~excel", "birth_region": "id~birth_region",
+           "birth_date": "id~birth_date", "missing": "id?", "different": "id≠"},
+    "village": {"same": "village=", "same_town": "village~town", "different": "village≠"},
+    "size": {"same": "size=", "off_by_one": "size±1", "different": "size≠"},
+    "member": {"name_and_id": "in_roster+id", "name_in_roster": "in_roster", "not_in_roster": ""},
 }
 # The analysts' one-line explanation of a scored pair, one phrase per field and level.
 LEVEL_TEXT_ZH = {
-    "name": ["姓名相同", "姓名同音", "姓名相似", "姓名不同"],
-    "id": ["身份证号差1位", "身份证号被Excel转为数字但保留的位数一致", "身份证号地区和出生日期相同", "身份证号出生日期相同",
-           "身份证号缺失", "身份证号不同"],
-    "village": ["村相同", "同乡镇", "村不同"],
-    "size": ["人口数相同", "人口数差1", "人口数不同"],
-    "member": ["户主为家庭成员(姓名和身份证号)", "户主姓名在家庭成员中", "户主不在家庭成员中"],
+    "name": {"exact": "姓名相同", "pinyin": "姓名同音", "similar": "姓名相似", "different": "姓名不同"},
+    "id": {"near": "身份证号差1位", "excel": "身份证号被Excel转为数字但保留的位数一致",
+           "birth_region": "身份证号地区和出生日期相同", "birth_date": "身份证号出生日期相同",
+           "missing": "身份证号缺失", "different": "身份证号不同"},
+    "village": {"same": "村相同", "same_town": "同乡镇", "different": "村不同"},
+    "size": {"same": "人口数相同", "off_by_one": "人口数差1", "different": "人口数不同"},
+    "member": {"name_and_id": "户主为家庭成员(姓名和身份证号)", "name_in_roster": "户主姓名在家庭成员中",
+               "not_in_roster": "户主不在家庭成员中"},
 }
 EXPLAIN_ORDER = ("name", "village", "id", "size", "member")
 
 
+def _by_index(texts: dict[str, dict[str, str]], what: str) -> dict[str, np.ndarray]:
+    """Texts keyed by level name as arrays indexed by level; a level without a text, or a
+    text of no level, is a LevelOrderError."""
+    if set(texts) != set(LEVELS) or any(set(texts[f]) != set(LEVELS[f]) for f in LEVELS):
+        raise LevelOrderError(f"compare.py {what} names other fields or levels than matching.yaml")
+    return {f: np.array([texts[f][name] for name in LEVELS[f]]) for f in LEVELS}
+
+
+def check_levels() -> dict[str, dict[str, np.ndarray]]:
+    """Every field's comparison once on no pairs, and the texts by level: run at import, so
+    compare.py and matching.yaml disagreeing is an error before any pair is compared."""
+    none = pd.Series([], dtype="string")
+    id_levels(none, none), name_levels(none, none, none, none), village_levels(none, none), size_levels(none, none)
+    return {"code": _by_index(LEVEL_TEXT, "LEVEL_TEXT"), "zh": _by_index(LEVEL_TEXT_ZH, "LEVEL_TEXT_ZH")}
+
+
+_TEXTS = check_levels()
+
+
 def describe(levels: pd.DataFrame) -> pd.Series:
     """``id~near,name=,village=,size=``: which fields agreed and how."""
-    parts = [pd.Series(np.array(LEVEL_TEXT[f])[levels[f].to_numpy()], index=levels.index, dtype="string")
+    parts = [pd.Series(_TEXTS["code"][f][levels[f].to_numpy()], index=levels.index, dtype="string")
              for f in ("id", "name", "village", "size", "member")]
     return parts[0].str.cat(parts[1:], sep=",").str.replace(r",+", ",", regex=True).str.strip(",")
 
@@ -158,7 +203,7 @@ def explain(levels: pd.DataFrame, weights: dict[str, np.ndarray]) -> tuple[pd.Se
     text, js = [], []
     for f in EXPLAIN_ORDER:
         w = pd.Series(np.round(weights[f], 1), index=levels.index).map("{:+.1f}".format).astype("string")
-        phrase = pd.Series(np.array(LEVEL_TEXT_ZH[f])[levels[f].to_numpy()], index=levels.index, dtype="string")
+        phrase = pd.Series(_TEXTS["zh"][f][levels[f].to_numpy()], index=levels.index, dtype="string")
         text.append(phrase + " " + w)
         js.append(f'"{f}": ' + w.str.lstrip("+"))
     return (text[0].str.cat(text[1:], sep=", "),

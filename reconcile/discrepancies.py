@@ -15,7 +15,7 @@ import pandas as pd
 from reconcile.rules import RULES, RuleContext
 from schemas.config import Catalog, load_catalog
 from schemas.field_labels import field_labels
-from schemas.gate import mask_full_ids_in
+from reconcile.masking import mask_full_ids_in
 
 DISCREPANCY_COLUMNS = [
     "discrepancy_id", "rule", "severity", "owner", "agency", "household_no", "archive_no",
@@ -54,6 +54,17 @@ def _empty_hits() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="string") for c in HIT_COLUMNS})
 
 
+def _check_records(code: str, record: str, hits: pd.DataFrame) -> None:
+    """The hits name the records the catalog says (``record``); otherwise the rule is wrong."""
+    has_ps, has_ha = hits["household_no"].notna(), hits["archive_no"].notna()
+    agency = hits["agency"]
+    ok = {"ps": has_ps & ~has_ha, "ha": has_ha & ~has_ps, "pair": has_ps & has_ha,
+          "agency": ((agency == "ps") & has_ps & ~has_ha) | ((agency == "ha") & has_ha & ~has_ps)}[record]
+    if not ok.fillna(False).all():
+        raise AssertionError(f"rule {code}: {int((~ok.fillna(False)).sum())} hit(s) name other records than "
+                             f"catalog.yaml's record: {record}")
+
+
 def classify(ctx: RuleContext, catalog: Catalog | None = None) -> pd.DataFrame:
     """Every discrepancy of every rule, one row each, sorted for byte-stable output."""
     catalog = catalog or load_catalog()
@@ -63,6 +74,7 @@ def classify(ctx: RuleContext, catalog: Catalog | None = None) -> pd.DataFrame:
         hits = pd.concat([_empty_hits(), hits.astype("string")], ignore_index=True)[HIT_COLUMNS]
         if hits.empty:
             continue
+        _check_records(code, spec.record, hits)
         hits["rule"], hits["severity"] = code, spec.severity
         hits["owner"] = hits["agency"] if spec.owner == "agency" else spec.owner
         hits["agency"] = hits["agency"].fillna("")

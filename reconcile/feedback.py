@@ -3,7 +3,7 @@
 For every discrepancy an agency owns (owner = that agency or both) and whose rule names
 a column of that agency's record (``corrects`` in the catalog), one row: the record's key,
 the column under its native header, the current value, the proposed value where one can
-be derived (``suggest_for``) and its basis, the discrepancy id and the reason in Chinese.
+be derived (``suggest_for``) and its basis (``basis_zh``), the discrepancy id and the reason in Chinese.
 
     >>> import pandas as pd
     >>> from schemas import load_source_specs
@@ -23,11 +23,6 @@ from schemas.config import SourceSpec, load_catalog, native_spellings
 
 SOURCE = {"ps": "ps_households", "ha": "ha_archive"}
 KEY = {"ps": "household_no", "ha": "archive_no"}
-BASIS = {
-    "INVALID_ID": "对方部门同一户记录中的有效身份证号码",
-    "SECURED_CONFLICT": "农户档案中危房改造已于核查日前竣工",
-    "TARGET_TYPE_CONFLICT": "该户已与扶贫系统建档立卡贫困户匹配",
-}
 PACKAGE_COLUMNS = ["discrepancy_id", "rule", "severity", "county_code", "户编号", "档案编号", "column", "字段",
                    "当前值", "建议值", "依据", "原因", "处理建议"]
 # native vocabularies of the columns a proposal may write
@@ -73,7 +68,7 @@ def corrections(discrepancies: pd.DataFrame, specs: dict[str, SourceSpec], agenc
             "county_code": d["county_code"], "户编号": d["household_no"], "档案编号": d["archive_no"],
             "column": col, "字段": col.map(lambda c: native_header(spec, c)),
             "当前值": current, "建议值": proposed,
-            "依据": pd.Series(BASIS.get(rule, pd.NA), index=d.index, dtype="string").where(proposed.notna()),
+            "依据": pd.Series(entry.basis_zh, index=d.index, dtype="string").where(proposed.notna()),
             "原因": d["message"], "处理建议": d["action"]}))
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype="string") for c in PACKAGE_COLUMNS})

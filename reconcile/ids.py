@@ -13,23 +13,11 @@ import numpy as np
 import pandas as pd
 
 from reconcile.frames import WS, nfkc
-
+from schemas.frames import ID_PROBLEMS
 from schemas.regions import county_codes
 
 WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 CHECK_CHARS = np.array(list("10X98765432"))
-
-# Why an ID is invalid, in the order they are tested: the first that applies is reported.
-PROBLEMS = ("empty", "excel_number", "characters", "length", "region", "birth_date", "check_digit")
-PROBLEM_TEXT = {
-    "empty": ("为空", "empty"),
-    "excel_number": ("被Excel转为数字，已丢失位数", "turned into a number by Excel; digits are lost"),
-    "characters": ("含非法字符", "contains characters other than digits and a final X"),
-    "length": ("位数不是18位或15位", "is neither 18 nor 15 characters long"),
-    "region": ("前6位不是现存或曾存在的县级区划代码", "first 6 digits are no county code past or present"),
-    "birth_date": ("出生日期不存在", "birth date is impossible"),
-    "check_digit": ("校验码错误", "check character is wrong"),
-}
 
 _EXCEL_NUMBER = r"^[0-9]+(?:\.[0-9]+)?[Ee][+-]?[0-9]+$|^[0-9]+\.[0-9]*$"
 
@@ -56,12 +44,16 @@ def normalize_ids(raw: pd.Series, latest_birth: date | None = None) -> pd.DataFr
 
     Returns a frame on the same index with ``id`` (18 characters when valid, a 15-digit
     legacy ID upgraded; otherwise the cleaned text as found), ``valid`` and ``problem``
-    (one of :data:`PROBLEMS`, NA when valid).
+    (one of ``schemas.frames.ID_PROBLEMS``, tested in that order, the first that applies;
+    NA when valid).
     """
     s = clean_id_text(raw)
     problem = pd.Series(pd.NA, index=s.index, dtype="string")
+    order = iter(ID_PROBLEMS)
 
     def flag(mask: pd.Series, name: str) -> None:
+        if name != next(order, None):  # the tests below run in the order the schema lists
+            raise AssertionError(f"ID problem {name!r} is tested out of the order of schemas.frames.ID_PROBLEMS")
         problem.loc[mask.fillna(False) & problem.isna()] = name
 
     flag(s == "", "empty")

@@ -23,10 +23,8 @@ from __future__ import annotations
 import pandas as pd
 
 from reconcile.frames import isin
-
-OPEN = ("new", "open", "reopened")
-COLUMNS = ["discrepancy_id", "rule", "county_code", "household_no", "archive_no", "field", "status",
-           "first_seen", "last_seen", "resolved_at", "changed_by_run"]
+from schemas.published import LEDGER_COLUMNS as COLUMNS
+from schemas.published import OPEN_STATUSES as OPEN
 
 
 def _frame(f: pd.DataFrame) -> pd.DataFrame:

@@ -11,7 +11,8 @@ Pass ``member_id``: the HA householder's ID is a member of a PS household that h
 exact match (the householder changed; reported as HOUSEHOLDER_CHANGED). A household
 already matched by its own ID keeps that match: a spouse's own archive record is not
 folded into it.
-Passes ``id_near`` and ``fuzzy`` (``match_scored.py``): what the ID passes left.
+Passes ``id_near`` and ``fuzzy`` (``match_scored.py``): what the ID passes left, county
+partition by county partition (``reconcile.pipeline.match`` runs the stages in order).
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ MATCH_COLUMNS = ["household_no", "archive_no", "county_code", "method", "score",
 # What the ID passes tell analysts (the scored passes explain themselves field by field).
 PASS_EXPLANATION = {"id_exact": "身份证号相同", "member_id": "户主身份证号为该户家庭成员的身份证号(户主变更)"}
 
-# Confidence of each pass (issue 5 replaces these with calibrated probabilities).
+# Confidence of each pass: fixed, the ID agrees (the scored passes' scores are the model's probabilities).
 PASS_SCORE = {"id_exact": 1.0, "member_id": 0.98}
 
 

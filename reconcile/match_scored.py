@@ -39,7 +39,10 @@ from schemas.config import load_matching_settings
 
 BLOCKS = (("county_code", "pinyin"), ("county_code", "birth"), ("village_code", "surname"))
 ROSTER_BLOCKS = (("county_code", "pinyin"), ("county_code", "birth"))
-ID_CLOSE = (0, 1, 4)  # near, excel, missing: IDs a second copy of one archive may carry
+ID_NEAR = tuple(compare.level_index("id", name) for name in ("near", "excel"))  # a roster member's own ID, mistyped
+MEMBER_NEAR, MEMBER_NAME, MEMBER_NONE = (compare.level_index("member", name)
+                                         for name in ("name_and_id", "name_in_roster", "not_in_roster"))
+ID_CLOSE = tuple(compare.level_index("id", name) for name in ("near", "excel", "missing"))  # IDs a second copy of one archive may carry
 COPY_MAX_DIFFERENCES = 2  # ... or one slip that changed two characters (a birth month typed 13)
 FIELDS = ("name", "id", "village", "size", "member")
 KNOWN_SAMPLE = 50_000
@@ -107,11 +110,11 @@ def member_levels(p: pd.DataFrame, roster: pd.DataFrame) -> tuple[np.ndarray, np
     roster = roster[isin(roster["household_no"], p["household_no"])]
     hit = p[["household_no", "name_ha", "digits_ha"]].reset_index().merge(
         roster.rename(columns={"name": "name_ha"}), on=["household_no", "name_ha"])
-    level = np.full(len(p), 2, dtype=np.int8)
+    level = np.full(len(p), MEMBER_NONE, dtype=np.int8)
     changed = np.zeros(len(p), dtype=bool)
     if len(hit):
-        close = np.isin(compare.id_levels(hit["digits_ha"], hit["digits"]), (0, 1))
-        best = pd.DataFrame({"i": hit["index"].to_numpy(), "lv": np.where(close, 0, 1),
+        close = np.isin(compare.id_levels(hit["digits_ha"], hit["digits"]), ID_NEAR)
+        best = pd.DataFrame({"i": hit["index"].to_numpy(), "lv": np.where(close, MEMBER_NEAR, MEMBER_NAME),
                              "ch": close & ~hit["head"].to_numpy(dtype=bool)}).groupby("i").agg(
             lv=("lv", "min"), ch=("ch", "any"))
         level[best.index.to_numpy()] = best["lv"].to_numpy()
@@ -249,7 +252,8 @@ def fit(res: Residual, parts: list[pd.DataFrame]) -> FSModel | None:
     cfg = load_matching_settings()
     if res.known is None:
         return None
-    cand = pd.concat(parts, ignore_index=True)
+    # no partition at all (no county left over after the ID passes): the empty candidates
+    cand = pd.concat(parts, ignore_index=True) if parts else partition_levels(res)
     if "copy" in cand.columns:
         cand = cand[~cand["copy"].astype(bool)]
     cand = cand.sort_values(["household_no", "archive_no"], ignore_index=True)

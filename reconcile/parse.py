@@ -23,9 +23,9 @@ from reconcile.ids import normalize_ids
 from reconcile.names import clean_names
 from schemas.config import ColumnSpec, SourceSpec, fold, load_vocabularies
 from schemas.frames import KEY_MAX_LENGTH, not_nullable
-from schemas.gate import mask_full_ids_in
+from schemas.published import QUARANTINE_COLUMNS  # the published Quarantine model's columns, in order
+from reconcile.masking import mask_full_ids_in, masked_rows
 
-QUARANTINE_COLUMNS = ["source", "row_number", "record_key", "county_code", "column", "value", "problem", "reason"]
 # C0 controls but tab and line breaks, and DEL: PostgreSQL refuses NUL in text, a
 # workbook refuses the others, and no name, code or date holds one.
 CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
@@ -199,6 +199,25 @@ def _empty_quarantine() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="int64" if c == "row_number" else "string") for c in QUARANTINE_COLUMNS})
 
 
+def quarantine_frame(**columns) -> pd.DataFrame:
+    """Quarantine rows from columns by name (Series or one value each); a quarantine
+    column not given is empty, a name that is none of them is an error. For the stages
+    that quarantine rows themselves (orphan members), so no one restates the columns.
+
+    >>> quarantine_frame(source="ps_members", row_number=pd.Series([7]), problem="orphan",
+    ...                  reason="x").columns.tolist() == QUARANTINE_COLUMNS
+    True
+    """
+    unknown = sorted(set(columns) - set(QUARANTINE_COLUMNS))
+    if unknown:
+        raise ValueError(f"no quarantine column {', '.join(unknown)}; the columns: {', '.join(QUARANTINE_COLUMNS)}")
+    frame = pd.DataFrame(columns)
+    for c in QUARANTINE_COLUMNS:
+        if c not in frame:
+            frame[c] = pd.NA
+    return frame[QUARANTINE_COLUMNS]
+
+
 def _quarantine_rows(raw, spec, source, problems) -> pd.DataFrame:
     if not problems:
         return _empty_quarantine()
@@ -231,7 +250,7 @@ def rejected_quarantine(rejected: dict[str, list[dict]] | None) -> pd.DataFrame:
     rows = [{"source": source, "row_number": int(r["row"]), "record_key": None, "county_code": None,
              "column": r.get("column"), "value": r.get("text"), "problem": "malformed_row",
              "reason": f"行格式错误 / malformed row: {r.get('reason', '')}"}
-            for source, listed in sorted((rejected or {}).items()) for r in listed]
+            for source, listed in sorted((rejected or {}).items()) for r in masked_rows(listed)]
     if not rows:
         return _empty_quarantine()
     return pd.DataFrame(rows, columns=QUARANTINE_COLUMNS)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-DEFAULT_PARTITION_RECORDS = 200_000  # residual records (both sides) per partition
+from schemas.defaults import PARTITION_RECORDS  # residual records (both sides) per partition
 
 
-def county_groups(weights: pd.Series, max_records: int = DEFAULT_PARTITION_RECORDS) -> list[list[str]]:
+def county_groups(weights: pd.Series, max_records: int = PARTITION_RECORDS) -> list[list[str]]:
     """Counties in code order, cut into consecutive groups of about ``max_records``.
 
     A county is never split; one larger than the bound is a group of its own.

@@ -1,9 +1,13 @@
-"""The reconciliation core as stages: DataFrames in, DataFrames out, no I/O.
+"""The reconciliation core as stages: DataFrames in, DataFrames out, no I/O, no clock.
 
-``flows`` runs each stage as a Prefect task; tests and benchmarks call them directly.
+The flow runs each stage as a Prefect task (the scored matching per county partition,
+spread over threads or a Dask cluster); :func:`run` calls the same stages one after the
+other, for tests and benchmarks. There is one path through the core, whoever runs it.
 
-    raw frames --normalize--> canonical + quarantine --match--> matches
-               --classify--> discrepancies --unify--> unified, other_groups
+    raw frames --normalize--> canonical + quarantine
+               --match_by_id--> ID matches + residual --partitions/candidates/fit_model/score-->
+               --finish_match--> matches --find_discrepancies--> discrepancies
+               --track_ledger--> ledger --unify_households--> unified, other_groups
 """
 from __future__ import annotations
 
@@ -12,22 +16,28 @@ from datetime import date
 
 import pandas as pd
 
-from reconcile.frames import isin
+from reconcile.compare import LEVELS
 from reconcile.discrepancies import classify
-from reconcile.match import MatchResult, match_households
+from reconcile.frames import isin
+from reconcile.fs_model import FSModel
+from reconcile.ledger import annotate, changes, update_ledger
+from reconcile.match import MatchResult, finish, members_or_empty
+from reconcile.match import match_by_id as id_passes
+from reconcile.match_scored import Residual, ScoredResult, assign, combine, fit, partition_levels, residual
 from reconcile.parse import finish_quarantine, parse_source, rejected_quarantine
+from reconcile.partition import county_groups
 from reconcile.rules import RuleContext
 from reconcile.unify import unify
 from schemas.config import SourceSpec, load_vocabularies
+from schemas.defaults import DEADLINE, PARTITION_RECORDS
 from schemas.frames import CANONICAL, check_raw
-
-DEFAULT_DEADLINE = date(2020, 6, 30)
+from schemas.published import LEDGER_STATUSES
 
 
 @dataclass
 class Settings:
     as_of: date
-    deadline: date = DEFAULT_DEADLINE
+    deadline: date = DEADLINE
 
 
 @dataclass
@@ -48,6 +58,20 @@ class Tables:
     quarantine: pd.DataFrame
 
 
+@dataclass
+class IdMatches:
+    """The national ID passes' matches, and the residual the scored passes work on."""
+    matches: pd.DataFrame
+    residual: Residual
+
+
+@dataclass
+class LedgerUpdate:
+    ledger: pd.DataFrame         # the scope's ledger after this run
+    changes: pd.DataFrame        # what this run changed (``reconcile.ledger.changes``)
+    discrepancies: pd.DataFrame  # the discrepancies with their ledger status
+
+
 def _orphan_members(members: pd.DataFrame, ps: pd.DataFrame) -> pd.Series:
     return ~isin(members["household_no"], ps["household_no"])
 
@@ -60,6 +84,11 @@ def normalize(raw: dict[str, pd.DataFrame], specs: dict[str, SourceSpec], settin
     raw frame; ``ps_members`` may be absent. ``rejected`` maps a source to the rows its
     reader could not split into cells (``meta["rejected_rows"]``): they are quarantined
     with the rest, and counted as read.
+
+    Example (the bundled sample; ``raw`` as the readers give it)::
+
+        canon = normalize(raw, load_source_specs(), Settings(as_of=date(2020, 7, 31)))
+        canon.rows_read  # {'ps_households': 2016, 'ha_archive': 2132, 'ps_members': 7241}
     """
     for name, frame in raw.items():
         if name != "ps_members":  # an empty member roster is allowed; households are not
@@ -95,20 +124,155 @@ def normalize(raw: dict[str, pd.DataFrame], specs: dict[str, SourceSpec], settin
     return Canonical(ps=ps, members=members, ha=ha, quarantine=q, rows_read=read)
 
 
-def match(canon: Canonical) -> MatchResult:
-    return match_households(canon.ps, canon.members, canon.ha)
+def match_by_id(canon: Canonical) -> IdMatches:
+    """The national ID passes (``id_exact``, ``member_id``), and what they leave for the
+    scored passes (an ID is national: these passes cross counties, the scored ones never do).
+
+
+    Example, on the sample job::
+
+        ids = match_by_id(canon)
+        ids.matches["method"].value_counts().to_dict()  # {'id_exact': 1767, 'member_id': 47}
+    """
+    members = members_or_empty(canon.members)
+    by_id = id_passes(canon.ps, members, canon.ha)
+    return IdMatches(by_id, residual(canon.ps, canon.ha, members, by_id))
+
+
+def partitions(res: Residual, max_records: int = PARTITION_RECORDS) -> list[Residual]:
+    """The residual cut into groups of whole counties of about ``max_records`` records each:
+    the units the scored passes run on, on any worker (``reconcile.partition``).
+
+
+    Example, on the sample job::
+
+        [len(p.ps) for p in partitions(ids.residual)]  # one partition: the sample is small
+    """
+    return [res.part(g) for g in county_groups(res.counties(), max_records)]
+
+
+def candidates(part: Residual) -> pd.DataFrame:
+    """One partition's candidate pairs with their comparison levels, in key order."""
+    return partition_levels(part)
+
+
+def fit_model(res: Residual, parts: list[pd.DataFrame]) -> FSModel | None:
+    """The run's Fellegi-Sunter model, fitted over every partition's candidates (None when
+    the ID passes matched nothing to learn from).
+
+
+    Example, on the sample job::
+
+        model = fit_model(ids.residual, [candidates(p) for p in partitions(ids.residual)])
+        model.as_dict(LEVELS)["iterations"]  # 25
+    """
+    return fit(res, parts)
+
+
+def score(cand: pd.DataFrame, model: FSModel | None) -> ScoredResult:
+    """One partition's scored matches (``id_near``, ``member_id``, ``fuzzy``) and review pairs."""
+    return assign(cand, model)
+
+
+def finish_match(canon: Canonical, ids: IdMatches, scored: list[ScoredResult], model: FSModel | None) -> MatchResult:
+    """The match table (one row per matched HA record, in key order) from the ID passes and
+    every partition's scored result; ``model`` is kept with it for run.json."""
+    return finish(canon.ps, ids.matches, combine(scored or [assign(pd.DataFrame(), model)]))
+
+
+def match(canon: Canonical, partition_records: int = PARTITION_RECORDS) -> MatchResult:
+    """Every matching stage, partition after partition (the flow spreads the partitions
+    over its task runner; the result is the same).
+
+
+    Example, on the sample job::
+
+        matched = match(canon)
+        matched.matches.columns.tolist()[:4]  # ['household_no', 'archive_no', 'county_code', 'method']
+    """
+    ids = match_by_id(canon)
+    cands = [candidates(p) for p in partitions(ids.residual, partition_records)]
+    model = fit_model(ids.residual, cands)
+    return finish_match(canon, ids, [score(c, model) for c in cands], model)
 
 
 def find_discrepancies(canon: Canonical, matched: MatchResult, settings: Settings) -> pd.DataFrame:
+    """Every rule of the catalog over the matched records: one row per discrepancy.
+
+
+    Example, on the sample job::
+
+        disc = find_discrepancies(canon, matched, Settings(as_of=date(2020, 7, 31)))
+        disc["rule"].value_counts()["INVALID_ID"]  # 190
+    """
     ctx = RuleContext.build(canon.ps, canon.ha, canon.members, matched.matches, matched.review, settings.as_of,
                             settings.deadline)
     return classify(ctx)
 
 
-def run(raw: dict[str, pd.DataFrame], specs: dict[str, SourceSpec], settings: Settings) -> Tables:
-    """All stages in one call (what the flow does task by task)."""
+def track_ledger(disc: pd.DataFrame, earlier: pd.DataFrame, today: pd.DataFrame, as_of: str, run_id: str,
+                 counties: list[str] | None = None) -> LedgerUpdate:
+    """The ledger after this run, from the scope's ledger at the latest earlier date
+    (``earlier``) and what an earlier run today left (``today``).
+
+    What this run changed is measured against the scope's ledger as it stood before the
+    run (an earlier run today overrides the earlier date's).
+
+
+    Example, on the sample job::
+
+        update = track_ledger(disc, earlier, today, "2020-07-31", run_id)
+        update.ledger["status"].value_counts().to_dict()  # {'new': 1034} on a first run
+    """
+    ledger = update_ledger(earlier, disc, as_of, run_id, counties, same_day=today)
+    moves = changes(pd.concat([earlier, today], ignore_index=True), ledger)
+    return LedgerUpdate(ledger, moves, annotate(disc, ledger))
+
+
+def unify_households(canon: Canonical, matches: pd.DataFrame, disc: pd.DataFrame,
+                     settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The unified household table and the archive's other priority groups."""
+    return unify(canon.ps, canon.ha, matches, disc, settings.as_of)
+
+
+def records(frame: pd.DataFrame) -> pd.DataFrame:
+    """The canonical records, for the agencies' cleaned extracts (full values: agency use)."""
+    return frame.drop(columns=[c for c in frame.columns if c.startswith("extra:")]).reset_index(drop=True)
+
+
+def published_tables(canon: Canonical, matches: pd.DataFrame, disc: pd.DataFrame, unified: pd.DataFrame,
+                     others: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The tables a run publishes, by name, in the order they are written."""
+    return {"matches": matches, "discrepancies": disc, "unified": unified, "quarantine": canon.quarantine,
+            "other_groups": others, "records_ps": records(canon.ps), "records_ha": records(canon.ha)}
+
+
+def run_counts(canon: Canonical, matched: MatchResult, disc: pd.DataFrame, moves: pd.DataFrame) -> dict:
+    """The run record's counts: quarantine by problem, discrepancies by rule, ledger
+    changes, matches by method, and the fitted model (``FSModel.as_dict``)."""
+    return {
+        "quarantine_by_problem": canon.quarantine.groupby(["source", "column", "problem"], dropna=False)
+        .size().rename("rows").reset_index().astype({"rows": int}).to_dict("records"),
+        "discrepancies_by_rule": disc["rule"].value_counts().sort_index().to_dict(),
+        "ledger_changes": {k: int(v) for k, v in
+                           moves["status"].value_counts().reindex(LEDGER_STATUSES, fill_value=0).items()},
+        "matches_by_method": matched.matches["method"].value_counts().sort_index().to_dict(),
+        "match_model": matched.model.as_dict(LEVELS) if matched.model is not None else None,
+    }
+
+
+def run(raw: dict[str, pd.DataFrame], specs: dict[str, SourceSpec], settings: Settings,
+        partition_records: int = PARTITION_RECORDS) -> Tables:
+    """All stages in one call, without a ledger (what the flow does task by task).
+
+
+    Example, on the sample job::
+
+        tables = run(raw, load_source_specs(), Settings(as_of=date(2020, 7, 31)))
+        len(tables.matches), len(tables.discrepancies)  # (2001, 1034)
+    """
     canon = normalize(raw, specs, settings)
-    matched = match(canon)
+    matched = match(canon, partition_records)
     disc = find_discrepancies(canon, matched, settings)
-    unified, others = unify(canon.ps, canon.ha, matched.matches, disc, settings.as_of)
+    unified, others = unify_households(canon, matched.matches, disc, settings)
     return Tables(matched.matches, disc, unified, others, canon.quarantine)

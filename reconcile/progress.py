@@ -13,17 +13,12 @@ import pandas as pd
 
 from reconcile.rules import POOR, RENOVATION
 from schemas.regions import county_table, prefecture_of
+from schemas.report_labels import progress_headers
 
 SOURCES = {"年度计划": "tasks_annual", "2019年存量": "tasks_2019_stock", "回头看新增": "tasks_lookback"}
 COUNTS = ["tasks", *SOURCES.values(), "started", "completed", "accepted", "overdue", "poor_households",
           "determined_households"]
 ENTERED = ["ha_determination", "relocation", "completed_renovation", "unresolved_conflict"]
-HEADERS_ZH = {
-    "level": "层级", "code": "区划代码", "name": "名称", "tasks": "改造任务数", "tasks_annual": "年度计划",
-    "tasks_2019_stock": "2019年存量", "tasks_lookback": "回头看新增", "started": "已开工", "completed": "已竣工",
-    "accepted": "已验收", "start_rate": "开工率", "completion_rate": "竣工率", "overdue": "逾期未竣工",
-    "poor_households": "建档立卡贫困户数", "determined_households": "已录入认定结果户数", "entry_rate": "录入率",
-}
 
 
 def _rates(f: pd.DataFrame) -> pd.DataFrame:
@@ -72,4 +67,4 @@ def monthly_progress(ha: pd.DataFrame, unified: pd.DataFrame, as_of, deadline) -
     order = {"county": 0, "city": 1, "province": 2, "national": 3}
     out = out.sort_values(["level", "code"], key=lambda s: s.map(order) if s.name == "level" else s)
     out = _rates(out[["level", "code", "name", *COUNTS]].astype({c: "int64" for c in COUNTS}))
-    return out[list(HEADERS_ZH)].reset_index(drop=True)
+    return out[list(progress_headers())].reset_index(drop=True)

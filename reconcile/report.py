@@ -10,10 +10,11 @@ import pandas as pd
 from reconcile.ids import mask_ids
 from schemas.config import load_catalog, load_labels
 from schemas.field_labels import field_labels
-from schemas.gate import mask_full_ids_in
-from schemas.published import SEVERITIES
+from reconcile.masking import mask_full_ids_in
+from schemas.published import LEDGER_STATUSES, SEVERITIES
 from schemas.regions import county_table
 
+LABELS = load_labels()  # code -> Chinese label, per kind; rule labels come from the catalog
 ID_LIKE = r"^'?[0-9]{6}[0-9]{8,11}[0-9Xx]$"
 DISCREPANCY_HEADERS_ZH = {
     "discrepancy_id": "问题编号", "rule": "规则", "severity": "严重程度", "owner": "责任部门", "agency": "记录所属",
@@ -21,9 +22,6 @@ DISCREPANCY_HEADERS_ZH = {
     "ps_value": "扶贫系统值", "ha_value": "农户档案值", "suggested_value": "建议值", "explanation": "匹配依据", "message": "问题说明",
     "action": "处理建议", "status": "状态", "first_seen": "首次发现",
 }
-
-
-RULE_NAMES_ZH = load_labels()["rule"]  # from the catalog: one label per rule
 
 
 def mask_id_like(s: pd.Series) -> pd.Series:
@@ -51,21 +49,18 @@ def analyst_view(discrepancies: pd.DataFrame) -> pd.DataFrame:
     return d.rename(columns=DISCREPANCY_HEADERS_ZH)
 
 
-LEDGER_STATUSES = ["new", "open", "resolved", "reopened"]
-
-
 def ledger_changes(ledger: pd.DataFrame) -> pd.Series:
     """How many ledger entries this run made new, kept open, resolved, reopened."""
-    return ledger["status"].value_counts().reindex(LEDGER_STATUSES, fill_value=0)
+    return ledger["status"].value_counts().reindex(list(LEDGER_STATUSES), fill_value=0)
 
 
 def rule_changes(discrepancies: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
     """Per rule: discrepancies now, and what changed in the ledger since the last run."""
     now = discrepancies.groupby("rule").size().rename("discrepancies")
     moves = ledger.pivot_table(index="rule", columns="status", values="discrepancy_id", aggfunc="count",
-                               fill_value=0).reindex(columns=LEDGER_STATUSES, fill_value=0)
+                               fill_value=0).reindex(columns=list(LEDGER_STATUSES), fill_value=0)
     t = pd.concat([now, moves], axis=1).fillna(0).astype(int).sort_index()
-    t.insert(0, "规则", [RULE_NAMES_ZH.get(r, r) for r in t.index])
+    t.insert(0, "规则", [LABELS["rule"].get(r, r) for r in t.index])
     return t.rename_axis("rule").reset_index()
 
 
@@ -92,7 +87,6 @@ def summary(discrepancies: pd.DataFrame, ledger: pd.DataFrame) -> dict[str, pd.D
 # --- report.html: the grid, the changes since the last run, the charts -----------------------
 # Every code becomes its Chinese label here; connectors/reports.py only lays the frames out.
 
-LABELS = load_labels()
 GRID_HEADERS = ["问题编号", "状态", "规则", "严重程度", "责任部门", "记录所属", "县", "户编号", "档案编号", "字段",
                 "扶贫系统值", "农户档案值", "建议值", "匹配依据", "问题说明", "处理建议", "首次发现", "解决日期"]
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}

@@ -1,4 +1,5 @@
-"""One function per rule of the discrepancy catalog (``schemas/catalog.yaml``).
+"""One function per rule of the discrepancy catalog (``schemas/catalog.yaml``), named as
+the rule's code in lower case (``HA_MISSING`` -> :func:`ha_missing`).
 
 Each takes the :class:`RuleContext` and returns the hits: a frame with any of
 ``household_no, archive_no, agency, field, ps_value, ha_value, suggested_value``.
@@ -12,6 +13,8 @@ from datetime import date
 import pandas as pd
 
 from reconcile.frames import isin
+from schemas.config import load_catalog
+
 POOR = "建档立卡贫困户"
 RELOCATION = "易地扶贫搬迁"
 RENOVATION = "农村危房改造"
@@ -212,12 +215,15 @@ def householder_changed(ctx: RuleContext) -> pd.DataFrame:
                          "ha_value": p["ha_householder_name"]})
 
 
-RULES = {
-    "HA_MISSING": ha_missing, "PS_MISSING": ps_missing, "TARGET_TYPE_CONFLICT": target_type_conflict,
-    "SECURED_CONFLICT": secured_conflict, "METHOD_CONFLICT": method_conflict,
-    "DANGER_CONFLICT": danger_conflict, "RENOVATION_OVERDUE": renovation_overdue,
-    "EXITED_UNSECURED": exited_unsecured, "IDENTITY_CONFLICT": identity_conflict,
-    "INVALID_ID": invalid_id, "DUPLICATE": duplicate, "DATE_ANOMALY": date_anomaly,
-    "SUBSIDY_MISSING": subsidy_missing, "REVIEW_MATCH": review_match,
-    "HOUSEHOLDER_CHANGED": householder_changed,
-}
+def _implementations() -> dict:
+    """Rule code -> its function: the catalog's code in lower case. A rule of the catalog
+    without a function, or a function of that form without a rule, stops the import."""
+    catalog = list(load_catalog())
+    found = {code: globals().get(code.lower()) for code in catalog}
+    missing = sorted(code for code, fn in found.items() if not callable(fn))
+    if missing:
+        raise ImportError(f"reconcile/rules.py implements no function for catalog rule(s) {', '.join(missing)}")
+    return found
+
+
+RULES = _implementations()

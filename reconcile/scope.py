@@ -9,17 +9,9 @@ from __future__ import annotations
 import pandas as pd
 
 from reconcile.frames import isin, nfkc
+from schemas.published import ORDER
 
 # How each published table is ordered (the same order the stages produce).
-ORDER = {
-    "matches": ["household_no", "archive_no"],
-    "discrepancies": ["rule", "county_code", "household_no", "archive_no", "field"],
-    "unified": ["unified_id"],
-    "quarantine": ["source", "row_number"],
-    "other_groups": ["archive_no"],
-    "records_ps": ["household_no"],
-    "records_ha": ["archive_no"],
-}
 
 
 def county_of(village_code: pd.Series) -> pd.Series:
@@ -50,6 +42,8 @@ def merge_scoped(previous: dict[str, pd.DataFrame], current: dict[str, pd.DataFr
             merged[name] = frame
             continue
         kept = old[~isin(old["county_code"].astype("string"), counties)]
-        both = pd.concat([kept.astype(frame.dtypes.to_dict(), errors="ignore"), frame], ignore_index=True)
+        # a column this run added is missing on the kept rows (an older run lacked it)
+        kept = kept.reindex(columns=frame.columns).astype(frame.dtypes.to_dict(), errors="ignore")
+        both = pd.concat([kept, frame], ignore_index=True)
         merged[name] = both.sort_values(ORDER[name], na_position="first", kind="stable").reset_index(drop=True)
     return merged

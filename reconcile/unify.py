@@ -18,6 +18,7 @@ import pandas as pd
 from reconcile.frames import isin
 from reconcile.discrepancies import stable_ids
 from reconcile.rules import POOR, RELOCATION, RENOVATION
+from schemas.published import OPEN_STATUSES
 
 UNIFIED_COLUMNS = [
     "unified_id", "household_no", "archive_no", "county_code", "village_code", "householder_name",
@@ -99,7 +100,7 @@ def unify(ps: pd.DataFrame, ha: pd.DataFrame, matches: pd.DataFrame, discrepanci
     u["match_method"], u["match_score"] = u["method"], u["score"]
     u["unified_id"] = stable_ids([u["household_no"].fillna("HA:" + u["archive_no"].fillna(""))])
 
-    open_d = discrepancies[discrepancies["status"].isin(["new", "open", "reopened"])]
+    open_d = discrepancies[discrepancies["status"].isin(OPEN_STATUSES)]
     by_hh = open_d["household_no"].dropna().value_counts()
     by_arch = open_d.loc[open_d["household_no"].isna(), "archive_no"].dropna().value_counts()
     u["open_discrepancies"] = (u["household_no"].map(by_hh).fillna(0)

@@ -9,24 +9,8 @@ from typing import Any
 
 import yaml
 
-from schemas import defaults as _d
-
 HERE = Path(__file__).parent
 SOURCES = ("ps_households", "ps_members", "ha_archive")
-
-# The settings' defaults, under the names their users import (values in schemas/defaults.py).
-DEFAULT_MAX_AGE_DAYS = _d.MAX_AGE_DAYS
-DEFAULT_HOLD_STALE = _d.HOLD_STALE
-DEFAULT_HOLD_UNCHANGED = _d.HOLD_UNCHANGED
-DEFAULT_REUSE_INPUTS = _d.REUSE_INPUTS
-DEFAULT_COUNTY_ROWS_CHANGE = _d.COUNTY_ROWS_CHANGE
-DEFAULT_GUARD_MIN_ROWS = _d.GUARD_MIN_ROWS
-DEFAULT_FILL_WAS = _d.FILL_WAS
-DEFAULT_FILL_NOW = _d.FILL_NOW
-DEFAULT_RESOLVED_SHARE_MAX = _d.RESOLVED_SHARE_MAX
-DEFAULT_RESOLVED_SHARE_RATIO = _d.RESOLVED_SHARE_RATIO
-DEFAULT_RESOLVED_SHARE_FLOOR = _d.RESOLVED_SHARE_FLOOR
-DEFAULT_USUAL_RUNS = _d.USUAL_RUNS
 
 
 def fold(text: str) -> str:
@@ -127,6 +111,16 @@ def load_vocabularies() -> dict[str, Vocabulary]:
     return vocabs
 
 
+def canonical_values(vocabulary: str) -> list:
+    """The canonical values of one vocabulary of vocab.yaml: what a pandera model's ``isin``
+    allows, so that a value is added in one place.
+
+    >>> canonical_values("exit_status")
+    ['exited', 'not_exited']
+    """
+    return list(load_vocabularies()[vocabulary].canonical)
+
+
 @dataclass(frozen=True)
 class RuleSpec:
     code: str
@@ -137,17 +131,38 @@ class RuleSpec:
     message_en: str
     action_zh: str
     action_en: str
+    record: str
     corrects: dict = field(default_factory=dict)
     suggest_for: str | None = None
+    basis_zh: str | None = None
 
 
 Catalog = dict[str, RuleSpec]
+RECORDS = ("ps", "ha", "pair", "agency")  # what a rule's hit names (catalog.yaml `record`)
+OWNERS = ("ps", "ha", "both", "agency")
+
+
+def check_rule(spec: RuleSpec, severities: dict[str, str]) -> None:
+    """A catalog entry whose facts contradict each other stops the load, naming the rule."""
+    wrong = [f"severity {spec.severity!r} is none of {', '.join(severities)}"] if spec.severity not in severities else []
+    if spec.owner not in OWNERS:
+        wrong.append(f"owner {spec.owner!r} is none of {', '.join(OWNERS)}")
+    if spec.record not in RECORDS:
+        wrong.append(f"record {spec.record!r} is none of {', '.join(RECORDS)}")
+    if (spec.suggest_for is None) != (spec.basis_zh is None):
+        wrong.append("a rule that suggests a value says its basis (basis_zh), and only such a rule")
+    if wrong:
+        raise ValueError(f"catalog.yaml {spec.code}: " + "; ".join(wrong))
 
 
 @lru_cache(maxsize=1)
 def load_catalog() -> Catalog:
     raw = yaml.safe_load((HERE / "catalog.yaml").read_text(encoding="utf-8"))
-    return {code: RuleSpec(code=code, **body) for code, body in raw.items()}
+    catalog = {code: RuleSpec(code=code, **body) for code, body in raw.items()}
+    severities = yaml.safe_load((HERE / "labels.yaml").read_text(encoding="utf-8"))["severity"]
+    for spec in catalog.values():
+        check_rule(spec, severities)
+    return catalog
 
 
 @lru_cache(maxsize=1)

@@ -18,6 +18,9 @@ PARTITION_RECORDS = 200_000
 # One sheet of an .xlsx file holds at most this many rows (header included).
 EXCEL_MAX_ROWS = 1_048_576
 
+# The reporting unit (填报单位) the monthly progress sheet names.
+REPORTING_UNIT = "省住房和城乡建设厅"
+
 # Drop folders (connectors/drops.py) and the volume guard (schemas/guards.py): the defaults
 # of the settings file's `drops:` and `guards:` sections.
 MAX_AGE_DAYS = 2            # an export dated more days before as_of is stale

@@ -15,7 +15,11 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-ID_PROBLEMS = ["empty", "excel_number", "characters", "length", "region", "birth_date", "check_digit"]
+from schemas.config import canonical_values
+
+# Why an ID number is invalid, in the order reconcile/ids.py tests them (the first that
+# applies is reported); labels.yaml `field` names each for a person.
+ID_PROBLEMS = ("empty", "excel_number", "characters", "length", "region", "birth_date", "check_digit")
 VALID_ID = r"^[0-9]{17}[0-9X]$"
 # Record keys are stored as VARCHAR(64) (connectors/migrations): a longer one is an input
 # error, found in parse, not a failed insert at the end of the run.
@@ -61,7 +65,7 @@ class _Canonical(pa.DataFrameModel):
     county_code: Series[str] = pa.Field(str_matches=r"^[0-9]{6}$")
     householder_id: Series[str] = pa.Field(nullable=True)
     householder_id_valid: Series[bool]
-    householder_id_problem: Series[str] = pa.Field(nullable=True, isin=ID_PROBLEMS)
+    householder_id_problem: Series[str] = pa.Field(nullable=True, isin=list(ID_PROBLEMS))
     household_size: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=1, le=20)
 
     @pa.dataframe_check
@@ -79,18 +83,18 @@ class _Canonical(pa.DataFrameModel):
 
 class CanonicalPs(_Canonical):
     household_no: Series[str] = pa.Field(unique=True, str_length=KEY_LENGTH)
-    exit_status: Series[str] = pa.Field(isin=["exited", "not_exited"])
+    exit_status: Series[str] = pa.Field(isin=canonical_values("exit_status"))
     housing_secured: Series[pd.BooleanDtype] = pa.Field(nullable=True)
     is_relocated: Series[pd.BooleanDtype] = pa.Field(nullable=True)
-    dilapidation_grade: Series[str] = pa.Field(nullable=True, isin=["C", "D"])
+    dilapidation_grade: Series[str] = pa.Field(nullable=True, isin=canonical_values("dilapidation_grade"))
     identified_year: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=2014, le=2020)
 
 
 class CanonicalHa(_Canonical):
     archive_no: Series[str] = pa.Field(unique=True, str_length=KEY_LENGTH)
-    target_type: Series[str] = pa.Field(isin=["建档立卡贫困户", "低保户", "农村分散供养特困人员", "贫困残疾人家庭"])
-    secured_result: Series[str] = pa.Field(nullable=True, isin=["鉴定安全", "改造安全", "保障安全", "已保障", "未保障"])
-    danger_grade: Series[str] = pa.Field(nullable=True, isin=["A", "B", "C", "D"])
+    target_type: Series[str] = pa.Field(isin=canonical_values("target_type"))
+    secured_result: Series[str] = pa.Field(nullable=True, isin=canonical_values("secured_result"))
+    danger_grade: Series[str] = pa.Field(nullable=True, isin=canonical_values("danger_grade"))
     start_date: Series[pd.Timestamp] = pa.Field(nullable=True)
     completion_date: Series[pd.Timestamp] = pa.Field(nullable=True)
     acceptance_date: Series[pd.Timestamp] = pa.Field(nullable=True)

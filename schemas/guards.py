@@ -20,14 +20,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from schemas.config import (DEFAULT_COUNTY_ROWS_CHANGE, DEFAULT_FILL_NOW, DEFAULT_FILL_WAS, DEFAULT_GUARD_MIN_ROWS,
-                            DEFAULT_RESOLVED_SHARE_FLOOR, DEFAULT_RESOLVED_SHARE_MAX, DEFAULT_RESOLVED_SHARE_RATIO)
-from schemas.published import PublishGateError
+from schemas import defaults
+from schemas.published import OPEN_STATUSES, PublishGateError
 
 ROWS = "_rows"   # the profile's row count, beside one entry per column
 ALL = "all"
 PROFILE_COLUMNS = ["source", "county_code", "column", "count"]
-OPEN = ("new", "open", "reopened")
+OPEN = OPEN_STATUSES
 
 
 class GuardHold(PublishGateError):
@@ -36,13 +35,13 @@ class GuardHold(PublishGateError):
 
 @dataclass(frozen=True)
 class GuardThresholds:
-    county_rows_change: float = DEFAULT_COUNTY_ROWS_CHANGE
-    min_rows: int = DEFAULT_GUARD_MIN_ROWS
-    fill_was: float = DEFAULT_FILL_WAS
-    fill_now: float = DEFAULT_FILL_NOW
-    resolved_share_max: float = DEFAULT_RESOLVED_SHARE_MAX
-    resolved_share_ratio: float = DEFAULT_RESOLVED_SHARE_RATIO
-    resolved_share_floor: float = DEFAULT_RESOLVED_SHARE_FLOOR
+    county_rows_change: float = defaults.COUNTY_ROWS_CHANGE
+    min_rows: int = defaults.GUARD_MIN_ROWS
+    fill_was: float = defaults.FILL_WAS
+    fill_now: float = defaults.FILL_NOW
+    resolved_share_max: float = defaults.RESOLVED_SHARE_MAX
+    resolved_share_ratio: float = defaults.RESOLVED_SHARE_RATIO
+    resolved_share_floor: float = defaults.RESOLVED_SHARE_FLOOR
 
     @classmethod
     def from_settings(cls, section: dict | None) -> "GuardThresholds":

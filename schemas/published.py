@@ -9,11 +9,36 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from schemas.config import load_catalog
+from schemas.config import SOURCES, canonical_values, load_catalog, load_labels
 
 RULES = list(load_catalog())  # the catalog is the one list of rules
-SEVERITIES = ["critical", "high", "medium", "low"]
+SEVERITIES = list(load_labels()["severity"])  # most severe first, as labels.yaml lists them
 COUNTY = r"^\d{6}$"
+
+# The ledger (台账): a discrepancy's statuses, in the order counts are reported, and the
+# ones that are still open (labels.yaml `status` names each for a person).
+LEDGER_STATUSES = ("new", "open", "resolved", "reopened")
+OPEN_STATUSES = ("new", "open", "reopened")
+# The ledger's columns: the ledger.parquet table, the store's ledger rows, reconcile/ledger.py.
+LEDGER_COLUMNS = ["discrepancy_id", "rule", "county_code", "household_no", "archive_no", "field", "status",
+                  "first_seen", "last_seen", "resolved_at", "changed_by_run"]
+
+
+# The order each published table is written in (ties broken by its key), and each table's
+# key: the stages and scoped re-runs sort by ORDER (reconcile.scope), the store keeps a
+# table's history by KEYS and returns it in ORDER (connectors/store.py).
+ORDER = {
+    "matches": ["household_no", "archive_no"],
+    "discrepancies": ["rule", "county_code", "household_no", "archive_no", "field"],
+    "unified": ["unified_id"],
+    "quarantine": ["source", "row_number"],
+    "other_groups": ["archive_no"],
+    "records_ps": ["household_no"],
+    "records_ha": ["archive_no"],
+    "ledger": ["discrepancy_id"],
+}
+KEYS = {"matches": ["archive_no"], "discrepancies": ["discrepancy_id"], "unified": ["unified_id"],
+        "quarantine": ["source", "row_number"], "other_groups": ["archive_no"], "ledger": ["discrepancy_id"]}
 
 
 class Matches(pa.DataFrameModel):
@@ -45,7 +70,7 @@ class Discrepancies(pa.DataFrameModel):
     ha_value: Series[str] = pa.Field(nullable=True)
     suggested_value: Series[str] = pa.Field(nullable=True)
     message: Series[str] = pa.Field(str_length={"min_value": 1})
-    status: Series[str] = pa.Field(isin=["new", "open", "resolved", "reopened"])
+    status: Series[str] = pa.Field(isin=list(LEDGER_STATUSES))
     first_seen: Series[str] = pa.Field(str_matches=r"^\d{4}-\d{2}-\d{2}$")
 
     @pa.dataframe_check
@@ -65,7 +90,7 @@ class Unified(pa.DataFrameModel):
     in_ps: Series[bool]
     in_ha: Series[bool]
     poverty_attribute: Series[str] = pa.Field(nullable=True)
-    exit_status: Series[str] = pa.Field(nullable=True, isin=["exited", "not_exited"])
+    exit_status: Series[str] = pa.Field(nullable=True, isin=canonical_values("exit_status"))
     guarantee_method: Series[str] = pa.Field(nullable=True)
     housing_secured: Series[pd.BooleanDtype] = pa.Field(nullable=True)
     renovation_status: Series[str] = pa.Field(
@@ -82,18 +107,24 @@ class Unified(pa.DataFrameModel):
 
 
 class Quarantine(pa.DataFrameModel):
-    source: Series[str] = pa.Field(isin=["ps_households", "ps_members", "ha_archive"])
+    """One row per unusable input row; the columns in this order are QUARANTINE_COLUMNS."""
+    source: Series[str] = pa.Field(isin=list(SOURCES))
     row_number: Series[int] = pa.Field(ge=1)
     record_key: Series[str] = pa.Field(nullable=True)
+    county_code: Series[str] = pa.Field(nullable=True, str_matches=COUNTY)
     column: Series[str] = pa.Field(nullable=True)
     value: Series[str] = pa.Field(nullable=True)
+    problem: Series[str] = pa.Field(str_length={"min_value": 1})  # a code: the parser's, malformed_row, orphan
     reason: Series[str] = pa.Field(str_length={"min_value": 1})
+
+
+QUARANTINE_COLUMNS = list(Quarantine.to_schema().columns)
 
 
 class Ledger(pa.DataFrameModel):
     discrepancy_id: Series[str] = pa.Field(unique=True, str_matches=r"^[0-9a-f]{16}$")
     rule: Series[str] = pa.Field(isin=RULES)
-    status: Series[str] = pa.Field(isin=["new", "open", "resolved", "reopened"])
+    status: Series[str] = pa.Field(isin=list(LEDGER_STATUSES))
     first_seen: Series[str] = pa.Field(str_matches=r"^\d{4}-\d{2}-\d{2}$")
     last_seen: Series[str] = pa.Field(str_matches=r"^\d{4}-\d{2}-\d{2}$")
     resolved_at: Series[str] = pa.Field(nullable=True)

@@ -39,7 +39,7 @@ def specs():
 @pytest.fixture(scope="session")
 def world_files(tmp_path_factory) -> Path:
     """A 3,000-household world written as Parquet (fast to read), with its truth."""
-    from flows.synth import build_world, write_world
+    from anju_synth import build_world, write_world
 
     out = tmp_path_factory.mktemp("world")
     write_world(build_world(3000, seed=11), out, seed=11, fmt="parquet")

@@ -65,3 +65,49 @@ def test_a_writable_output_folder_is_made_and_left_clean(tmp_path):
 
     prepare_out(tmp_path / "a" / "b")
     assert list((tmp_path / "a" / "b").iterdir()) == []
+
+
+def _nightly(out, dates):
+    for i, d in enumerate(dates):
+        with Staging(out, d, f"r{i}") as st:
+            st.write_table("t", pd.DataFrame({"v": [i]}))
+            st.commit()
+
+
+def test_retention_keeps_the_last_days_and_every_month_end(tmp_path):
+    from datetime import date, timedelta
+
+    from connectors.retention import kept_runs, plan, prune
+
+    dates = [(date(2021, 1, 20) + timedelta(days=i)).isoformat() for i in range(60)]  # to 2021-03-20
+    _nightly(tmp_path, dates)
+    (tmp_path / ".failed" / dates[0] / "x").mkdir(parents=True)  # a failed gate's Data Docs
+    removed = prune(tmp_path, live=dates[-1], days=14)
+    kept = sorted(p.name for p in tmp_path.iterdir() if p.name[:1].isdigit())
+    assert kept == ["2021-01-31", "2021-02-28"] + dates[-14:]
+    assert sorted(p.name for p in (tmp_path / ".runs").iterdir()) == kept
+    assert dates[0] in removed and not (tmp_path / ".failed" / dates[0]).exists()
+    assert pd.read_parquet(tmp_path / "2021-01-31" / "t.parquet")["v"].tolist() == [11]  # still whole
+    assert [r["as_of"] for r in kept_runs(tmp_path, days=14)] == kept
+    assert all(r["kept"] for r in kept_runs(tmp_path, days=14))
+    assert [p.as_of for p in plan(tmp_path, days=14, month_ends=1) if not p.kept] == ["2021-01-31"]
+
+
+def test_retention_never_removes_the_live_date_or_one_a_run_holds(tmp_path):
+    from contextlib import contextmanager
+
+    from connectors.retention import prune
+    from connectors.store import RunLocked
+
+    _nightly(tmp_path, ["2021-01-05", "2021-01-06", "2021-03-10"])
+
+    @contextmanager
+    def lock(as_of):
+        if as_of == "2021-01-06":
+            raise RunLocked("busy")
+        yield
+
+    assert prune(tmp_path, live="2021-01-05", lock=lock, days=14) == []
+    assert (tmp_path / "2021-01-05").exists() and (tmp_path / "2021-01-06").exists()
+    assert prune(tmp_path, live="2021-03-10", lock=lambda d: contextmanager(lambda: (yield))(), days=14) \
+        == ["2021-01-05", "2021-01-06"]

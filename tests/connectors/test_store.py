@@ -112,6 +112,8 @@ def test_explanations_are_stored_and_an_older_store_is_upgraded_without_losing_a
     with store.engine.begin() as conn:  # a store as the first release left it, with a run in it
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")
+        conn.execute(sa.text("INSERT INTO runs (run_id, as_of, scope, status, started_at) "
+                             "VALUES ('old', '1900-01-01', 'all', 'published', '1900-01-02T00:00:00')"))
         conn.execute(sa.text("INSERT INTO matches (run_id, household_no, archive_no, method, score) "
                              "VALUES ('old', 'H0', 'A0', 'id_exact', 1.0)"))
     store.migrate()

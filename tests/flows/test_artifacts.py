@@ -38,8 +38,10 @@ def test_summary_and_links_are_published_with_the_run(published):
 
 def test_links_point_under_report_url_when_it_is_set(tmp_path):
     from flows.artifacts import links
+    from schemas.run_record import RunRecord
 
-    run = {"as_of": "2020-07-31", "published": str(tmp_path / "2020-07-31")}
+    run = RunRecord(run_id="20200731-x", as_of="2020-07-31", scope="all", started_at="2020-07-31T00:00:00+00:00",
+                    published=str(tmp_path / "2020-07-31"))
     served = {k: v for k, v in links(run, "https://reports.example/anju/").items()}
     assert served["reconcile-report"]["link"] == "https://reports.example/anju/2020-07-31/report.html"
     assert served["reconcile-outputs"]["link"] == "https://reports.example/anju/2020-07-31/"

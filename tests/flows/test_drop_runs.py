@@ -38,7 +38,7 @@ def _bytes(folder: Path) -> dict[str, str]:
 
 def test_a_truncated_export_is_held_and_an_accepted_one_published(harness, tmp_path):
     from flows.reconcile_flow import reconcile
-    from flows.synth import build_world, write_world
+    from anju_synth import build_world, write_world
 
     world, drops, out = tmp_path / "world", tmp_path / "drops", tmp_path / "out"
     write_world(build_world(1500, seed=41), world, seed=41, fmt="parquet")

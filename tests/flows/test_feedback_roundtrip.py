@@ -21,7 +21,7 @@ def _run(src: Path, out: Path, **kw):
 
 def test_applying_the_packages_resolves_exactly_what_they_propose(harness, tmp_path):
     from flows import feedback_cmd
-    from flows.synth import build_world, write_world
+    from anju_synth import build_world, write_world
 
     src = tmp_path / "src"
     write_world(build_world(1500, seed=31), src, seed=31, fmt="parquet")

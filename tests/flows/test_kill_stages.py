@@ -30,7 +30,7 @@ STAGES = ["extract", "normalize", "match", "classify", "unify", "validate", "com
 
 
 def _world(folder: Path, seed: int) -> Path:
-    from flows.synth import build_world, write_world
+    from anju_synth import build_world, write_world
 
     write_world(build_world(600, seed=seed), folder, seed=seed, fmt="parquet")
     return folder

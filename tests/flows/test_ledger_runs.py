@@ -23,7 +23,7 @@ TABLES = ("matches", "discrepancies", "unified", "quarantine", "other_groups", "
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory) -> Path:
-    from flows.synth import build_world, write_world
+    from anju_synth import build_world, write_world
 
     out = tmp_path_factory.mktemp("exports")
     write_world(build_world(800, seed=21), out, seed=21, fmt="parquet")

@@ -1,13 +1,12 @@
 """Smallest readable frames for the core: one dict per record, canonical column names."""
 from __future__ import annotations
 
-from datetime import date
-
 import pandas as pd
 
 from reconcile import pipeline
 from reconcile.ids import check_char
 from schemas import load_source_specs
+from schemas.defaults import DEADLINE, SAMPLE_AS_OF
 
 
 def make_id(stem17: str) -> str:
@@ -51,7 +50,7 @@ def raw_frame(rows: list[dict]) -> pd.DataFrame:
     return f
 
 
-def run(ps_rows, ha_rows, member_rows=None, as_of=date(2020, 7, 31), deadline=date(2020, 6, 30)) -> pipeline.Tables:
+def run(ps_rows, ha_rows, member_rows=None, as_of=SAMPLE_AS_OF, deadline=DEADLINE) -> pipeline.Tables:
     raw = {"ps_households": raw_frame(ps_rows), "ha_archive": raw_frame(ha_rows)}
     if member_rows is not None:
         raw["ps_members"] = raw_frame(member_rows)
@@ -62,7 +61,7 @@ def rules(tables: pipeline.Tables) -> list[str]:
     return sorted(tables.discrepancies["rule"].tolist())
 
 
-def published_world(as_of=date(2020, 7, 31)) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+def published_world(as_of=SAMPLE_AS_OF) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """The published tables of a four-record run, and its row accounting: H1<->A1 matched,
     H2 without an archive record (HA_MISSING), A2 without a PS household (PS_MISSING), A3 of
     another priority group."""

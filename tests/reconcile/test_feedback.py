@@ -51,3 +51,20 @@ def test_cleaned_records_keep_dates_numbers_and_ids_typed():
     assert c["补助资金(元)"][0] == 20000 and c["补助资金(元)"].dtype.kind == "f"
     assert c["家庭人口"][0] == 3 and c["家庭人口"].dtype.kind in "iu"
     assert c["身份证号码"][0] == ID_A and c["村级区划代码"][0] == "522425100201"
+
+
+def test_the_basis_of_a_proposal_is_the_catalogs():
+    import pandas as pd
+
+    from schemas import load_catalog
+
+    d = pd.DataFrame({"discrepancy_id": ["0123456789abcdef", "fedcba9876543210"],
+                      "rule": ["TARGET_TYPE_CONFLICT", "METHOD_CONFLICT"], "severity": ["medium", "medium"],
+                      "owner": ["ha", "both"], "agency": ["", ""], "household_no": ["H1", "H2"],
+                      "archive_no": ["A1", "A2"], "county_code": ["522425"] * 2,
+                      "field": ["target_type", "is_relocated"], "ps_value": [None, "否"],
+                      "ha_value": ["低保户", "易地扶贫搬迁"], "suggested_value": ["建档立卡贫困户", None],
+                      "message": ["…"] * 2, "action": ["…"] * 2})
+    c = corrections(d, load_source_specs(), "ha").set_index("rule")
+    assert c.loc["TARGET_TYPE_CONFLICT", "依据"] == load_catalog()["TARGET_TYPE_CONFLICT"].basis_zh
+    assert pd.isna(c.loc["METHOD_CONFLICT", "依据"])  # nothing proposed: no basis

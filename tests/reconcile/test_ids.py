@@ -70,3 +70,21 @@ def test_birth_after_as_of_is_impossible():
 
 def test_mask_keeps_first_six_and_last_four():
     assert mask_ids(pd.Series([VALID]))[0] == "522425********0014"
+
+
+def test_every_id_problem_is_one_the_schema_lists_and_has_a_chinese_label():
+    from schemas.config import load_labels
+    from schemas.frames import ID_PROBLEMS
+
+    found = normalize_ids(pd.Series(["", "5.22425E+17", "52242519880312001Y", "5224251988", "999999198803120014",
+                                     "522425198813120014", "522425198803120015", VALID]))["problem"]
+    assert found.dropna().tolist() == list(ID_PROBLEMS)  # one of each, in the schema's order
+    assert set(ID_PROBLEMS) <= set(load_labels()["field"])
+
+
+def test_problems_tested_in_another_order_than_the_schema_lists_stop(monkeypatch):
+    from reconcile import ids
+
+    monkeypatch.setattr(ids, "ID_PROBLEMS", ("excel_number", "empty", *ids.ID_PROBLEMS[2:]))
+    with pytest.raises(AssertionError, match="out of the order"):
+        normalize_ids(pd.Series([VALID]))

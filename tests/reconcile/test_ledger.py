@@ -68,3 +68,19 @@ def test_changes_are_measured_against_the_ledger_before_the_run():
     # Long resolved and still resolved is no change of this run.
     later = update_ledger(fixed, disc("b"), "2020-08-31", "r5")
     assert moves(fixed, later) == {"b": "open"}
+
+
+def test_the_ledger_columns_and_statuses_are_the_schemas():
+    """One list of columns and statuses (schemas.published): the ledger writes those
+    columns in that order, a person has a label for every status, the model allows them."""
+    from schemas.config import load_labels
+    from schemas.published import LEDGER_COLUMNS, LEDGER_STATUSES, OPEN_STATUSES, Ledger
+
+    first = update_ledger(pd.DataFrame(), disc("a"), "2020-07-30", "run1")
+    led = update_ledger(first, disc("b"), "2020-07-31", "run2")
+    assert list(led.columns) == LEDGER_COLUMNS and set(led["status"]) == {"new", "resolved"}
+    assert set(OPEN_STATUSES) < set(LEDGER_STATUSES) <= set(load_labels()["status"])
+    assert set(Ledger.to_schema().columns) <= set(LEDGER_COLUMNS)
+    allowed = next(c for c in Ledger.to_schema().columns["status"].checks if c.name == "isin")
+    assert list(allowed.statistics["allowed_values"]) == list(LEDGER_STATUSES)
+    assert set(led["status"]) <= set(LEDGER_STATUSES)

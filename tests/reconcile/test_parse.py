@@ -168,3 +168,26 @@ def test_quarantine_never_holds_a_full_id():
     assert len(q) == 3
     for col in QUARANTINE_COLUMNS:
         assert not q[col].astype("string").str.contains(FULL_ID.pattern, regex=True).fillna(False).any(), col
+
+
+def test_the_quarantine_columns_are_the_published_models(spec):
+    """Declared once, in the pandera Quarantine model: what parse writes is what the model checks."""
+    from reconcile.parse import finish_quarantine, rejected_quarantine
+    from schemas.published import Quarantine
+
+    assert QUARANTINE_COLUMNS == list(Quarantine.to_schema().columns)
+    parsed = parse_source(raw_frame([PS, {**PS, "household_no": "H2", "household_size": "三"}]), spec,
+                          source="ps_households")
+    q = finish_quarantine([parsed.quarantine, rejected_quarantine(
+        {"ha_archive": [{"row": 9, "reason": "3 fields, header has 4", "text": "a b c"}]})])
+    assert list(q.columns) == QUARANTINE_COLUMNS and len(q) == 2
+    Quarantine.validate(q)
+
+
+def test_a_stage_quarantining_rows_names_only_quarantine_columns():
+    from reconcile.parse import quarantine_frame
+
+    q = quarantine_frame(source="ps_members", row_number=pd.Series([7, 9]), problem="orphan", reason="r")
+    assert list(q.columns) == QUARANTINE_COLUMNS and q["county_code"].isna().all() and len(q) == 2
+    with pytest.raises(ValueError, match="no quarantine column row"):
+        quarantine_frame(source="ps_members", row=pd.Series([7]))

@@ -1,0 +1,66 @@
+"""One public surface, one path: the flow and ``reconcile.run`` call the same stages, and the
+flow imports the core only through the ``reconcile`` package."""
+import ast
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+import reconcile
+from reconcile.match import match_households, members_or_empty
+from schemas.published import LEDGER_COLUMNS
+
+ROOT = Path(__file__).resolve().parents[2]
+THROUGH_THE_SURFACE = ["flows/reconcile_flow.py", "flows/artifacts.py", "flows/reporting.py", "flows/rerun_flow.py",
+                       "flows/cli.py"]
+
+
+def core_imports(path: Path) -> list[str]:
+    """Modules of the core a file imports (``reconcile`` itself allowed)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+        found += [n for n in names if n.startswith("reconcile.")]
+    return found
+
+
+def test_the_flow_imports_the_core_only_through_its_package():
+    assert {f: core_imports(ROOT / f) for f in THROUGH_THE_SURFACE} == {f: [] for f in THROUGH_THE_SURFACE}
+
+
+STAGES = ["normalize", "match_by_id", "partitions", "candidates", "fit_model", "score", "finish_match", "match",
+          "find_discrepancies", "track_ledger", "unify_households", "published_tables", "run_counts", "run"]
+
+
+def test_every_stage_is_public_and_says_what_it_does():
+    assert set(STAGES) <= set(reconcile.__all__)
+    assert [n for n in STAGES if not (getattr(reconcile, n).__doc__ or "").strip()] == []
+
+
+def test_the_staged_match_is_the_one_pass_match(world_raw, specs):
+    canon = reconcile.normalize(world_raw, specs, reconcile.Settings(as_of=date(2020, 7, 31)))
+    whole = match_households(canon.ps, members_or_empty(canon.members), canon.ha)
+    ids = reconcile.match_by_id(canon)
+    parts = reconcile.partitions(ids.residual, max_records=1)  # one county per partition
+    assert len(parts) >= 2
+    cands = [reconcile.candidates(p) for p in parts]
+    model = reconcile.fit_model(ids.residual, cands)
+    split = reconcile.finish_match(canon, ids, [reconcile.score(c, model) for c in cands], model)
+    pd.testing.assert_frame_equal(split.matches, whole.matches)
+    pd.testing.assert_frame_equal(reconcile.match(canon).matches, whole.matches)
+    assert split.model.as_dict(reconcile.LEVELS) == whole.model.as_dict(reconcile.LEVELS)
+
+
+def test_run_counts_carry_the_fitted_model_once(world_raw, specs):
+    settings = reconcile.Settings(as_of=date(2020, 7, 31))
+    canon = reconcile.normalize(world_raw, specs, settings)
+    matched = reconcile.match(canon)
+    disc = reconcile.find_discrepancies(canon, matched, settings)
+    empty = pd.DataFrame(columns=LEDGER_COLUMNS, dtype="string")  # a first run: no earlier ledger
+    update = reconcile.track_ledger(disc, empty, empty, "2020-07-31", "run-1")
+    counts = reconcile.run_counts(canon, matched, update.discrepancies, update.changes)
+    assert counts["ledger_changes"] == {"new": len(disc), "open": 0, "resolved": 0, "reopened": 0}
+    model = counts["match_model"]
+    assert set(model) == {"prior", "iterations", "m", "u"} and model["iterations"] > 0
+    assert set(model["m"]["name"]) == set(reconcile.LEVELS["name"])

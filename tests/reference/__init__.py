@@ -1,0 +1,1 @@
+"""Stored reference outputs: see regenerate.py."""

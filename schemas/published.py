@@ -36,9 +36,12 @@ ORDER = {
     "records_ps": ["household_no"],
     "records_ha": ["archive_no"],
     "ledger": ["discrepancy_id"],
+    "alerts": ["alert", "county_code", "household_no", "archive_no", "alert_id"],  # issue 19
+    "alert_ledger": ["alert_id"],
 }
 KEYS = {"matches": ["archive_no"], "discrepancies": ["discrepancy_id"], "unified": ["unified_id"],
-        "quarantine": ["source", "row_number"], "other_groups": ["archive_no"], "ledger": ["discrepancy_id"]}
+        "quarantine": ["source", "row_number"], "other_groups": ["archive_no"], "ledger": ["discrepancy_id"],
+        "alerts": ["alert_id"], "alert_ledger": ["alert_id"]}
 
 
 class Matches(pa.DataFrameModel):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -96,9 +97,26 @@ def render(world: World, seed: int, as_text: bool) -> dict[str, pd.DataFrame]:
             "ha_archive": ha.reset_index(drop=True)}
 
 
-def write_world(world: World, out: Path, seed: int, fmt: str = "native") -> dict[str, Path]:
+def _cell_text(v) -> str:
+    """A cell as an export written as text shows it (dates ISO, big numbers as Excel's E notation)."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (pd.Timestamp, date)):
+        return v.strftime("%Y-%m-%d")
+    if isinstance(v, float):
+        return f"{v:.5E}" if v >= 1e15 else (str(int(v)) if v.is_integer() else str(v))
+    return str(v)
+
+
+def as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.apply(lambda c: c.map(_cell_text))
+
+
+def write_exports(frames: dict[str, pd.DataFrame], out: Path, fmt: str, as_of: str,
+                  ha_text: pd.DataFrame | None = None, county: str | None = None) -> dict[str, Path]:
+    """The rendered exports (``render``'s frames, or a later month's from ``evolve``) in
+    ``out``: native (CSV in GB18030 and UTF-8 with BOM, the archive in Excel) or parquet."""
     out.mkdir(parents=True, exist_ok=True)
-    frames = render(world, seed, as_text=(fmt != "native"))
     if fmt == "native":
         # title, note, header and totals rows come on top of the records
         fits_excel = len(frames["ha_archive"]) + 4 <= EXCEL_MAX_ROWS
@@ -107,18 +125,30 @@ def write_world(world: World, out: Path, seed: int, fmt: str = "native") -> dict
         write_csv(frames["ps_households"], paths["ps_households"], "gb18030")
         write_csv(frames["ps_members"], paths["ps_members"], "utf-8-sig")
         if fits_excel:
-            county = world.ha["county_name"].iloc[0] if len(world.ha) else ""
-            write_xlsx(frames["ha_archive"], paths["ha_archive"], title=f"{county}等县农村危房改造农户档案信息表",
-                       note=f"填报单位：县住房和城乡建设局    填报日期：{world.meta['as_of']}")
+            ha = frames["ha_archive"]
+            if county is None:
+                county = ha[HA_HEADERS["county_name"]].iloc[0] if len(ha) else ""
+            write_xlsx(ha, paths["ha_archive"], title=f"{county}等县农村危房改造农户档案信息表",
+                       note=f"填报单位：县住房和城乡建设局    填报日期：{as_of}")
         else:  # one sheet cannot hold it: the archive system exports CSV then, as Excel shows it
-            ha_text = render(world, seed, as_text=True)["ha_archive"]
-            write_csv(ha_text, paths["ha_archive"], "gb18030")
+            text = ha_text if ha_text is not None else as_text(frames["ha_archive"])
+            write_csv(text, paths["ha_archive"], "gb18030")
     elif fmt == "parquet":
         paths = {k: out / f"{k}.parquet" for k in frames}
         for k, f in frames.items():
             f.astype("string").to_parquet(paths[k], index=False)
     else:
         raise ValueError(f"unknown format {fmt!r}; expected native or parquet")
+    return paths
+
+
+def write_world(world: World, out: Path, seed: int, fmt: str = "native") -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    frames = render(world, seed, as_text=(fmt != "native"))
+    big = fmt == "native" and len(frames["ha_archive"]) + 4 > EXCEL_MAX_ROWS
+    paths = write_exports(frames, out, fmt, world.meta["as_of"],
+                          ha_text=render(world, seed, as_text=True)["ha_archive"] if big else None,
+                          county=world.ha["county_name"].iloc[0] if len(world.ha) else "")
     truth = out / "truth"
     truth.mkdir(exist_ok=True)
     world.pairs.sort_values(["household_no", "archive_no"]).to_csv(truth / "pairs.csv", index=False)

@@ -1,13 +1,14 @@
 """A simulated year of nightly runs into the store: size and time per night stay flat (issue 23).
 
     python bench/history_year.py [WORKDIR] [--households 20000] [--nights 365] [--change 0.01]
-                                 [--store URL]
+                                 [--store URL] [--minutes M]
 
 A world of W households is stored night after night the way the ``reconcile`` flow's
 publish task stores a run (``Store.save_run``: matches, discrepancies, unified,
-quarantine, other groups and the ledger), each night about ``--change`` of the households
-changing (a renovation moving on, a security verdict, a name fixed), their discrepancies
-appearing or resolving and the ledger following. The tables are synthetic, shaped like
+quarantine, other groups, the HA records, the alerts, the alert ledger and the ledger),
+each night about ``--change`` of the households changing (a renovation moving on, a
+security verdict), their discrepancies and alerts appearing or resolving and both ledgers
+following. The tables are synthetic, shaped like
 the published ones (same columns); the pipeline itself is not run, so the figures are
 the store's alone. Printed: the store's size after 1, 30 and the last night, and the
 seconds of each such night's write; a per-run copy's size for comparison (its rows
@@ -30,7 +31,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from connectors.store import Store  # noqa: E402
+from connectors.store import PUBLISHED, Store  # noqa: E402
 
 COUNTIES = [f"5224{i:02d}" for i in range(21, 31)]
 RULES = ["HA_MISSING", "SECURED_CONFLICT", "IDENTITY_CONFLICT", "RENOVATION_OVERDUE", "SUBSIDY_MISSING"]
@@ -52,6 +53,7 @@ def world(n: int, rng: np.random.Generator) -> pd.DataFrame:
         "secured": rng.random(n) < 0.9,
         "subsidy": rng.choice([0.0, 14000.0, 35000.0], n),
         "problem": rng.integers(-3, len(RULES), n),  # < 0: no discrepancy
+        "lost_since": "2020-12-31",
     })
 
 
@@ -81,18 +83,45 @@ def tables(w: pd.DataFrame, as_of: str) -> dict[str, pd.DataFrame]:
         "ha_value": None, "suggested_value": None, "explanation": None, "message": "住建档案缺失",
         "message_en": "missing", "action": "补录", "action_en": "enter it", "status": "open", "first_seen": "2021-01-01",
     }).sort_values(["rule", "county_code", "household_no"]).reset_index(drop=True)
-    others = pd.DataFrame({"archive_no": [f"X{i:07d}" for i in range(n // 100)], "county_code": COUNTIES[0],
-                           "target_type": "一般户"})
+    records_ha = pd.DataFrame({
+        "_row": np.arange(2, n + 2, dtype="int64"), "archive_no": w["archive_no"], "province_name": "贵州省",
+        "city_name": "黔东南州", "county_name": "某县", "town_name": "某镇", "village_name": "某村",
+        "village_code": w["village_code"], "householder_name": w["householder_name"],
+        "householder_name_raw": w["householder_name"], "householder_id": w["householder_id"],
+        "householder_id_valid": True, "householder_id_problem": None, "householder_id_raw": w["householder_id"],
+        "household_size": w["household_size"], "target_type": "建档立卡贫困户", "guarantee_method": "农村危房改造",
+        "secured_result": np.where(w["secured"], "改造安全", "未改造"), "danger_grade": np.where(w["secured"], "B", "D"),
+        "task_year": 2020, "task_source": "省级", "renovation_mode": "修缮加固",
+        "start_date": pd.Timestamp("2020-03-01"),
+        "completion_date": pd.Series(pd.Timestamp("2020-06-01"), index=w.index).where(w["renovation"] >= 3),
+        "acceptance_date": pd.Series(pd.Timestamp("2020-06-20"), index=w.index).where(w["renovation"] >= 4),
+        "subsidy_yuan": w["subsidy"], "county_code": w["county_code"], "secured": w["secured"],
+    })
+    m = n // 100
+    others = records_ha.iloc[:m].drop(columns="_row").assign(
+        archive_no=[f"X{i:07d}" for i in range(m)], target_type="一般户", renovation_status="none")
+    lost = w[~w["secured"]]
+    alerts = pd.DataFrame({
+        "alert_id": [f"{int(h[1:]):016x}" for h in lost["household_no"]], "alert": "SECURED_LOST",
+        "severity": "critical", "household_no": lost["household_no"], "archive_no": lost["archive_no"],
+        "county_code": lost["county_code"], "previous_as_of": None, "previous_value": "true", "value": "false",
+        "since": lost["lost_since"], "message_zh": "住房安全有保障认定由「是」变为「否」", "action_zh": "核实住房安全情况",
+    }).sort_values(["alert", "county_code", "household_no", "archive_no", "alert_id"]).reset_index(drop=True)
     quarantine = pd.DataFrame({"source": "ps_households", "row_number": np.arange(2, 2 + n // 1000, dtype="int64"),
                                "record_key": None, "county_code": None, "column": "householder_id",
                                "value": "5224**", "problem": "bad_id", "reason": "身份证号格式错误"})
     return {"matches": matches, "discrepancies": disc, "unified": unified, "quarantine": quarantine,
-            "other_groups": others}
+            "other_groups": others, "records_ha": records_ha, "alerts": alerts}
 
 
-def ledger(previous: pd.DataFrame | None, disc: pd.DataFrame, as_of: str, run_id: str) -> pd.DataFrame:
-    """Seen now: open (new the first time), last_seen today; gone: resolved (as reconcile.ledger)."""
-    now = disc[["discrepancy_id", "rule", "county_code", "household_no", "archive_no", "field"]].copy()
+def ledger(previous: pd.DataFrame | None, disc: pd.DataFrame, as_of: str, run_id: str,
+           key: str = "discrepancy_id", carried: tuple = ("rule", "county_code", "household_no", "archive_no",
+                                                          "field")) -> pd.DataFrame:
+    """Seen now: open (new the first time), last_seen today; gone: resolved (as reconcile.ledger).
+    The alert ledger alike, by alert_id."""
+    now = disc[[key, *carried]].copy().rename(columns={key: "discrepancy_id"})
+    if previous is not None:
+        previous = previous.rename(columns={key: "discrepancy_id"})
     if previous is None:
         previous = now.iloc[:0].assign(status=None, first_seen=None, last_seen=None, resolved_at=None,
                                        changed_by_run=None)
@@ -106,15 +135,18 @@ def ledger(previous: pd.DataFrame | None, disc: pd.DataFrame, as_of: str, run_id
     gone = previous[~previous["discrepancy_id"].isin(now["discrepancy_id"])].copy()
     closing = gone["status"].isin(["new", "open", "reopened"])
     gone.loc[closing, ["status", "resolved_at", "changed_by_run"]] = ["resolved", as_of, run_id]
-    return pd.concat([now, gone], ignore_index=True).sort_values("discrepancy_id").reset_index(drop=True)
+    out = pd.concat([now, gone], ignore_index=True).sort_values("discrepancy_id").reset_index(drop=True)
+    return out.rename(columns={"discrepancy_id": key})
 
 
-def night(w: pd.DataFrame, rng: np.random.Generator, share: float) -> pd.DataFrame:
+def night(w: pd.DataFrame, rng: np.random.Generator, share: float, as_of: str) -> pd.DataFrame:
     w = w.copy()
     moved = rng.random(len(w)) < share
     k = int(moved.sum())
     w.loc[moved, "renovation"] = np.minimum(w.loc[moved, "renovation"] + 1, 4)
+    was = w["secured"].copy()
     w.loc[moved, "secured"] = rng.random(k) < 0.95
+    w.loc[was & ~w["secured"], "lost_since"] = as_of  # an alert's since: the first date of the bad state
     w.loc[moved, "problem"] = rng.integers(-3, len(RULES), k)
     return w
 
@@ -136,6 +168,8 @@ def main() -> None:
     ap.add_argument("--nights", type=int, default=365)
     ap.add_argument("--change", type=float, default=0.01)
     ap.add_argument("--store", default=None, help="SQLAlchemy URL (default: WORKDIR/anju.sqlite)")
+    ap.add_argument("--minutes", type=float, default=None,
+                    help="stop when the next night would end past this wall time (the last night is reported)")
     args = ap.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="anju-history-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -143,35 +177,43 @@ def main() -> None:
     store = Store(args.store or f"sqlite:///{path}")
     store.migrate()
     rng = np.random.default_rng(23)
-    w, led = world(args.households, rng), None
+    w, led, alert_led = world(args.households, rng), None, None
     start = date(2021, 1, 1)
     report = sorted({1, min(30, args.nights), args.nights})
     rows_per_copy = None
     print(f"{args.households:,} households, {args.nights} nights, ~{args.change:.1%} changing a night; store {work}")
     print(f"{'night':>6} {'as_of':>10} {'write s':>8} {'store MB':>9} {'copies MB':>10} {'versions':>9}")
+    clock = time.perf_counter()
     for i in range(1, args.nights + 1):
         as_of = (start + timedelta(days=i - 1)).isoformat()
         if i > 1:
-            w = night(w, rng, args.change)
+            w = night(w, rng, args.change, as_of)
         run_id = f"{as_of.replace('-', '')}-{uuid.uuid4().hex[:12]}"
         t = tables(w, as_of)
         led = ledger(led, t["discrepancies"], as_of, run_id)
+        alert_led = t["alert_ledger"] = ledger(alert_led, t["alerts"], as_of, run_id, "alert_id",
+                                               ("alert", "county_code", "household_no", "archive_no"))
         record = {"run_id": run_id, "as_of": as_of, "scope": "all", "status": "stored", "started_at": as_of,
                   "finished_at": None, "parameters": {}, "inputs": {}, "counts": {}, "timings": {}}
         began = time.perf_counter()
         store.save_run(record, t, led)
         seconds = time.perf_counter() - began
-        if i in report:
+        # stop when another night like this one would end past the budget
+        out_of_time = args.minutes is not None and time.perf_counter() - clock + seconds > 60 * args.minutes
+        if i in report or out_of_time or i % 50 == 0:
             size = size_of(store, path)
             with store.engine.connect() as conn:
                 versions = sum(conn.execute(sa.text(f"SELECT COUNT(*) FROM {n}")).scalar()
-                               for n in ("matches", "discrepancies", "unified", "quarantine", "other_groups",
-                                         "discrepancy_ledger"))
+                                              for n in (*PUBLISHED, "discrepancy_ledger"))
             rows = sum(len(f) for f in t.values()) + len(led)
             if rows_per_copy is None:
                 rows_per_copy = size / max(rows, 1)
             copies = rows_per_copy * rows * i  # what a copy per run would hold by now
-            print(f"{i:>6} {as_of:>10} {seconds:>8.2f} {size / 2**20:>9.1f} {copies / 2**20:>10.1f} {versions:>9,}")
+            print(f"{i:>6} {as_of:>10} {seconds:>8.2f} {size / 2**20:>9.1f} {copies / 2**20:>10.1f} {versions:>9,}",
+                  flush=True)
+        if out_of_time:
+            print(f"stopped after night {i}: past --minutes {args.minutes:g}")
+            break
     store.engine.dispose()
 
 

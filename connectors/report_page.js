@@ -77,11 +77,21 @@
   }
   window.anjuFilter = (title, value) => {  // used by the change buttons and the tests
     const sel = selects.find((s) => s.dataset.field === "c" + cols.findIndex((c) => c.title === title));
+    if (!sel) return;
     sel.value = value; applySelects();
   };
   for (const b of document.querySelectorAll("button[data-status]")) {
     b.addEventListener("click", () => {
       window.anjuFilter("状态", b.dataset.status);
+      document.getElementById("grid-section").scrollIntoView();
+    });
+  }
+  // the sections' buttons (overdue, waived, alerts): one select above the grid each;
+  // the other selects are cleared so the grid shows exactly what the button says
+  for (const b of document.querySelectorAll("button[data-col]")) {
+    b.addEventListener("click", () => {
+      for (const s of selects) s.value = "";
+      window.anjuFilter(b.dataset.col, b.dataset.value);
       document.getElementById("grid-section").scrollIntoView();
     });
   }

@@ -24,16 +24,23 @@ LIBRARIES = ["tabulator.min.js", "xlsx.mini.min.js", "plotly-basic.min.js"]
 # Shown at first; the column chooser shows the others. Chosen so the grid fits 1366 px
 # (责任部门 stays a filter above the grid).
 HIDDEN = ["问题编号", "责任部门", "记录所属", "匹配依据", "处理建议", "解决日期"]
+# The 台账's people's columns (issue 18) are offered in the chooser; once county staff have
+# filled any, 责任人, 整改时限 and 逾期 are shown and 档案编号 and 首次发现 give way to them.
+PEOPLE = ["整改责任单位", "责任人", "整改时限", "逾期", "整改进展", "核实结论", "说明"]
+PEOPLE_SHOWN = ["责任人", "整改时限", "逾期"]
+GIVE_WAY = ["档案编号", "首次发现"]
 # Least width (px) that shows a typical value whole (16-digit keys, a masked ID, a date);
 # longer text ends in "…" with the whole value in its tooltip. Header text is the floor.
 MIN_WIDTH = {"状态": 64, "规则": 112, "县": 124, "户编号": 122, "档案编号": 122, "字段": 104, "扶贫系统值": 96,
              "农户档案值": 96, "建议值": 128, "问题说明": 150, "匹配依据": 150, "处理建议": 150, "首次发现": 84, "解决日期": 84,
-             "问题编号": 124}
+             "问题编号": 124, "责任人": 72, "整改时限": 84, "整改责任单位": 110, "说明": 120}
 FILTERS = ["县", "规则", "严重程度", "责任部门", "状态"]  # the selects above the grid
+# shown as selects too when they say something: alerts in the grid, overdue items
+OPTIONAL_FILTERS = {"类别": "动态预警", "逾期": "是"}
 # Header filters: a list of the labels for these; typed text ("like") for the others, so
 # 县 finds a county by its name or its code.
-CHOICES = ["状态", "规则", "严重程度", "责任部门", "记录所属"]
-ORDERS = {"严重程度": ["严重", "高", "中", "低"], "状态": ["新发现", "重新出现", "未解决", "已解决"]}
+CHOICES = ["状态", "规则", "严重程度", "责任部门", "记录所属", "逾期", "整改进展", "核实结论", "类别"]
+ORDERS = {"严重程度": ["严重", "高", "中", "低"], "状态": ["新发现", "重新出现", "未解决", "已解决", "已核销"]}
 GROW = {"问题说明": 4, "规则": 2, "县": 2, "字段": 2, "建议值": 3, "扶贫系统值": 2, "农户档案值": 2,
         "户编号": 2, "档案编号": 2}
 SEVERITY_COLOURS = {"严重": "#b2182b", "高": "#ef8a62", "中": "#f4c542", "低": "#92c5de"}
@@ -100,31 +107,96 @@ def figures(charts: dict[str, pd.DataFrame], deadline: str) -> list[dict]:
     return [f1, f2, f3, f4]
 
 
+def default_hidden(grid: pd.DataFrame) -> list[str]:
+    """The columns the chooser offers but the grid does not show at first: the people's
+    columns are shown once any of them holds something (and two others make room)."""
+    filled = any(c in grid and (grid[c].astype("string").fillna("") != "").any() for c in PEOPLE)
+    if not filled:
+        return [*HIDDEN, *PEOPLE, "类别"]
+    return [*HIDDEN, *GIVE_WAY, *[c for c in PEOPLE if c not in PEOPLE_SHOWN], "类别"]
+
+
+def grid_filters(grid: pd.DataFrame) -> list[str]:
+    optional = [c for c, v in OPTIONAL_FILTERS.items() if c in grid and (grid[c] == v).any()]
+    return [f for f in FILTERS if f in grid.columns] + optional
+
+
 def grid_payload(grid: pd.DataFrame, file: str, hidden: list[str] | None = None) -> dict:
     """The grid's rows column by column; a column whose values repeat is sent as its
     distinct values and one index per row (a province's rows in a fraction of the bytes)."""
-    hidden = HIDDEN if hidden is None else hidden
+    hidden = default_hidden(grid) if hidden is None else hidden
+    filters = grid_filters(grid)
     columns = []
     for name in grid.columns:
         s = grid[name].astype("string").fillna("")
         col: dict = {"title": str(name), "hidden": name in hidden, "grow": GROW.get(name, 1),
                      "min": MIN_WIDTH.get(name, 0)}
         codes, keys = pd.factorize(s, sort=True)
-        if name in FILTERS or len(keys) * 4 < max(len(s), 1):
+        if name in filters or name in CHOICES or len(keys) * 4 < max(len(s), 1):
             col["k"], col["i"], col["choose"] = [str(k) for k in keys], codes.tolist(), name in CHOICES
             if name in ORDERS:
                 col["order"] = ORDERS[name]
         else:
             col["v"] = s.tolist()
         columns.append(col)
-    return {"n": len(grid), "columns": columns, "filters": [f for f in FILTERS if f in grid.columns], "file": file}
+    return {"n": len(grid), "columns": columns, "filters": filters, "file": file}
 
 
-def _table(frame: pd.DataFrame) -> str:
+def _cell(v, rate: bool) -> str:
+    if rate and isinstance(v, float):
+        return f"{v:.1%}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return "" if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else str(v)
+
+
+def _table(frame: pd.DataFrame, css: str = "small") -> str:
+    rates = [str(c).endswith("率") for c in frame.columns]
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(f'{v:,}' if isinstance(v, int) else str(v))}</td>"
-                                    for v in row) + "</tr>" for row in frame.astype(object).itertuples(index=False))
-    return f"<table class='small'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    number = (int, float)  # numbers right-aligned, text (names, labels) left
+    body = "".join("<tr>" + "".join(f"<td{' class=n' if isinstance(v, number) else ''}>{html.escape(_cell(v, r))}</td>"
+                                    for v, r in zip(row, rates)) + "</tr>"
+                   for row in frame.astype(object).itertuples(index=False))
+    return f"<table class='{css}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+WAIVED_SHOWN = 200  # the waived items listed on the page; the grid holds them all (状态 已核销)
+
+
+def _button(column: str, value: str, text: str) -> str:
+    """A button that filters the grid (``column`` = ``value``); both escaped, read as text by the script."""
+    return (f"<button type='button' data-col='{html.escape(column, quote=True)}' "
+            f"data-value='{html.escape(value, quote=True)}'>{html.escape(text)}</button>")
+
+
+def people_sections(rectification: pd.DataFrame | None, waived: pd.DataFrame | None,
+                    alert_kinds: pd.DataFrame | None, alert_counties: pd.DataFrame | None) -> str:
+    """The 台账's per-county table, the waived items apart, and the alerts (counts by kind
+    and by county): each section only when its table was given."""
+    out = []
+    if rectification is not None:
+        overdue = int(rectification["逾期"].iloc[-1]) if len(rectification) else 0
+        out.append("<h2>各县整改情况（台账）</h2><p class='note'>整改完成率 = 已解决 ÷（问题总数 − 已核销）；"
+                   "逾期：整改时限已过仍未解决；自报已完成：整改进展填“已完成”而数据仍有问题。"
+                   + (" " + _button("逾期", "是", "只看逾期") if overdue else "") + "</p>"
+                   + _table(rectification))
+    if waived is not None and len(waived):
+        more = (f"（共 {len(waived):,} 项，此处列出前 {WAIVED_SHOWN} 项）" if len(waived) > WAIVED_SHOWN
+                else f"（共 {len(waived):,} 项）")
+        out.append(f"<h2>已核销的问题{more}</h2><p class='note'>核实结论为“不属实”并有说明的问题，不计入未解决，"
+                   "也不计入整改完成率的分母；其值再变化时重新出现。 "
+                   + _button("状态", "已核销", "在表格中只看已核销") + "</p>"
+                   + _table(waived.head(WAIVED_SHOWN), "small text"))
+    if alert_kinds is not None:
+        total = int(alert_kinds["本次预警数"].iloc[-1]) if len(alert_kinds) else 0
+        out.append("<h2>动态监测预警</h2><p class='note'>与此前各日期比较，住房安全状况变差的农户；"
+                   "预警也在上方表格中（类别：动态预警）。"
+                   + (" " + _button("类别", "动态预警", "在表格中只看预警") if total else
+                      "本次没有预警（没有更早的日期可比较时也没有）。") + "</p>"
+                   + "<div class='pair'>" + _table(alert_kinds)
+                   + (_table(alert_counties) if alert_counties is not None and len(alert_counties) else "")
+                   + "</div>")
+    return "".join(out)
 
 
 STYLE = """
@@ -132,23 +204,29 @@ STYLE = """
 header{display:flex;align-items:baseline;gap:18px;flex-wrap:wrap}h1{font-size:18px;margin:4px 0}
 h2{font-size:16px;margin:18px 0 8px}.kpis{display:flex;gap:14px;flex-wrap:wrap}
 .kpi{white-space:nowrap}.kpi b{font-size:16px;margin-right:4px}.kpi span{color:#666}
-#filters{display:flex;flex-wrap:wrap;gap:6px 14px;align-items:center;margin:6px 0}
-#filters select{max-width:220px}#count{font-weight:bold}
+#filters{display:flex;flex-wrap:wrap;gap:6px 10px;align-items:center;margin:6px 0}
+#filters select{max-width:170px}#count{font-weight:bold}
 details{display:inline-block;position:relative}details>div{position:absolute;z-index:20;background:#fff;
 border:1px solid #ccc;padding:8px;display:grid;grid-template-columns:repeat(3,max-content);gap:4px 12px}
 #grid-section{height:calc(100vh - 96px);min-height:420px;display:flex;flex-direction:column}
 #grid{flex:1;min-height:0;font-size:12px}.tabulator .tabulator-cell{height:26px;white-space:nowrap}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:12px}
 table.small{border-collapse:collapse}table.small td,table.small th{border:1px solid #ddd;padding:2px 8px}
-table.small td:not(:first-child){text-align:right}table.small th{background:#f3f3f3}
+table.small td.n{text-align:right}table.small th{background:#f3f3f3}
+table.small.text td{max-width:320px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.pair{display:flex;flex-wrap:wrap;gap:12px 24px;align-items:flex-start}
+section.more{max-width:100%%;overflow-x:auto}
 .note{color:#666}button{font:inherit}
 """
 
 
 def write_report_html(path: Path, title: str, headline: dict[str, str], figures: list[dict], grid: pd.DataFrame,
-                      changes: pd.DataFrame | None = None, hidden: list[str] | None = None) -> None:
+                      changes: pd.DataFrame | None = None, hidden: list[str] | None = None, *,
+                      rectification: pd.DataFrame | None = None, waived: pd.DataFrame | None = None,
+                      alert_kinds: pd.DataFrame | None = None, alert_counties: pd.DataFrame | None = None) -> None:
     """One self-contained page: the grid first (every row of ``grid``), then what changed
-    since the last run, then the charts. Nothing is requested from anywhere.
+    since the last run, the 台账 per county, the waived items, the alerts, then the
+    charts. Nothing is requested from anywhere.
 
     The policy lists the hash of every script block this function assembled (the
     libraries, our script, the JSON data blocks, which never run), so nothing else can
@@ -181,7 +259,7 @@ def write_report_html(path: Path, title: str, headline: dict[str, str], figures:
 <details><summary>显示列</summary><div id="columns"></div></details>
 <button type="button" id="export">导出筛选结果 XLSX</button><button type="button" id="clear">清除筛选</button></div>
 <div id="grid"></div></section>
-{moved}
+<section class="more">{moved}{people_sections(rectification, waived, alert_kinds, alert_counties)}</section>
 <h2>图表</h2><div class="charts">{charts}</div>
 <script type="application/json" id="anju-grid">{payload}</script>
 <script type="application/json" id="anju-figs">{figs}</script>

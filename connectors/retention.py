@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from connectors.store import RunLocked
-from schemas.retention import KEEP_DAYS, KEEP_MONTH_ENDS
+from schemas.defaults import KEEP_DAYS, KEEP_MONTH_ENDS
 
 DATED = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]"
 
@@ -91,8 +91,9 @@ def prune(out: Path | str, live: str | None, lock: Callable[[str], AbstractConte
           days: int = KEEP_DAYS, month_ends: int | None = KEEP_MONTH_ENDS) -> list[str]:
     """Remove the published dates :func:`plan` does not keep; the dates removed.
 
-    ``lock(as_of)`` is the store's run lock (``Store.run_lock``): a date whose lock is held
-    by a run is left for a later prune. Without ``lock`` (by hand, no run going on), none is taken.
+    ``lock(as_of)`` is the store's run lock (``Store.run_lock``; the run that publishes and
+    ``anju history --prune`` both pass it): a date whose lock is held by a run is left for a
+    later prune. Without ``lock``, none is taken.
     """
     removed = []
     for item in plan(out, live, days=days, month_ends=month_ends):

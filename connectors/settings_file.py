@@ -24,3 +24,32 @@ def read_settings_file(path: str | Path) -> dict:
     if not isinstance(raw, dict):
         raise SourceError(str(path), "the settings are not a mapping", expected="`key: value` lines")
     return raw
+
+
+def retention_settings(raw: dict | None, path: str | Path = "settings") -> dict:
+    """The ``retention:`` section as ``{"days": int, "month_ends": int | None}``, each key
+    defaulting to ``schemas.defaults`` (KEEP_DAYS, KEEP_MONTH_ENDS). ``month_ends``: a
+    number keeps the newest that many month ends, ``all`` (or nothing) keeps every one.
+    A bad value is one line naming the file and the key."""
+    from schemas.defaults import KEEP_DAYS, KEEP_MONTH_ENDS
+
+    section = (raw or {}).get("retention")
+    if section is None:
+        section = {}
+    if not isinstance(section, dict):
+        raise SourceError(str(path), "retention: not a mapping", expected="`days:` and `month_ends:` lines")
+    unknown = sorted(set(map(str, section)) - {"days", "month_ends"})
+    if unknown:
+        raise SourceError(str(path), f"retention: unknown key {', '.join(unknown)}", expected="days, month_ends")
+
+    def count(key: str, value, allow_all: bool):
+        if allow_all and (value is None or str(value).strip().lower() == "all"):
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise SourceError(str(path), f"retention.{key}: {value!r} is not a whole number of 0 or more",
+                              expected="a number" + (" or `all`" if allow_all else ""))
+        return value
+
+    days = count("days", section.get("days", KEEP_DAYS), allow_all=False)
+    month_ends = count("month_ends", section["month_ends"], True) if "month_ends" in section else KEEP_MONTH_ENDS
+    return {"days": days, "month_ends": month_ends}

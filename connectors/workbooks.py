@@ -27,7 +27,7 @@ SEVERITY_ORDER = ["critical", "high", "medium", "low"]
 STATUS_ORDER = ["new", "open", "resolved", "reopened", "waived"]
 # which label table relabels which column of the analyst rows (a label passes unchanged)
 ROW_LABELS = {"严重程度": "severity", "责任部门": "owner", "记录所属": "agency", "状态": "status"}
-PERCENT = ("开工率", "竣工率", "录入率")
+PERCENT = ("开工率", "竣工率", "录入率", "整改完成率")
 
 
 def _label(kind: str, code) -> str:
@@ -132,15 +132,61 @@ def _county_sheet(book: Book, summary: dict[str, pd.DataFrame]) -> None:
     write_table(book, ws, frame, 0, border=True)
 
 
+def _blocks_sheet(book: Book, name: str, blocks: list[tuple[str, pd.DataFrame]], percent=()) -> None:
+    """A sheet of titled tables one under the other (the first frozen and filtered)."""
+    ws = book.sheet(name)
+    ncols = max(len(f.columns) for _, f in blocks)
+    for i in range(ncols):  # one width per column, fitted to every block
+        w = max([text_width(f.columns[i]) + 2 for _, f in blocks if i < len(f.columns)]
+                + [text_width(v) for _, f in blocks if i < len(f.columns) for v in f.iloc[:200, i].astype(str)])
+        ws.set_column(i, i, min(max(w + 1, 8), 60))
+    row, first = 0, True
+    for title, frame in blocks:
+        write_text(ws, row, 0, title, book.format("text", bold=True, font_size=12))
+        row = write_table(book, ws, frame, row + 1, border=True, freeze=first, autofilter=first, set_widths=False,
+                          percent=percent) + 1
+        first = False
+
+
+def _people_sheets(book: Book, rectification: pd.DataFrame | None, waived: pd.DataFrame | None,
+                   alert_kinds: pd.DataFrame | None, alert_counties: pd.DataFrame | None,
+                   alert_rows: pd.DataFrame | None) -> None:
+    """整改情况 (the 台账 per county, 整改完成率 as a percentage), 已核销 (the waived items,
+    apart), 预警汇总 (alerts by kind and by county) and 预警清单 (every alert): each only
+    when its table was given (shaped and labelled by ``reconcile.report``)."""
+    if rectification is not None:
+        _blocks_sheet(book, "整改情况", [("各县整改情况（整改完成率 = 已解决 ÷（问题总数 − 已核销））", rectification)],
+                      percent=("整改完成率",))
+    if waived is not None:
+        write_table(book, book.sheet("已核销"), waived)
+    if alert_kinds is not None:
+        blocks = [("按预警类型", alert_kinds)]
+        if alert_counties is not None and len(alert_counties):
+            blocks.append(("按县", alert_counties))
+        _blocks_sheet(book, "预警汇总", blocks)
+    if alert_rows is not None:
+        body = alert_rows.reset_index(drop=True)
+        chunks = range(0, max(len(body), 1), SHEET_ROWS)
+        for n, start in enumerate(chunks):
+            write_table(book, book.sheet("预警清单" + (f"_{n + 1}" if len(chunks) > 1 else "")),
+                        body.iloc[start:start + SHEET_ROWS])
+
+
 def write_report_xlsx(path: Path, summary: dict[str, pd.DataFrame], rows: pd.DataFrame, rule_col: str = "规则", *,
-                      counts: dict | None = None, as_of: str | None = None) -> None:
+                      counts: dict | None = None, as_of: str | None = None,
+                      rectification: pd.DataFrame | None = None, waived: pd.DataFrame | None = None,
+                      alert_kinds: pd.DataFrame | None = None, alert_counties: pd.DataFrame | None = None,
+                      alert_rows: pd.DataFrame | None = None) -> None:
     """汇总 (the console's counts: ``counts`` is the run's ``discrepancies_by_rule`` and
-    ``ledger_changes``, rebuilt from ``summary`` when not given), 按县, then one sheet per rule
-    by severity and label; a rule over Excel's row limit gets more sheets."""
+    ``ledger_changes``, rebuilt from ``summary`` when not given), 按县, the 台账's and the
+    alerts' sheets (:func:`_people_sheets`), then one sheet per rule by severity and label;
+    a rule over Excel's row limit gets more sheets. ``rows`` may carry the people's columns
+    (责任单位, 责任人, 整改时限, 逾期, ...): they are written as they come, as text."""
     book = Book(path, constant_memory=True)
     counts = counts or console_counts(summary)
     _summary_sheet(book, summary, counts, as_of)
     _county_sheet(book, summary)
+    _people_sheets(book, rectification, waived, alert_kinds, alert_counties, alert_rows)
     body_all = rows.copy()
     if "字段" in body_all:  # the column under the record's agency's own header (one place: schemas.field_labels)
         agency = body_all["记录所属"] if "记录所属" in body_all else pd.Series("", index=body_all.index)

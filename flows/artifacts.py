@@ -18,6 +18,7 @@ import pandas as pd
 
 from flows.drops_flow import summary_lines
 from reconcile import county_counts, ledger_changes, rule_changes
+from reconcile import alert_kinds_table, alerts_by_county, rectification_by_county
 from schemas.run_record import RunRecord
 
 LOCAL_ONLY = "a file:// link: it opens only on the machine that ran the flow (set report_url to serve OUT on the web)"
@@ -65,9 +66,41 @@ def _table(frame: pd.DataFrame) -> str:
     return "\n".join([head, rule, *body])
 
 
-def summary_markdown(run: RunRecord, disc: pd.DataFrame, moves: pd.DataFrame, unified: pd.DataFrame) -> str:
+def _cell(v) -> str:
+    return f"{v:.1%}" if isinstance(v, float) else str(v)
+
+
+def _md_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Labels for a markdown table: no ``|`` or line break can end a cell, rates as percentages."""
+    out = frame.copy()
+    for c in out.columns:
+        if str(c).endswith("率"):
+            out[c] = out[c].map(_cell)
+        elif not pd.api.types.is_numeric_dtype(out[c]):
+            out[c] = out[c].astype(str).str.replace(r"[|\r\n]", " ", regex=True)
+    return out
+
+
+def people_and_alert_sections(moves: pd.DataFrame, alerts: pd.DataFrame | None,
+                              alert_ledger: pd.DataFrame | None, as_of: str) -> list[str]:
+    """The 台账's overdue items per county (issue 18) and the alerts by kind and county
+    (issue 19), in Chinese with codes as labels: counts only, no ID, no name."""
+    out = []
+    if "overdue" in moves or "status" in moves and (moves["status"] == "waived").any():
+        out += ["## 各县整改情况（逾期、已核销、整改完成率）", _table(_md_safe(rectification_by_county(moves)))]
+    if alerts is not None:
+        out += ["## 动态监测预警（按类型）", _table(_md_safe(alert_kinds_table(alerts, alert_ledger, as_of)))]
+        if len(alerts):
+            out += ["## 动态监测预警（按县）", _table(_md_safe(alerts_by_county(alerts)))]
+    return out
+
+
+def summary_markdown(run: RunRecord, disc: pd.DataFrame, moves: pd.DataFrame, unified: pd.DataFrame,
+                     alerts: pd.DataFrame | None = None, alert_ledger: pd.DataFrame | None = None) -> str:
     """``disc`` and ``unified``: the run's scope; ``moves``: its ledger changes, one row per
-    entry the run changed or kept open, ``status`` = the change (``reconcile.ledger.changes``)."""
+    entry the run changed or kept open, ``status`` = the change (``reconcile.ledger.changes``),
+    with the 台账's people's columns and ``overdue`` where it has them; ``alerts`` and
+    ``alert_ledger``: the run's monitoring, when it ran."""
     inputs = pd.DataFrame([{"source": name, "read": i["rows_read"], "used": i["rows_used"],
                             "quarantined": i["rows_quarantined"], "outside scope": i["rows_out_of_scope"]}
                            for name, i in run.inputs.items()])
@@ -86,15 +119,18 @@ def summary_markdown(run: RunRecord, disc: pd.DataFrame, moves: pd.DataFrame, un
         "## Inputs", _table(inputs),
         "## Discrepancies per rule (ledger changes since the last run)", _table(rule_changes(disc, moves)),
         "## Discrepancies per county", _table(county_counts(disc, unified)),
+        *people_and_alert_sections(moves, alerts, alert_ledger, run.as_of),
         *(["## Exports and volume guard", "\n".join(f"- {line}" for line in exports)] if exports else []),
     ])
 
 
 def publish_artifacts(run: RunRecord, disc: pd.DataFrame, moves: pd.DataFrame, unified: pd.DataFrame,
-                      report_url: str | None = None) -> None:
+                      report_url: str | None = None, *, alerts: pd.DataFrame | None = None,
+                      alert_ledger: pd.DataFrame | None = None) -> None:
     from prefect.artifacts import create_link_artifact, create_markdown_artifact
 
-    create_markdown_artifact(key="reconcile-summary", markdown=summary_markdown(run, disc, moves, unified),
+    create_markdown_artifact(key="reconcile-summary",
+                             markdown=summary_markdown(run, disc, moves, unified, alerts, alert_ledger),
                              description=f"Anju reconcile {run.as_of}")
     for key, link in links(run, report_url).items():
         create_link_artifact(key=key, **link)

@@ -150,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--deadline", type=_date, default=defaults.DEADLINE,
                     help=f"renovation deadline, YYYY-MM-DD ({defaults.DEADLINE})")
     pr.add_argument("--unit", default=defaults.REPORTING_UNIT, help="the reporting unit printed on the sheet")
+    pr.add_argument("--store", help="SQLAlchemy URL of the store: read the month end from its history "
+                    "(default: the published run folder)")
 
     sv = sub.add_parser("serve", help="run the nightly and monthly flows on their schedules (Asia/Shanghai)")
     sv.add_argument("--settings", required=True, type=_existing, help="settings YAML (see anju.example.yaml)")
@@ -162,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="native: the agencies' own CSV/XLSX layouts; parquet: the same tables as Parquet (native)")
     g.add_argument("--as-of", type=_date, default=defaults.SAMPLE_AS_OF,
                    help="the date the world is as of, YYYY-MM-DD (2020-07-31)")
+    g.add_argument("--months", metavar="FIRST:LAST",
+                   help="monthly snapshots of one evolving world, e.g. 2020-07:2021-01: OUT/YYYY-MM/ each with "
+                        "truth/alerts.csv; the first month must end on or after 2020-07-30 (--as-of is then ignored)")
+    from flows.history_cmd import add_history_parser
+    from flows.ledger_cmd import add_ledger_parser
+    add_ledger_parser(sub)
+    add_history_parser(sub)
     return p
 
 
@@ -253,6 +262,13 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     import time
 
+    if args.months:
+        from flows.generate_cmd import generate_months, month_ends
+        folders = generate_months(args.households, args.seed, month_ends(args.months), args.format, Path(args.out))
+        for month, folder in folders.items():
+            print(f"  {month}  {folder}")
+        return 0
+
     from anju_synth import build_world, write_world
 
     t = time.perf_counter()
@@ -272,9 +288,10 @@ def cmd_progress(args: argparse.Namespace) -> int:
     from flows.runtime import start_local_server
 
     month = args.month or previous_month(today_in_china())
-    source_run(Path(args.out), month_end(month))  # no run to report on: say so before starting Prefect
+    if not args.store:
+        source_run(Path(args.out), month_end(month))  # no run to report on: say so before starting Prefect
     start_local_server()
-    r = monthly_progress(out=args.out, month=month, deadline=args.deadline, unit=args.unit)
+    r = monthly_progress(out=args.out, month=month, deadline=args.deadline, unit=args.unit, store=args.store)
     print(f"  progress {r['month']} (as of {r['as_of']}, from the run of {r['source_run']}): "
           f"{r['tasks']:,} tasks, completion rate {r['completion_rate']:.1%}")
     print(f"  outputs  {r['published']}/")
@@ -379,6 +396,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_serve(args)
         if args.command == "progress":
             return cmd_progress(args)
+        if args.command == "history":
+            from flows.history_cmd import cmd_history
+            return cmd_history(args)
+        if args.command == "ledger":
+            from flows.ledger_cmd import cmd_ledger
+            return cmd_ledger(args)
         return cmd_generate(args)
     except Exception as e:  # noqa: BLE001  (the last word to the user: one line either way)
         if _user_error(e):

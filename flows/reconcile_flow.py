@@ -1,4 +1,4 @@
-"""The ``reconcile`` flow: extract, validate, normalize, match, classify, unify, publish.
+"""The ``reconcile`` flow: extract, validate, normalize, match, classify, unify, monitor, publish.
 
 Tasks pass frames in memory: the thread pool shares this process, and a Dask cluster ships
 each partition's frames to its workers and back. Nothing is cached across runs by
@@ -22,6 +22,9 @@ from prefect.context import get_run_context
 from prefect.cache_policies import NO_CACHE
 
 from connectors.datadocs import run_gate
+from connectors.ledger_people_store import people_state
+from connectors.retention import prune as prune_published
+from connectors.settings_file import retention_settings
 from connectors.publish import Staging, prepare_out
 from connectors.run_files import keep_failed_gate, read_live_tables, write_run_record
 from connectors.sources import SourceFrame, read_source
@@ -29,6 +32,7 @@ from connectors.store import PUBLISHED as STORED
 from connectors.store import Store, default_url
 import reconcile as core
 from reconcile import Canonical, IdMatches, MatchResult, Settings
+from schemas.alerts import ALERT_LEDGER_COLUMNS, alert_thresholds
 from schemas.config import load_source_specs
 from schemas.defaults import DEADLINE, PARTITION_RECORDS
 from schemas.guards import GuardThresholds
@@ -89,7 +93,8 @@ match_fit = task(name="match-fit", cache_policy=NO_CACHE)(core.fit_model)
 match_assign = task(name="match-assign", cache_policy=NO_CACHE)(core.score)
 
 
-def match(canon: Canonical, partition_records: int) -> tuple[MatchResult, dict]:
+def match(canon: Canonical, partition_records: int,
+          decisions: pd.DataFrame | None = None) -> tuple[MatchResult, dict]:
     """Matching, partitioned by county through the flow's task runner (threads, or Dask).
 
     The ID passes are national; the scored passes run per group of counties, twice: once
@@ -100,7 +105,7 @@ def match(canon: Canonical, partition_records: int) -> tuple[MatchResult, dict]:
     candidates = [f.result() for f in [match_candidates.submit(p) for p in parts]]
     model = match_fit(ids.residual, candidates)
     results = [f.result() for f in [match_assign.submit(c, model) for c in candidates]]
-    r = core.finish_match(canon, ids, results, model)
+    r = core.finish_match(canon, ids, results, model, decisions=decisions)
     runner = type(get_run_context().task_runner).__name__
     get_run_logger().info("match: %d pairs (%s), %d for review, %d partitions on %s", len(r.matches),
                           r.matches["method"].value_counts().to_dict(), len(r.review), len(parts), runner)
@@ -117,6 +122,55 @@ def classify(canon: Canonical, matched: MatchResult, settings: Settings) -> pd.D
 @task(name="unify", cache_policy=NO_CACHE)
 def unify_task(canon: Canonical, matches: pd.DataFrame, disc: pd.DataFrame, settings: Settings):
     return core.unify_households(canon, matches, disc, settings)
+
+
+@task(name="monitor", cache_policy=NO_CACHE)
+def monitor(store_url: str, unified: pd.DataFrame, records_ha: pd.DataFrame, as_of: str,
+            counties: list[str] | None, monitoring: dict | None) -> pd.DataFrame:
+    found, dates = find_alerts(Store(store_url), unified, records_ha, as_of, counties, monitoring)
+    get_run_logger().info("monitor: %d alerts against %d earlier dates %s", len(found), len(dates),
+                          found["alert"].value_counts().sort_index().to_dict())
+    return found
+
+
+def find_alerts(st: Store, unified: pd.DataFrame, records_ha: pd.DataFrame, as_of: str,
+                counties: list[str] | None, monitoring: dict | None) -> tuple[pd.DataFrame, list[str]]:
+    """This run's alerts (动态监测, in its scope) and the earlier dates they compare with:
+    its unified table against those the store holds for the dates before ``as_of``
+    (history by date, not by the order runs happened), its archive numbers against those
+    dates' archive records."""
+    dates = [d for d in st.snapshot_dates("unified") if d < as_of]
+    # one date at a time, narrowed to what monitoring follows before the next is read
+    history = pd.concat([core.household_history({d: st.table_as_of("unified", d, counties)}) for d in dates]
+                        or [core.household_history({})], ignore_index=True)
+    before = [st.table_as_of("records_ha", d)["archive_no"] for d in dates]
+    found = core.alerts(history, unified, as_of, monitoring, scope=counties, archives_now=records_ha["archive_no"],
+                        archives_before=pd.concat(before, ignore_index=True).drop_duplicates() if before else None)
+    return found, dates
+
+
+def track_alerts(st: Store, found: pd.DataFrame, as_of: str, run_id: str,
+                 counties: list[str] | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the alert ledger for ``as_of`` as it will stand once this run is stored, its rows
+    in the run's scope). Measured against the latest earlier date's ledger, as the
+    discrepancy ledger is, and against what an earlier run for this date recorded; a
+    scoped run keeps every other county's entries as the last run for the date left them."""
+    dates = st.snapshot_dates("alert_ledger")
+    earlier = [d for d in dates if d < as_of]
+    previous = (st.table_as_of("alert_ledger", earlier[-1]) if earlier
+                else pd.DataFrame(columns=ALERT_LEDGER_COLUMNS))
+    today = st.table_as_of("alert_ledger", as_of) if as_of in dates else None
+
+    def in_scope(f: pd.DataFrame | None) -> pd.DataFrame | None:
+        return f if f is None or counties is None else f[f["county_code"].isin(counties)]
+
+    led = core.update_ledger(in_scope(previous), found, as_of, run_id, counties, same_day=in_scope(today),
+                             id_col="alert_id", columns=ALERT_LEDGER_COLUMNS)
+    if counties is None:
+        return led, led
+    others = previous if today is None else today
+    others = others.loc[~others["county_code"].isin(counties), ALERT_LEDGER_COLUMNS].astype("string")
+    return pd.concat([others, led], ignore_index=True).sort_values("alert_id").reset_index(drop=True), led
 
 
 @task(name="validate", cache_policy=NO_CACHE)
@@ -137,8 +191,8 @@ def publish(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, run: RunRecor
     """
     store = Store(store_url)
     with Staging(Path(out), run.as_of, run.run_id) as staging:
-        for name, frame in tables.items():
-            staging.write_table(name, frame)
+        for name, frame in tables.items():  # the run id of a change is the store's, as in ledger.parquet
+            staging.write_table(name, frame.drop(columns=["changed_by_run"]) if name == "alert_ledger" else frame)
         led = ledger_snapshot(store, run.as_of, ledger, counties)
         # the volume guard before the gate: a held run stores and swaps nothing
         run.guards, profile = run_guards(tables, led, run.as_of, run.run_id, staging.path, Path(out),
@@ -150,11 +204,13 @@ def publish(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, run: RunRecor
         history = pd.concat([history[history["as_of"] != run.as_of], pd.DataFrame(
             {"as_of": [run.as_of], "open": [int(led["status"].isin(OPEN_STATUSES).sum())]})])
         progress = core.monthly_progress(tables["records_ha"], tables["unified"], run.as_of,
-                                         run.parameters["deadline"])
+                                         run.parameters["deadline"], ledger=led,
+                                         alert_ledger=tables.get("alert_ledger"))
         rows = core.analyst_view(tables["discrepancies"])
         run.gate = gate(tables | {"ledger": led, "progress": progress}, rows, run, staging.path, Path(out))
         workbook = write_reports(staging.path, tables, led, progress, history.sort_values("as_of"), run,
-                                 run.parameters["deadline"], rows)
+                                 run.parameters["deadline"], rows, alerts=tables["alerts"],
+                                 alert_ledger=tables["alert_ledger"])
         run.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         run.tables["ledger"] = len(led)
         write_run_record(staging, run)
@@ -172,6 +228,13 @@ def publish(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, run: RunRecor
     except Exception as e:  # the files are in place; retrying the task would store the run twice
         get_run_logger().warning("publish: outputs in place, but the store still lists run %s as stored: %s",
                                  run.run_id, e)
+    try:  # retention: published dates no longer kept go; the run is published whatever happens here
+        kept = retention_settings({"retention": run.parameters.get("retention")}, "retention")
+        removed = prune_published(out, run.as_of, store.run_lock, **kept)
+        if removed:
+            get_run_logger().info("retention: removed the published folders of %s", ", ".join(removed))
+    except Exception as e:  # noqa: BLE001
+        get_run_logger().warning("retention: nothing pruned: %s", e)
     get_run_logger().info("publish: %s", live)
     return str(live)
 
@@ -257,14 +320,16 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
               store: str | None = None, deadline: date = DEADLINE, mapping: str | None = None,
               counties: list[str] | None = None, partition_records: int = PARTITION_RECORDS,
               report_url: str | None = None, accept_change: list[str] | None = None, drops: dict | None = None,
-              guards: dict | None = None) -> dict:
+              guards: dict | None = None, monitoring: dict | None = None,
+              retention: dict | None = None) -> dict:
     """Reconcile one PS export with one HA export as of a date and publish the outputs.
 
     ``counties`` re-reconciles only those counties: every other county's outputs and
     ledger entries stay as the last run for this date left them. ``report_url``: where
     ``out`` is served on the web, for the artifacts' links (default: file:// links). A
     source may be a drop folder, ``drop:<folder or URL>?pattern=<name with {date:FORMAT}>``;
-    ``drops`` and ``guards`` are the settings file's sections; ``accept_change`` names
+    ``drops``, ``guards`` and ``monitoring`` (the alerts' thresholds) are the settings file's
+    sections; ``accept_change`` names
     counties whose change since the last published run is known and accepted by the guard.
     """
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -274,11 +339,14 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
     store_url = store or default_url(Path(out))
     prepare_out(Path(out))  # an unusable folder is one line now, not a traceback at the end
     report_url = check_report_url(report_url) if report_url else None
+    alert_thresholds(monitoring)  # an unknown alert kind or threshold is one line now, not at the end
     counties = sorted(set(counties)) if counties else None
     run_id = f"{as_of:%Y%m%d}-{uuid4().hex[:12]}"
     st = Store(store_url)
     st.migrate()
-    with st.run_lock(as_of.isoformat()):
+    # the ledger lock too: no `anju ledger import` changes people's verdicts under a run
+    with st.run_lock(as_of.isoformat()), st.run_lock("ledger"):
+        people = people_state(st)
         t = time.perf_counter()
         locations = {"ps_households": ps_households, "ha_archive": ha_archive}
         if ps_members:
@@ -297,7 +365,7 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
         clock.lap("normalize", t)
         _fault_point("normalize")
         t = time.perf_counter()
-        matched, partitioning = match(canon, partition_records)
+        matched, partitioning = match(canon, partition_records, people)
         matches = matched.matches
         clock.lap("match", t)
         _fault_point("match")
@@ -307,7 +375,7 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
         if counties:
             today = today[today["county_code"].isin(counties)]
         earlier = st.ledger_before(as_of.isoformat(), counties)
-        tracked = core.track_ledger(disc, earlier, today, as_of.isoformat(), run_id, counties)
+        tracked = core.track_ledger(disc, earlier, today, as_of.isoformat(), run_id, counties, people=people)
         ledger, moves, disc = tracked.ledger, tracked.changes, tracked.discrepancies
         clock.lap("classify", t)
         _fault_point("classify")
@@ -316,8 +384,14 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
         clock.lap("unify", t)
         _fault_point("unify")
         tables = core.published_tables(canon, matches, disc, unified, others)
+        t = time.perf_counter()
+        found = monitor(store_url, unified, tables["records_ha"], as_of.isoformat(), counties, monitoring)
+        alert_ledger, scope_alert_ledger = track_alerts(st, found, as_of.isoformat(), run_id, counties)
+        tables["alerts"] = found
+        clock.lap("monitor", t)
         if counties:
             tables = core.merge_scoped(read_live_tables(Path(out), as_of.isoformat(), core.ORDER), tables, counties)
+        tables["alert_ledger"] = alert_ledger  # already the whole ledger of the date
         t = time.perf_counter()
         validate(tables)
         clock.lap("validate", t)
@@ -341,7 +415,8 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
             parameters={"deadline": deadline.isoformat(), "mapping": mapping, "store": _redact(store_url),
                         "counties": counties, "partition_records": partition_records,
                         "report_url": report_url, **partitioning,
-                        "accept_change": sorted(set(accept_change or [])), "drops": drops, "guards": guards},
+                        "accept_change": sorted(set(accept_change or [])), "drops": drops, "guards": guards,
+                        "monitoring": monitoring, "retention": retention},
             exports=exports, inputs=inputs, tables={k: len(v) for k, v in tables.items()},
             **core.run_counts(canon, matched, disc, moves), seconds=clock.seconds, versions=versions())
         t = time.perf_counter()
@@ -350,7 +425,8 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
     run.seconds = clock.seconds
     run.published = live
     try:
-        publish_artifacts(run, disc, moves, unified, report_url)  # the run's scope, not the merged tables
+        # the run's scope, not the merged tables
+        publish_artifacts(run, disc, moves, unified, report_url, alerts=found, alert_ledger=scope_alert_ledger)
     except Exception as e:  # the outputs are published; a missing artifact must not fail the run
         get_run_logger().warning("artifacts not created: %s", e)
     return run.as_dict()  # the flow's result: run.json's keys, and ``published``

@@ -27,10 +27,12 @@ def rerun(counties: Annotated[list[CountyCode], Field(min_length=1)], as_of: dat
           deadline: date = DEADLINE, mapping: str | None = None,
           partition_records: int = PARTITION_RECORDS,
           accept_change: list[CountyCode] | None = None, drops: dict | None = None, guards: dict | None = None,
-          report_url: str | None = None) -> dict:
+          report_url: str | None = None, monitoring: dict | None = None,
+          retention: dict | None = None) -> dict:
     """Re-reconcile ``counties`` as of ``as_of`` and publish; the nightly run's outputs for
     every other county are kept."""
     return reconcile(ps_households=ps_households, ha_archive=ha_archive, out=out, as_of=as_of,
                      ps_members=ps_members, store=store, deadline=deadline, mapping=mapping,
                      counties=sorted(set(counties)), partition_records=partition_records,
-                     accept_change=accept_change, drops=drops, guards=guards, report_url=report_url)
+                     accept_change=accept_change, drops=drops, guards=guards, report_url=report_url,
+                     monitoring=monitoring, retention=retention)

@@ -21,6 +21,8 @@ DEFAULTS = {
     "partition_records": None,
     "drops": None,    # the `drops:` section (flows/drops_flow.DropPolicy)
     "guards": None,   # the `guards:` section (schemas/guards.GuardThresholds)
+    "monitoring": None,  # the `monitoring:` section: alert thresholds (schemas/alerts.yaml)
+    "retention": None,   # the `retention:` section: published folders kept (schemas/defaults.py)
     "report_url": None,  # where OUT is served on the web: the artifacts link there, not to file://
 }
 
@@ -47,6 +49,8 @@ def load_settings(path: str | Path) -> dict:
     settings["out"] = resolve(settings["out"])
     settings["sources"] = {k: resolve_source(v) for k, v in settings["sources"].items()}
     settings["mapping"] = resolve(settings["mapping"])
+    from connectors.settings_file import retention_settings
+    retention_settings(raw, path)  # a bad `retention:` section is one line now, not after a night's run
     if settings["report_url"]:
         from flows.artifacts import check_report_url
 
@@ -62,6 +66,7 @@ def deployments(settings: dict) -> list:
     from prefect.schedules import Cron
 
     from flows.feedback_flow import feedback
+    from flows.ledger_flow import ledger_export, ledger_import
     from flows.progress_flow import monthly_progress
     from flows.reconcile_flow import reconcile
     from flows.rerun_flow import rerun
@@ -73,7 +78,8 @@ def deployments(settings: dict) -> list:
     common = {"ps_households": src["ps_households"], "ps_members": src.get("ps_members"),
               "ha_archive": src["ha_archive"], "out": settings["out"], "store": settings["store"],
               "deadline": deadline, "mapping": settings["mapping"], "drops": settings["drops"],
-              "guards": settings["guards"]}
+              "guards": settings["guards"], "monitoring": settings["monitoring"],
+              "retention": settings["retention"]}
     if settings["report_url"]:
         common["report_url"] = settings["report_url"]
     if settings["partition_records"]:
@@ -93,7 +99,13 @@ def deployments(settings: dict) -> list:
     packages = feedback.to_deployment(
         name="manual", parameters={"out": settings["out"], "mapping": settings["mapping"]},
         description="Build (and optionally push) both agencies' correction packages for an as_of.")
-    return [nightly, monthly, manual, packages]
+    ledger_books = ledger_export.to_deployment(
+        name="manual", parameters={"out": settings["out"], "store": settings["store"]},
+        description="台账: each county's workbook for an as_of (give as_of, optionally counties).")
+    ledger_back = ledger_import.to_deployment(
+        name="manual", parameters={"out": settings["out"], "store": settings["store"]},
+        description="台账: import the counties' filled-in workbooks (give files).")
+    return [nightly, monthly, manual, packages, ledger_books, ledger_back]
 
 
 def serve_forever(settings_path: str) -> None:

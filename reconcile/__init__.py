@@ -20,14 +20,20 @@ from reconcile.compare import LEVELS
 from reconcile.gate import gate_frames
 from reconcile.feedback import SOURCE as FEEDBACK_SOURCE
 from reconcile.feedback import cleaned_records, corrections
+from reconcile.ledger import update_ledger
+from reconcile.ledger_people import (apply_people, book_rows, clerical_decisions, county_rectification, people_events,
+                                     people_state_after, validate_import, values_fingerprint)
+from reconcile.monitor import alerts, household_history
 from reconcile.masking import mask_full_ids, masked_rows
 from reconcile.match import MatchResult
 from reconcile.pipeline import (Canonical, IdMatches, LedgerUpdate, Settings, Tables, candidates, find_discrepancies,
                                 finish_match, fit_model, match, match_by_id, normalize, partitions, published_tables,
                                 run, run_counts, score, track_ledger, unify_households)
 from reconcile.progress import monthly_progress
-from reconcile.report import (analyst_view, changes_since_last_run, chart_frames, county_counts, ledger_changes,
-                              report_grid, rule_changes, summary)
+from reconcile.report import (alert_kinds_table, alert_sheet_rows, alerts_by_county, analyst_view,
+                              changes_since_last_run, chart_frames, county_counts, ledger_changes,
+                              rectification_by_county, report_grid, rule_changes, summary, waived_items,
+                              with_people_columns)
 from reconcile.scope import ORDER, merge_scoped, restrict
 
 __all__ = [
@@ -36,11 +42,22 @@ __all__ = [
     "find_discrepancies", "track_ledger", "unify_households", "published_tables", "run_counts", "run",
     # their inputs and outputs
     "Settings", "Canonical", "IdMatches", "MatchResult", "LedgerUpdate", "Tables", "LEVELS",
+    # the ledger of any item table (discrepancies, alerts): new/open/resolved/reopened/waived
+    "update_ledger",
+    # people in the loop of the 台账 (issue 18): the workbook's rows, an import checked and
+    # recorded as events, what later runs honour, the rectification rate per county
+    "book_rows", "validate_import", "people_events", "people_state_after", "apply_people", "values_fingerprint",
+    "clerical_decisions", "county_rectification",
+    # monitoring (issue 19): the alerts of a run and the households' history they compare with
+    "alerts", "household_history",
     # scoped re-runs
     "restrict", "merge_scoped", "ORDER",
     # report tables
     "monthly_progress", "analyst_view", "summary", "chart_frames", "report_grid", "changes_since_last_run",
     "county_counts", "ledger_changes", "rule_changes",
+    # ... with the alerts (issue 19) and the people's columns, waived items, rectification (issue 18)
+    "alert_kinds_table", "alert_sheet_rows", "alerts_by_county", "rectification_by_county", "waived_items",
+    "with_people_columns",
     # what the publishing gate checks; IDs masked where people read (messages, logs)
     "gate_frames", "mask_full_ids", "masked_rows",
     # correction packages for the agencies

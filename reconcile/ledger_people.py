@@ -254,6 +254,7 @@ def apply_people(ledger: pd.DataFrame, people_state: pd.DataFrame, as_of: str, v
     - such an item whose values (``values``: :func:`values_fingerprint` of this run's
       discrepancies) differ from those the verdict was given on -> open again, and
       ``reopened`` if ``previous`` (the ledger before the run) had it ``waived``;
+    - a ``waived`` item whose verdict was withdrawn -> ``reopened``;
     - ``overdue``: 整改时限 before ``as_of`` on an item still open.
 
     >>> led = pd.DataFrame({"discrepancy_id": ["a", "b", "c"], "status": ["open", "new", "resolved"]})
@@ -284,6 +285,7 @@ def apply_people(ledger: pd.DataFrame, people_state: pd.DataFrame, as_of: str, v
     status = status.mask(waive & ~moved, WAIVED)
     status = status.mask(waive & moved & was_waived, "reopened")
     status = status.mask(waive & moved & ~was_waived & (status == WAIVED), "open")  # waived by update_ledger's copy
+    status = status.mask(~waive & (status == WAIVED), "reopened")  # the verdict withdrawn or emptied
     out["status"] = status
     deadline = pd.to_datetime(out["deadline"], errors="coerce", format="%Y-%m-%d")
     out["overdue"] = (status.isin(OPEN).fillna(False) & deadline.notna()
@@ -325,7 +327,9 @@ def county_rectification(ledger: pd.DataFrame) -> pd.DataFrame:
     f = pd.DataFrame({
         "county_code": ledger["county_code"].astype("string"),
         "items": 1, "open": status.isin(OPEN).fillna(False).astype(int),
-        "overdue": ledger["overdue"].astype("boolean").fillna(False).astype(int) if "overdue" in ledger else 0,
+        # a flag read back from a store may be the text "True"/"False"
+        "overdue": (ledger["overdue"].astype("string").str.lower().eq("true").fillna(False).astype(int)
+                    if "overdue" in ledger else 0),
         "waived": (status == WAIVED).fillna(False).astype(int),
         "resolved": (status == "resolved").fillna(False).astype(int),
         "reported_done": ((ledger["progress"] == MEANING["progress_done"]).fillna(False) & status.isin(OPEN)

@@ -27,10 +27,11 @@ from reconcile.match_scored import ScoredResult, match_residual
 MATCH_COLUMNS = ["household_no", "archive_no", "county_code", "method", "score", "agreement", "member_name",
                  "weights", "explanation"]
 # What the ID passes tell analysts (the scored passes explain themselves field by field).
-PASS_EXPLANATION = {"id_exact": "身份证号相同", "member_id": "户主身份证号为该户家庭成员的身份证号(户主变更)"}
+PASS_EXPLANATION = {"id_exact": "身份证号相同", "member_id": "户主身份证号为该户家庭成员的身份证号(户主变更)",
+                    "clerical": "县级人员在台账中核实为同一户"}
 
 # Confidence of each pass: fixed, the ID agrees (the scored passes' scores are the model's probabilities).
-PASS_SCORE = {"id_exact": 1.0, "member_id": 0.98}
+PASS_SCORE = {"id_exact": 1.0, "member_id": 0.98, "clerical": 1.0}
 
 
 def _agreement(c: pd.DataFrame, ha_name: str = "ha_name", ps_name: str = "ps_name") -> pd.DataFrame:
@@ -149,3 +150,46 @@ def finish(ps: pd.DataFrame, by_id: pd.DataFrame, scored: ScoredResult) -> Match
                       "weights": "string", "explanation": "string"})
     out = out.sort_values(["household_no", "archive_no"]).reset_index(drop=True)
     return MatchResult(out, scored.review.reset_index(drop=True), scored.model)
+
+
+def _pairs(frame: pd.DataFrame) -> pd.Series:
+    return frame["household_no"].astype("string") + "\x1f" + frame["archive_no"].astype("string")
+
+
+def apply_decisions(ps: pd.DataFrame, ha: pd.DataFrame, result: MatchResult, confirmed: pd.DataFrame,
+                    rejected: pd.DataFrame) -> MatchResult:
+    """The match with the people's REVIEW_MATCH answers (issue 18): a confirmed pair
+    (是否同一户=是) is matched ``clerical`` (score 1.0) while both its records exist, in
+    place of any other match of that archive record; a rejected pair (=否) is never
+    matched nor asked again. Either leaves the review list.
+
+    >>> m = pd.DataFrame({"household_no": ["H2"], "archive_no": ["A2"], "county_code": ["1"], "method": ["fuzzy"],
+    ...     "score": [0.9], "agreement": [None], "member_name": [None], "weights": [None], "explanation": [None]})
+    >>> rv = pd.DataFrame({"household_no": ["H1", "H3"], "archive_no": ["A1", "A3"], "score": [0.6, 0.5]})
+    >>> ps = pd.DataFrame({"household_no": ["H1", "H2", "H3"], "county_code": ["1"] * 3})
+    >>> ha = pd.DataFrame({"archive_no": ["A1", "A2", "A3"]})
+    >>> yes = pd.DataFrame({"household_no": ["H1", "H9"], "archive_no": ["A1", "A9"]})
+    >>> no = pd.DataFrame({"household_no": ["H2"], "archive_no": ["A2"]})
+    >>> r = apply_decisions(ps, ha, MatchResult(m, rv), yes, no)
+    >>> r.matches[["household_no", "archive_no", "method", "score"]].values.tolist(), r.review["archive_no"].tolist()
+    ([['H1', 'A1', 'clerical', 1.0]], ['A3'])
+    """
+    yes = confirmed[isin(confirmed["household_no"], ps["household_no"]) & isin(confirmed["archive_no"],
+                                                                               ha["archive_no"])]
+    yes = yes.drop_duplicates("archive_no", keep="first")
+    decided = pd.concat([_pairs(yes), _pairs(rejected)], ignore_index=True)
+    matches = result.matches[~isin(result.matches["archive_no"], yes["archive_no"])
+                             & ~isin(_pairs(result.matches), _pairs(rejected))]
+    review = result.review[~isin(_pairs(result.review), decided)
+                           & ~isin(result.review["archive_no"], yes["archive_no"])]
+    clerical = pd.DataFrame({"household_no": yes["household_no"].astype("string"),
+                             "archive_no": yes["archive_no"].astype("string"), "method": "clerical",
+                             "score": PASS_SCORE["clerical"], "agreement": pd.NA, "member_name": pd.NA,
+                             "weights": pd.NA, "explanation": PASS_EXPLANATION["clerical"]})
+    clerical["county_code"] = clerical["household_no"].map(ps.drop_duplicates("household_no")
+                                                           .set_index("household_no")["county_code"])
+    out = pd.concat([f for f in (matches, clerical[MATCH_COLUMNS]) if len(f)], ignore_index=True) \
+        if len(matches) or len(clerical) else matches
+    out = out[MATCH_COLUMNS].astype(result.matches[MATCH_COLUMNS].dtypes.to_dict())
+    out = out.sort_values(["household_no", "archive_no"]).reset_index(drop=True)
+    return MatchResult(out, review.reset_index(drop=True), result.model)

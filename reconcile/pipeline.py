@@ -21,7 +21,8 @@ from reconcile.discrepancies import classify
 from reconcile.frames import isin
 from reconcile.fs_model import FSModel
 from reconcile.ledger import annotate, changes, update_ledger
-from reconcile.match import MatchResult, finish, members_or_empty
+from reconcile.ledger_people import apply_people, clerical_decisions, empty_state, values_fingerprint
+from reconcile.match import MatchResult, apply_decisions, finish, members_or_empty
 from reconcile.match import match_by_id as id_passes
 from reconcile.match_scored import Residual, ScoredResult, assign, combine, fit, partition_levels, residual
 from reconcile.parse import finish_quarantine, parse_source, rejected_quarantine
@@ -31,7 +32,7 @@ from reconcile.unify import unify
 from schemas.config import SourceSpec, load_vocabularies
 from schemas.defaults import DEADLINE, PARTITION_RECORDS
 from schemas.frames import CANONICAL, check_raw
-from schemas.published import LEDGER_STATUSES
+from schemas.published import LEDGER_COLUMNS, LEDGER_STATUSES
 
 
 @dataclass
@@ -174,10 +175,18 @@ def score(cand: pd.DataFrame, model: FSModel | None) -> ScoredResult:
     return assign(cand, model)
 
 
-def finish_match(canon: Canonical, ids: IdMatches, scored: list[ScoredResult], model: FSModel | None) -> MatchResult:
+def finish_match(canon: Canonical, ids: IdMatches, scored: list[ScoredResult], model: FSModel | None,
+                 decisions: pd.DataFrame | None = None) -> MatchResult:
     """The match table (one row per matched HA record, in key order) from the ID passes and
-    every partition's scored result; ``model`` is kept with it for run.json."""
-    return finish(canon.ps, ids.matches, combine(scored or [assign(pd.DataFrame(), model)]))
+    every partition's scored result; ``model`` is kept with it for run.json.
+
+    ``decisions``: the people's state of the 台账 (``connectors.ledger_people_store.people_state``):
+    a REVIEW_MATCH pair answered 是否同一户=是 is matched ``clerical`` while both records
+    exist; one answered 否 is never matched nor asked again. None: no people (unchanged)."""
+    matched = finish(canon.ps, ids.matches, combine(scored or [assign(pd.DataFrame(), model)]))
+    if decisions is None:
+        return matched
+    return apply_decisions(canon.ps, canon.ha, matched, *clerical_decisions(decisions))
 
 
 def match(canon: Canonical, partition_records: int = PARTITION_RECORDS) -> MatchResult:
@@ -211,7 +220,7 @@ def find_discrepancies(canon: Canonical, matched: MatchResult, settings: Setting
 
 
 def track_ledger(disc: pd.DataFrame, earlier: pd.DataFrame, today: pd.DataFrame, as_of: str, run_id: str,
-                 counties: list[str] | None = None) -> LedgerUpdate:
+                 counties: list[str] | None = None, people: pd.DataFrame | None = None) -> LedgerUpdate:
     """The ledger after this run, from the scope's ledger at the latest earlier date
     (``earlier``) and what an earlier run today left (``today``).
 
@@ -223,8 +232,20 @@ def track_ledger(disc: pd.DataFrame, earlier: pd.DataFrame, today: pd.DataFrame,
 
         update = track_ledger(disc, earlier, today, "2020-07-31", run_id)
         update.ledger["status"].value_counts().to_dict()  # {'new': 1034} on a first run
+
+    ``people``: the people's state of the 台账 (``connectors.ledger_people_store.people_state``):
+    their columns are carried, 核实结论=不属实 with a 说明 makes an item ``waived`` (open
+    again when its values change), a passed 整改时限 on an open item sets ``overdue``.
+    None: no people; the people's columns empty, ``overdue`` false.
     """
     ledger = update_ledger(earlier, disc, as_of, run_id, counties, same_day=today)
+    if people is None:  # no people: statuses as the data says, the people's columns empty
+        honoured = apply_people(ledger, empty_state(), as_of).assign(status=ledger["status"], overdue=False)
+    else:
+        honoured = apply_people(ledger, people, as_of, values=values_fingerprint(disc), previous=earlier)
+    moved = honoured["status"].astype("string") != ledger["status"].astype("string")
+    honoured["changed_by_run"] = honoured["changed_by_run"].astype("string").mask(moved, run_id)
+    ledger = honoured[LEDGER_COLUMNS].astype({c: "string" for c in LEDGER_COLUMNS if c != "overdue"})
     moves = changes(pd.concat([earlier, today], ignore_index=True), ledger)
     return LedgerUpdate(ledger, moves, annotate(disc, ledger))
 

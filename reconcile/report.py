@@ -8,13 +8,17 @@ from __future__ import annotations
 import pandas as pd
 
 from reconcile.ids import mask_ids
+from reconcile.masking import mask_full_ids_in
+from schemas.alerts import load_alert_kinds, value_labels
 from schemas.config import load_catalog, load_labels
 from schemas.field_labels import field_labels
-from reconcile.masking import mask_full_ids_in
-from schemas.published import LEDGER_STATUSES, SEVERITIES
+from schemas.ledger_people import header_of
+from schemas.published import LEDGER_STATUSES, OPEN_STATUSES, SEVERITIES
 from schemas.regions import county_table
 
 LABELS = load_labels()  # code -> Chinese label, per kind; rule labels come from the catalog
+ALERT_LABELS = {c: k.label_zh for c, k in load_alert_kinds().items()}
+RULE_AND_ALERT_LABELS = {**LABELS["rule"], **ALERT_LABELS}  # the grid's 规则 names either
 ID_LIKE = r"^'?[0-9]{6}[0-9]{8,11}[0-9Xx]$"
 DISCREPANCY_HEADERS_ZH = {
     "discrepancy_id": "问题编号", "rule": "规则", "severity": "严重程度", "owner": "责任部门", "agency": "记录所属",
@@ -87,10 +91,20 @@ def summary(discrepancies: pd.DataFrame, ledger: pd.DataFrame) -> dict[str, pd.D
 # --- report.html: the grid, the changes since the last run, the charts -----------------------
 # Every code becomes its Chinese label here; connectors/reports.py only lays the frames out.
 
+# The people's columns the grid shows (issue 18), under the 台账 workbook's own headers
+# (schemas/ledger_people.yaml): who fixes it, by when, whether that date has passed.
+GRID_PEOPLE = ["responsible_unit", "responsible_person", "deadline", "overdue", "progress", "verdict", "note"]
+GRID_PEOPLE_HEADERS = {c: "逾期" if c == "overdue" else header_of(c) for c in GRID_PEOPLE}  # short: a narrow flag
+PEOPLE_HEADERS = list(GRID_PEOPLE_HEADERS.values())
+KIND_HEADER = "类别"  # a discrepancy of the reconciliation or an alert of the monitoring (issue 19)
+KINDS_ZH = {"discrepancy": "核对问题", "alert": "动态预警"}
 GRID_HEADERS = ["问题编号", "状态", "规则", "严重程度", "责任部门", "记录所属", "县", "户编号", "档案编号", "字段",
-                "扶贫系统值", "农户档案值", "建议值", "匹配依据", "问题说明", "处理建议", "首次发现", "解决日期"]
+                "扶贫系统值", "农户档案值", "建议值", "匹配依据", "问题说明", "处理建议", "首次发现", "解决日期",
+                *PEOPLE_HEADERS, KIND_HEADER]
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
-STATUS_SHOWN = ["new", "reopened", "open", "resolved"]  # the grid's order: what changed first
+# the grid's order: what changed first; waived (核销) items last, apart from the open ones
+STATUS_SHOWN = ["new", "reopened", "open", "resolved", "waived"]
+WAIVED = "waived"
 # Parts of an 18-character resident ID, to say where a suggested ID differs (1-based, inclusive)
 ID_PARTS = [(1, 6, "地区码"), (7, 14, "出生日期"), (15, 17, "顺序码"), (18, 18, "校验位")]
 SHOWN_CHANGES = 2  # at most this many changed characters are spelled out; more: positions only
@@ -134,12 +148,15 @@ def _part(lo: int, hi: int, named: bool) -> str:
     return (part if part and lo >= 1 else "") + where
 
 
-def report_grid(discrepancies: pd.DataFrame, ledger: pd.DataFrame, as_of: str) -> pd.DataFrame:
+def report_grid(discrepancies: pd.DataFrame, ledger: pd.DataFrame, as_of: str, *,
+                alerts: pd.DataFrame | None = None, alert_ledger: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every discrepancy of the run and every one this run resolved, one row each, as the
     analysts' grid shows it: Chinese labels, county names, no full ID (text only).
 
     Status and first seen come from the ledger (the discrepancy table says ``new`` for
-    all); resolved ones live only in the ledger, so their values are empty.
+    all); resolved ones live only in the ledger, so their values are empty. The people's
+    columns (责任单位, 责任人, 整改时限, 是否逾期, ...) come from the ledger where it has
+    them; ``alerts`` (with ``alert_ledger`` for their statuses) join the grid as 动态预警.
     """
     d = discrepancies
     led = ledger.set_index("discrepancy_id") if len(ledger) else None
@@ -171,6 +188,9 @@ def report_grid(discrepancies: pd.DataFrame, ledger: pd.DataFrame, as_of: str) -
             "agency": "", "county_code": gone["county_code"], "household_no": gone["household_no"],
             "archive_no": gone["archive_no"], "field": field_labels(gone["field"], pd.Series("", index=gone.index)),
             "first_seen": gone["first_seen"], "resolved_at": gone["resolved_at"]})], ignore_index=True)
+    rows = _with_people(rows, ledger).assign(kind="discrepancy")
+    if alerts is not None:
+        rows = pd.concat([rows, _alert_rows(alerts, alert_ledger, as_of)], ignore_index=True)
     rows = rows.astype("string")
     order = pd.DataFrame({"s": rows["status"].map({s: i for i, s in enumerate(STATUS_SHOWN)}).fillna(9),
                           "v": rows["severity"].map(SEVERITY_RANK).fillna(9)})
@@ -185,14 +205,73 @@ def report_grid(discrepancies: pd.DataFrame, ledger: pd.DataFrame, as_of: str) -
         "县": county_labels(rows["county_code"]), "户编号": rows["household_no"], "档案编号": rows["archive_no"],
         "字段": rows["field"], "扶贫系统值": rows["ps_value"], "农户档案值": rows["ha_value"],
         "建议值": rows["suggested_value"], "匹配依据": rows["explanation"], "问题说明": rows["message"], "处理建议": rows["action"],
-        "首次发现": rows["first_seen"], "解决日期": rows["resolved_at"]}).reset_index(drop=True)
+        "首次发现": rows["first_seen"], "解决日期": rows["resolved_at"],
+        **{GRID_PEOPLE_HEADERS[c]: rows[c] for c in GRID_PEOPLE}, KIND_HEADER: rows["kind"].map(KINDS_ZH)}
+    ).reset_index(drop=True)
     for col in out.columns:  # the last word: whatever a value hides, no full ID leaves here
         out[col] = mask_full_ids_in(out[col].astype("string")).fillna("")
     return out[GRID_HEADERS]
 
 
+def overdue_flags(s: pd.Series) -> pd.Series:
+    """The ``overdue`` column as booleans, whether it arrives as booleans or as their text
+    (``"True"``: a ledger frame turned to strings on its way); missing is not overdue."""
+    if pd.api.types.is_bool_dtype(s):
+        return s.astype(bool)
+    t = s.astype("string").str.strip().str.lower()
+    return t.isin(["true", "1", "是"]).fillna(False).astype(bool)
+
+
+def _people(ledger: pd.DataFrame, key: str, ids: pd.Series) -> dict[str, pd.Series]:
+    """The people's columns of the ledger entries ``ids``, as the grid shows them (empty
+    where the ledger has none: a run before the 台账 had people's columns)."""
+    led = ledger.drop_duplicates(key, keep="last").set_index(key) if key in ledger else pd.DataFrame()
+    out = {}
+    for c in GRID_PEOPLE:
+        if c not in led:
+            out[c] = pd.Series(pd.NA, index=ids.index, dtype="string")
+        elif c == "overdue":
+            out[c] = ids.map(overdue_flags(led[c])).map({True: "是"}).astype("string")
+        else:
+            out[c] = ids.map(led[c].astype("string")).astype("string")
+    return out
+
+
+def _with_people(rows: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
+    return rows.assign(**_people(ledger, "discrepancy_id", rows["discrepancy_id"].astype("string")))
+
+
+def _alert_rows(alerts: pd.DataFrame, alert_ledger: pd.DataFrame | None, as_of: str) -> pd.DataFrame:
+    """The alerts as grid rows (the kind as 规则, the message as 问题说明), and the ones this
+    run resolved (only in the alert ledger)."""
+    kinds = load_alert_kinds()
+    a = alerts.astype({c: "string" for c in alerts.columns})
+    needed = ("alert_id", "alert", "county_code", "household_no", "archive_no", "status", "first_seen", "resolved_at")
+    led = (alert_ledger if alert_ledger is not None and len(alert_ledger) else
+           pd.DataFrame({c: pd.Series(dtype="string") for c in needed}))
+    by_id = led.drop_duplicates("alert_id", keep="last").set_index("alert_id")
+    status = a["alert_id"].map(by_id["status"]).astype("string").fillna("new")
+    rows = pd.DataFrame({
+        "discrepancy_id": a["alert_id"], "status": status, "rule": a["alert"], "severity": a["severity"],
+        "owner": a["alert"].map({c: k.owner for c, k in kinds.items()}), "agency": "",
+        "county_code": a["county_code"], "household_no": a["household_no"], "archive_no": a["archive_no"],
+        "field": "", "message": a["message_zh"], "action": a["action_zh"],
+        "first_seen": a["alert_id"].map(by_id["first_seen"]).astype("string").fillna(a["since"]), "resolved_at": pd.NA})
+    if len(led):
+        gone = led[(led["status"] == "resolved") & (led["resolved_at"].astype("string") == as_of)]
+        rows = pd.concat([rows, pd.DataFrame({
+            "discrepancy_id": gone["alert_id"], "status": "resolved", "rule": gone["alert"],
+            "severity": gone["alert"].map({c: k.severity for c, k in kinds.items()}),
+            "owner": gone["alert"].map({c: k.owner for c, k in kinds.items()}), "agency": "",
+            "county_code": gone["county_code"], "household_no": gone["household_no"],
+            "archive_no": gone["archive_no"], "field": "", "first_seen": gone["first_seen"],
+            "resolved_at": gone["resolved_at"]})], ignore_index=True)
+    rows = rows.assign(**_people(led, "alert_id", rows["discrepancy_id"].astype("string")))
+    return rows.assign(kind="alert")
+
+
 def _label(kind: str, codes: pd.Series) -> pd.Series:
-    labels = LABELS[kind]
+    labels = LABELS[kind] if kind != "rule" else RULE_AND_ALERT_LABELS
     return codes.astype("string").map(lambda c: labels.get(c, c) if isinstance(c, str) else "").astype("string")
 
 
@@ -230,3 +309,111 @@ def chart_frames(discrepancies: pd.DataFrame, progress: pd.DataFrame, history: p
                           "未解决问题数": history["open"].astype(int).to_numpy()}).sort_values("日期")
     return {"rules": rules, "counties": county.reset_index(drop=True), "completion": completion,
             "trend": trend.reset_index(drop=True)}
+
+
+# --- the 台账 with people (issue 18) and the dynamic monitoring (issue 19) ---------------------
+
+RECTIFICATION_HEADERS = {"items": "问题总数", "open": "未解决", "overdue": "逾期", "waived": "已核销",
+                         "resolved": "已解决", "reported_done": "自报已完成", "rate": "整改完成率"}
+
+
+def rectification_by_county(ledger: pd.DataFrame) -> pd.DataFrame:
+    """Per county (labelled) and a 合计 row: items, open, overdue, waived, resolved, and
+    整改完成率 = resolved / (items − waived), recomputed from the sums for the total
+    (``reconcile.ledger_people.county_rectification`` counts each county)."""
+    from reconcile.ledger_people import county_rectification  # it imports this module
+
+    if ledger is None or not len(ledger):
+        return pd.DataFrame(columns=["县", *RECTIFICATION_HEADERS.values()])
+    g = county_rectification(ledger.assign(overdue=overdue_flags(ledger["overdue"])) if "overdue" in ledger else ledger)
+    counts = [c for c in RECTIFICATION_HEADERS if c != "rate"]
+    total = g[counts].sum()
+    base = total["items"] - total["waived"]
+    g.loc[len(g)] = {"county_code": pd.NA, **total.to_dict(),
+                     "rate": round(float(total["resolved"] / base), 4) if base > 0 else 0.0}
+    out = pd.DataFrame({"县": county_labels(g["county_code"]).where(g["county_code"].notna(), "合计")})
+    for c, header in RECTIFICATION_HEADERS.items():
+        out[header] = g[c].astype(float if c == "rate" else "int64").to_numpy()
+    return out.reset_index(drop=True)
+
+
+def waived_items(ledger: pd.DataFrame) -> pd.DataFrame:
+    """The items a person waived (核实结论 不属实, with a 说明), listed apart from the open
+    ones: not counted as open, not in the rectification base. IDs masked."""
+    cols = ["问题编号", "县", "规则", "户编号", "档案编号", *(header_of(c) for c in ("verdict", "note",
+                                                                              "responsible_unit",
+                                                                              "responsible_person"))]
+    if ledger is None or "status" not in ledger:
+        return pd.DataFrame(columns=cols)
+    w = ledger[(ledger["status"] == WAIVED).fillna(False)].sort_values(["county_code", "rule", "discrepancy_id"])
+    people = {c: (w[c].astype("string") if c in w else pd.Series(pd.NA, index=w.index, dtype="string"))
+              for c in ("verdict", "note", "responsible_unit", "responsible_person")}
+    out = pd.DataFrame({"问题编号": w["discrepancy_id"], "县": county_labels(w["county_code"]),
+                        "规则": _label("rule", w["rule"]), "户编号": w.get("household_no"),
+                        "档案编号": w.get("archive_no"), **{header_of(c): v for c, v in people.items()}})
+    for c in out.columns:
+        out[c] = mask_full_ids_in(out[c].astype("string")).fillna("")
+    return out[cols].reset_index(drop=True)
+
+
+def alert_kinds_table(alerts: pd.DataFrame | None, alert_ledger: pd.DataFrame | None, as_of: str) -> pd.DataFrame:
+    """Per alert kind (its Chinese name, every kind of ``alerts.yaml``): 严重程度, alerts now,
+    and what this run found new, reopened and resolved (the alert ledger), plus 合计."""
+    kinds = load_alert_kinds()
+    now = (alerts["alert"].value_counts() if alerts is not None and len(alerts) else pd.Series(dtype="int64"))
+    moves = pd.DataFrame(0, index=list(kinds), columns=["new", "reopened", "resolved"])
+    if alert_ledger is not None and len(alert_ledger):
+        led = alert_ledger.astype({"status": "string"})
+        moved = led["status"].where(led["status"] != "resolved",
+                                    led["status"].where(led["resolved_at"].astype("string") == as_of))
+        moves = moves.add(pd.crosstab(led["alert"], moved), fill_value=0).reindex(index=list(kinds),
+                                                                                 columns=moves.columns, fill_value=0)
+    t = pd.DataFrame({"预警类型": [k.label_zh for k in kinds.values()],
+                      "严重程度": [LABELS["severity"].get(k.severity, k.severity) for k in kinds.values()],
+                      "本次预警数": now.reindex(list(kinds), fill_value=0).astype("int64").to_numpy(),
+                      "新发现": moves["new"].astype("int64").to_numpy(),
+                      "重新出现": moves["reopened"].astype("int64").to_numpy(),
+                      "已解决": moves["resolved"].astype("int64").to_numpy()})
+    total = {"预警类型": "合计", "严重程度": "", **{c: int(t[c].sum()) for c in t.columns[2:]}}
+    return pd.concat([t, pd.DataFrame([total])], ignore_index=True).astype({c: "int64" for c in t.columns[2:]})
+
+
+def alerts_by_county(alerts: pd.DataFrame | None) -> pd.DataFrame:
+    """Per county (labelled): the run's alerts by kind (Chinese names, every kind) and 合计."""
+    kinds = load_alert_kinds()
+    names = [k.label_zh for k in kinds.values()]
+    if alerts is None or not len(alerts):
+        return pd.DataFrame(columns=["县", *names, "合计"])
+    t = pd.crosstab(alerts["county_code"].astype("string"), alerts["alert"].astype("string")) \
+        .reindex(columns=list(kinds), fill_value=0).sort_index()
+    t.columns = names
+    t["合计"] = t.sum(axis=1)
+    t.loc["合计"] = t.sum()
+    labels = county_labels(pd.Series(t.index[:-1], dtype="string")).tolist() + ["合计"]
+    t.insert(0, "县", labels)
+    return t.reset_index(drop=True).astype({c: "int64" for c in [*names, "合计"]})
+
+
+def with_people_columns(rows: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
+    """The analyst rows (:func:`analyst_view`) with the ledger's status (``waived`` included)
+    and the people's columns under the 台账's headers, by 问题编号; IDs masked."""
+    ids = rows["问题编号"].astype("string")
+    out = rows.copy()
+    if ledger is not None and len(ledger) and "status" in ledger:
+        status = ids.map(ledger.drop_duplicates("discrepancy_id", keep="last").set_index("discrepancy_id")["status"])
+        out["状态"] = status.astype("string").fillna(rows["状态"].astype("string"))
+    people = _people(ledger if ledger is not None else pd.DataFrame(), "discrepancy_id", ids)
+    for c in GRID_PEOPLE:
+        out[header_of(c)] = mask_full_ids_in(people[c])
+    return out
+
+
+ALERT_SHEET = {"问题编号": "预警编号", "状态": "状态", "规则": "预警类型", "严重程度": "严重程度", "责任部门": "责任部门",
+               "县": "县", "户编号": "户编号", "档案编号": "档案编号", "问题说明": "预警说明", "处理建议": "处理建议",
+               "首次发现": "首次发现", "解决日期": "解决日期"}
+
+
+def alert_sheet_rows(grid: pd.DataFrame) -> pd.DataFrame:
+    """The alerts of the grid (:func:`report_grid`, 类别 动态预警) under the alert list's headers."""
+    a = grid[grid[KIND_HEADER] == KINDS_ZH["alert"]] if KIND_HEADER in grid else grid.iloc[:0]
+    return a[list(ALERT_SHEET)].rename(columns=ALERT_SHEET).reset_index(drop=True)

@@ -10,6 +10,8 @@ Survivorship, field by field:
   households; NA where the two disagree and no completed renovation or relocation in the
   archive settles it. ``housing_secured_basis`` names the basis, ``housing_source`` the agency.
 - renovation facts (status, completion, subsidy): from HA (``renovation_source``).
+- ``danger_grade`` and ``start_date``: the primary HA record's (``monitor.housing_facts``),
+  so that a date's unified table holds every fact the dynamic monitoring compares.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import pandas as pd
 
 from reconcile.frames import isin
 from reconcile.discrepancies import stable_ids
+from reconcile.monitor import housing_facts
 from reconcile.rules import POOR, RELOCATION, RENOVATION
 from schemas.published import OPEN_STATUSES
 
@@ -26,6 +29,8 @@ UNIFIED_COLUMNS = [
     "poverty_attribute", "exit_status", "poverty_source", "guarantee_method", "housing_secured",
     "housing_secured_basis", "housing_source", "renovation_status", "completion_date", "subsidy_yuan",
     "renovation_source", "match_method", "match_score", "open_discrepancies",
+    # issue 19: what the dynamic monitoring follows (last: the store adds columns at the end)
+    "danger_grade", "start_date",
 ]
 IDENTITY = ["county_code", "village_code", "householder_name", "householder_id", "household_size"]
 
@@ -106,6 +111,7 @@ def unify(ps: pd.DataFrame, ha: pd.DataFrame, matches: pd.DataFrame, discrepanci
     u["open_discrepancies"] = (u["household_no"].map(by_hh).fillna(0)
                                + u["archive_no"].map(by_arch).fillna(0)).astype("int64")
     u["renovation_status"] = u["renovation_status"].fillna("none")
+    u = housing_facts(u, ha)
     unified = u[UNIFIED_COLUMNS].sort_values("unified_id").reset_index(drop=True)
     others = ha[(ha["target_type"] != POOR) & ~isin(ha["archive_no"], matched_arch)]
     return unified, others.drop(columns=["_row"], errors="ignore").sort_values("archive_no").reset_index(drop=True)

@@ -29,6 +29,13 @@ ALERT_COLUMNS = [
     "previous_value", "value", "since", "message_zh", "action_zh",
 ]
 
+# The alert ledger (alert_ledger.parquet, the store's alert_ledger): each alert's life from
+# run to run, as the discrepancy ledger follows a discrepancy (reconcile.update_ledger).
+ALERT_LEDGER_COLUMNS = [
+    "alert_id", "alert", "county_code", "household_no", "archive_no", "status", "first_seen", "last_seen",
+    "resolved_at", "changed_by_run",
+]
+
 
 @dataclass(frozen=True)
 class AlertKind:

@@ -35,3 +35,11 @@ RESOLVED_SHARE_MAX = 0.20   # more of the open discrepancies resolved in one run
 RESOLVED_SHARE_RATIO = 3.0  # ... or more than this many times the usual share
 RESOLVED_SHARE_FLOOR = 0.05  # ... once above this share (the usual share is often 0)
 USUAL_RUNS = 7              # the usual share: median over this many previous published runs
+
+# Retention of published run folders (issue 23): the defaults of the settings file's
+# `retention:` section. Folders of the last KEEP_DAYS days before the newest published
+# date are kept, and every month end's (None: all of them; a number: the newest that many);
+# older ones are removed by the run that publishes. The store keeps every date's tables
+# as history whatever is removed.
+KEEP_DAYS = 14
+KEEP_MONTH_ENDS = None

@@ -10,23 +10,29 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from schemas.config import SOURCES, canonical_values, load_catalog, load_labels
+from schemas.alerts import Alerts
+from schemas.ledger_people import PEOPLE
 
 RULES = list(load_catalog())  # the catalog is the one list of rules
 SEVERITIES = list(load_labels()["severity"])  # most severe first, as labels.yaml lists them
 COUNTY = r"^\d{6}$"
 
 # The ledger (台账): a discrepancy's statuses, in the order counts are reported, and the
-# ones that are still open (labels.yaml `status` names each for a person).
-LEDGER_STATUSES = ("new", "open", "resolved", "reopened")
+# ones that are still open (labels.yaml `status` names each for a person). ``waived``: a
+# person's verdict 不属实 with a 说明 (issue 18), not open.
+LEDGER_STATUSES = ("new", "open", "resolved", "reopened", "waived")
 OPEN_STATUSES = ("new", "open", "reopened")
 # The ledger's columns: the ledger.parquet table, the store's ledger rows, reconcile/ledger.py.
 LEDGER_COLUMNS = ["discrepancy_id", "rule", "county_code", "household_no", "archive_no", "field", "status",
                   "first_seen", "last_seen", "resolved_at", "changed_by_run"]
+# What county staff write on an item (issue 18, schemas/ledger_people.yaml) and whether its
+# 整改时限 has passed while it is open: ledger.parquet and the store's ledger carry them.
+LEDGER_COLUMNS += [*PEOPLE, "overdue"]
 
 
 # The order each published table is written in (ties broken by its key), and each table's
 # key: the stages and scoped re-runs sort by ORDER (reconcile.scope), the store keeps a
-# table's history by KEYS and returns it in ORDER (connectors/store.py).
+# table's history by KEYS and returns it in ORDER (connectors/history.py).
 ORDER = {
     "matches": ["household_no", "archive_no"],
     "discrepancies": ["rule", "county_code", "household_no", "archive_no", "field"],
@@ -41,13 +47,14 @@ ORDER = {
 }
 KEYS = {"matches": ["archive_no"], "discrepancies": ["discrepancy_id"], "unified": ["unified_id"],
         "quarantine": ["source", "row_number"], "other_groups": ["archive_no"], "ledger": ["discrepancy_id"],
-        "alerts": ["alert_id"], "alert_ledger": ["alert_id"]}
+        "alerts": ["alert_id"], "alert_ledger": ["alert_id"], "records_ha": ["archive_no"]}
 
 
 class Matches(pa.DataFrameModel):
     household_no: Series[str] = pa.Field(nullable=False)
     archive_no: Series[str] = pa.Field(nullable=False, unique=True)
-    method: Series[str] = pa.Field(isin=["id_exact", "member_id", "id_near", "fuzzy"])
+    # clerical: a person answered 是否同一户=是 in the 台账 (issue 18)
+    method: Series[str] = pa.Field(isin=["id_exact", "member_id", "id_near", "fuzzy", "clerical"])
     score: Series[float] = pa.Field(ge=0, le=1)
     agreement: Series[str] = pa.Field(nullable=True)
     # issue 15: a scored match's per-field weights, ``{"name": 8.1, ...}`` (log2 m/u), and
@@ -103,6 +110,9 @@ class Unified(pa.DataFrameModel):
     match_method: Series[str] = pa.Field(nullable=True)
     match_score: Series[float] = pa.Field(nullable=True, ge=0, le=1)
     open_discrepancies: Series[int] = pa.Field(ge=0)
+    # issue 19: what monitoring follows from run to run (the primary archive record's)
+    danger_grade: Series[str] = pa.Field(nullable=True, isin=canonical_values("danger_grade"))
+    start_date: Series[pd.Timestamp] = pa.Field(nullable=True)
 
     @pa.dataframe_check
     def in_some_source(cls, df: pd.DataFrame) -> Series[bool]:
@@ -131,13 +141,14 @@ class Ledger(pa.DataFrameModel):
     first_seen: Series[str] = pa.Field(str_matches=r"^\d{4}-\d{2}-\d{2}$")
     last_seen: Series[str] = pa.Field(str_matches=r"^\d{4}-\d{2}-\d{2}$")
     resolved_at: Series[str] = pa.Field(nullable=True)
+    overdue: Series[bool] = pa.Field(nullable=True)  # 整改时限 passed on an open item (issue 18)
 
     @pa.dataframe_check
     def resolved_have_a_date(cls, df: pd.DataFrame) -> Series[bool]:
         return ((df["status"] == "resolved") == df["resolved_at"].notna()).astype(bool)
 
 
-MODELS = {"matches": Matches, "discrepancies": Discrepancies, "unified": Unified, "quarantine": Quarantine,
+MODELS = {"alerts": Alerts, "matches": Matches, "discrepancies": Discrepancies, "unified": Unified, "quarantine": Quarantine,
           "ledger": Ledger}
 
 

@@ -196,3 +196,111 @@ def test_charts_in_chromium_have_labels_and_integer_ticks(built, tmp_path):
     assert not [t for t in seen["ruleTicks"] if re.search(r"[A-Z_]{4,}", t)]
     assert all(re.fullmatch(r"[0-9,]+", t) for t in seen["trendY"]) and len(set(seen["trendY"])) == len(seen["trendY"])
     assert seen["trendX"] == [AS_OF] and seen["trendBars"] == 1
+
+
+# --- issues 18 and 19: the 台账's people's columns and the alerts on the page ----------------
+
+HOSTILE_PERSON = "<script>alert(1)</script>"
+
+
+def people_and_alerts(ledger: pd.DataFrame, n_alerts: int = 60) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """``ledger`` with the people's columns as county staff fill them (six in ten items
+    assigned, their deadline passed; ten waived; hostile 责任人 on two), and ``n_alerts``
+    alerts over every kind with their alert ledger."""
+    from schemas.alerts import load_alert_kinds
+
+    led = ledger.copy()
+    assigned = pd.Series([i % 5 < 3 for i in range(len(led))], index=led.index)
+    led["responsible_unit"] = pd.Series("镇住建所", index=led.index, dtype="string").where(assigned)
+    led["responsible_person"] = pd.Series("张三", index=led.index, dtype="string").where(assigned)
+    led.loc[0, "responsible_person"], led.loc[1, "responsible_person"] = HOSTILE_MESSAGE, HOSTILE_PERSON
+    led["deadline"] = pd.Series("2020-07-15", index=led.index, dtype="string").where(assigned)
+    for c in ("measures", "progress", "verdict", "note", "same_household"):
+        led[c] = pd.Series(pd.NA, index=led.index, dtype="string")
+    waived = led.index[led["status"].isin(["open"])][:10]
+    led.loc[waived, ["status", "verdict", "note"]] = ["waived", "不属实", "重复录入，已核实为同一户"]
+    led["overdue"] = (led["status"].isin(["new", "open", "reopened"]) & led["deadline"].notna()).astype(bool)
+    kinds = load_alert_kinds()
+    codes = list(kinds)
+    alerts = pd.DataFrame({"alert_id": [f"{0xa000 + i:016x}" for i in range(n_alerts)],
+                           "alert": [codes[i % len(codes)] for i in range(n_alerts)],
+                           "household_no": [f"{COUNTIES[(i * 3) % 8]}0{i:010d}" for i in range(n_alerts)],
+                           "archive_no": pd.NA, "county_code": [COUNTIES[(i * 3) % 8] for i in range(n_alerts)],
+                           "previous_as_of": "2020-06-30", "previous_value": "true", "value": "false", "since": AS_OF})
+    alerts["severity"] = alerts["alert"].map({c: k.severity for c, k in kinds.items()})
+    alerts["message_zh"] = alerts["alert"].map({c: k.label_zh + "：该户情况变差" for c, k in kinds.items()})
+    alerts["action_zh"] = alerts["alert"].map({c: k.action_zh for c, k in kinds.items()})
+    alert_ledger = alerts[["alert_id", "alert", "county_code", "household_no", "archive_no"]].assign(
+        status="new", first_seen=AS_OF, last_seen=AS_OF, resolved_at=pd.NA, changed_by_run="r")
+    return led, alerts.astype("string"), alert_ledger.astype("string")
+
+
+@pytest.fixture(scope="module")
+def built_people(tmp_path_factory):
+    from connectors.reports import figures, write_report_html
+    from reconcile.report import (alert_kinds_table, alerts_by_county, changes_since_last_run, chart_frames,
+                                  rectification_by_county, report_grid, waived_items)
+
+    d, ledger = frames(N, AS_OF, resolved=RESOLVED)
+    led, alerts, alert_ledger = people_and_alerts(ledger)
+    grid = report_grid(d, led, AS_OF, alerts=alerts, alert_ledger=alert_ledger)
+    progress = pd.DataFrame({"level": ["county"] * 2, "code": COUNTIES[:2], "name": ["紫云苗族布依族自治县", "松桃苗族自治县"],
+                             "completion_rate": [0.5, 0.97]})
+    history = pd.DataFrame({"as_of": [AS_OF], "open": [N]})
+    page = tmp_path_factory.mktemp("layout-people") / "report.html"
+    write_report_html(page, f"安居 Anju 核对报告 {AS_OF}", {"问题": f"{N:,}", "逾期未整改": f"{int(led['overdue'].sum()):,}",
+                                                          "动态预警": f"{len(alerts):,}"},
+                      figures(chart_frames(d, progress, history), "2020-06-30"), grid,
+                      changes_since_last_run(d, led, AS_OF), rectification=rectification_by_county(led),
+                      waived=waived_items(led), alert_kinds=alert_kinds_table(alerts, alert_ledger, AS_OF),
+                      alert_counties=alerts_by_county(alerts))
+    return page, grid, led
+
+
+def test_people_columns_and_alert_sections_fit_1366_in_chromium(built_people, tmp_path):
+    """At 1366x768 the grid shows 责任人, 整改时限 and 逾期 beside the columns that were there
+    and still fits; the 台账, waived and alert sections fit the page width; their buttons
+    filter the grid; a hostile 责任人 is shown as the text it is."""
+    from tests.connectors.browser import require_chromium
+    from tests.connectors.report_browser import session
+
+    require_chromium()
+    page, grid, led = built_people
+    with session(page, 1366, 768) as (s, _):
+        s.wait_for("document.body && document.body.dataset.gridReady === '1'", limit=120)
+        s.frames()
+        _shot(s, "report-people-1366x768", tmp_path)
+        seen = s.js("""(() => {
+          const grid = document.querySelector('#grid').getBoundingClientRect();
+          const cols = [...document.querySelectorAll('.tabulator-col')].filter(c => c.offsetParent !== null);
+          const narrow = cols.map(c => { const t = c.querySelector('.tabulator-col-title');
+              return t.scrollWidth > t.clientWidth + 1 ? t.textContent : null; }).filter(Boolean);
+          const tables = [...document.querySelectorAll('section.more table')]
+              .map(t => t.getBoundingClientRect().right).filter(r => r > innerWidth);
+          return {pageScroll: document.documentElement.scrollWidth - innerWidth, narrow, tables,
+                  titles: cols.map(c => c.querySelector('.tabulator-col-title').textContent),
+                  outside: cols.filter(c => c.getBoundingClientRect().right > grid.right + 1).map(c => c.textContent),
+                  filtersHeight: document.querySelector('#filters').getBoundingClientRect().height,
+                  alerts: window.__anju_alerts, csp: window.__anju_csp};
+        })()""")
+        assert s.seen["errors"] == [] and seen["alerts"] == [] and seen["csp"] == [], (s.seen["errors"], seen)
+        assert seen["pageScroll"] <= 0 and seen["tables"] == [], seen
+        assert seen["narrow"] == [] and seen["outside"] == [], (seen["narrow"], seen["outside"])
+        assert {"责任人", "整改时限", "逾期", "状态", "规则", "县", "户编号", "问题说明"} <= set(seen["titles"])
+        assert seen["filtersHeight"] < 40  # the selects (类别 and 逾期 added) stay on one line
+        s.js("document.querySelector('button[data-col=\"逾期\"]').click()")
+        assert s.js("anjuGrid.getDataCount('active')") == int((grid["逾期"] == "是").sum()) == int(led["overdue"].sum())
+        s.js("document.querySelector('button[data-col=\"类别\"]').click()")
+        assert s.js("anjuGrid.getDataCount('active')") == int((grid["类别"] == "动态预警").sum()) == 60
+        s.js("document.querySelector('button[data-col=\"状态\"][data-value=\"已核销\"]').click()")
+        assert s.js("anjuGrid.getDataCount('active')") == 10
+        s.js("document.querySelector('#clear').click()")
+        col = s.js("anjuGrid.getColumns().find(c => c.getDefinition().title === '责任人').getField()")
+        s.js(f"anjuGrid.setHeaderFilterValue({col!r}, 'script')")
+        s.frames()
+        cells = s.js("[...document.querySelectorAll('.tabulator-cell')].map(c => c.textContent)")
+        assert HOSTILE_PERSON in cells and s.js("window.__anju_alerts") == []
+        s.js("document.querySelector('#clear').click()")
+        s.js("document.querySelector('section.more h2:last-of-type').scrollIntoView()")
+        s.frames()
+        _shot(s, "report-people-1366-alerts", tmp_path)

@@ -106,3 +106,33 @@ def test_report_html_opens_offline_without_errors_or_requests(harness, tmp_path)
     ids = ids[ids.str.len() >= 15]
     assert "********" in text  # masked IDs are shown...
     assert not any(i in text for i in ids)  # ...and no full one
+
+
+def test_report_page_sections_for_the_ledger_and_alerts_keep_hostile_cells_text(tmp_path):
+    """Issues 18 and 19: the page has the per-county 台账 table, the waived items apart, the
+    alerts by kind and county; a hostile 责任人 or 说明 is text in the grid's JSON and in the
+    tables, never markup; without the 台账 or monitoring their sections are simply absent."""
+    from connectors.reports import write_report_html
+    from reconcile.report import (alert_kinds_table, alerts_by_county, rectification_by_county, report_grid,
+                                  waived_items)
+    from tests.reconcile.test_report_tables import HOSTILE, alert_frames, grid_discrepancies, people_ledger
+
+    ledger = people_ledger()
+    ledger.loc[1, "note"] = "<img src=x onerror=alert(1)>不属实"
+    ledger.loc[1, "responsible_person"] = HOSTILE[1]
+    alerts, alert_ledger = alert_frames()
+    grid = report_grid(grid_discrepancies(ledger), ledger, "2020-07-31", alerts=alerts, alert_ledger=alert_ledger)
+    page = tmp_path / "report.html"
+    write_report_html(page, "安居 Anju 核对报告 2020-07-31", {"问题": "3"}, [], grid,
+                      rectification=rectification_by_county(ledger), waived=waived_items(ledger),
+                      alert_kinds=alert_kinds_table(alerts, alert_ledger, "2020-07-31"),
+                      alert_counties=alerts_by_county(alerts))
+    text = page.read_text(encoding="utf-8")
+    for h in ("各县整改情况（台账）", "已核销的问题（共 1 项）", "动态监测预警", "整改完成率", "保障状态丢失", "50.0%"):
+        assert h in text, h
+    assert "<script>alert(1)" not in text and "<img src=x" not in text
+    assert "&lt;img src=x onerror=alert(1)&gt;不属实" in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "data-col='类别' data-value='动态预警'" in text and "data-col='逾期' data-value='是'" in text
+    bare = tmp_path / "bare.html"
+    write_report_html(bare, "安居 Anju 核对报告 2020-07-31", {"问题": "3"}, [], grid)
+    assert "动态监测预警" not in bare.read_text(encoding="utf-8")

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from connectors.store import KEYS, LEDGER, ORDER, Store
+from connectors.history import KEYS, LEDGER, ORDER
+from connectors.store import Store
 
 DATES = [f"2021-0{m}-{d:02d}" for m in (1, 2) for d in (3, 9, 17, 28)]
 BETWEEN = ["2020-12-31", "2021-01-05", "2021-02-20", "2021-03-01"]  # dates no run is for
@@ -83,7 +84,27 @@ def _ledger(rng: random.Random, as_of: str) -> pd.DataFrame:
     }).astype("string")
 
 
-MAKERS = {"unified": _unified, "quarantine": _quarantine, LEDGER: _ledger}
+def _alert_ledger(rng: random.Random, as_of: str) -> pd.DataFrame:
+    """The alert ledger: its last_seen stored as the run's own date too (a version per change)."""
+    led = _ledger(rng, as_of).rename(columns={"discrepancy_id": "alert_id", "rule": "alert"})
+    return led.drop(columns="field").assign(alert="SECURED_LOST")
+
+
+def _records_ha(rng: random.Random, as_of: str) -> pd.DataFrame:
+    """HA records: an archive number may repeat (a household's second record)."""
+    arch = sorted(rng.choice([f"A{i:02d}" for i in range(8)]) for _ in range(rng.randint(0, 9)))
+    n = len(arch)
+    return pd.DataFrame({
+        "_row": pd.Series(range(2, n + 2), dtype="int64"), "archive_no": pd.Series(arch, dtype="string"),
+        "danger_grade": pd.Series([rng.choice(["B", "D", None]) for _ in range(n)], dtype="string"),
+        "start_date": pd.to_datetime(pd.Series([rng.choice(["2020-03-01", None]) for _ in range(n)])),
+        "county_code": pd.Series([COUNTIES[int(a[1:]) % 3] for a in arch], dtype="string"),
+        "secured": pd.Series([rng.choice([True, False, None]) for _ in range(n)], dtype="boolean"),
+    })
+
+
+MAKERS = {"unified": _unified, "quarantine": _quarantine, "records_ha": _records_ha, "alert_ledger": _alert_ledger,
+          LEDGER: _ledger}
 
 
 def _ordered(name: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -183,6 +204,9 @@ def test_as_of_queries_answer_what_full_snapshots_held_on_servers(fresh_database
     _play(fresh_database(kind), 7, steps=10)
 
 
+OLD = ("unified", "quarantine", LEDGER)  # tables revision 0003 had of those the model plays
+
+
 def _old_store(url: str):
     """A store as revision 0003 left it: a copy of every table per run, the ledger per as_of."""
     from alembic import command
@@ -203,11 +227,11 @@ def _play_old(store: Store, seed: int) -> dict:
     """Runs written the old way, in random date order with re-runs: the snapshot of a date
     is its latest run's copy (the ledger: its as_of rows, replaced by each run)."""
     rng = random.Random(seed)
-    snapshots: dict[str, dict[str, pd.DataFrame]] = {name: {} for name in MAKERS}
+    snapshots: dict[str, dict[str, pd.DataFrame]] = {name: {} for name in OLD}
     for step in range(10):
         d = rng.choice(DATES[:5])
         run_id = f"old-{step:02d}"
-        frames = {name: make(rng, d) for name, make in MAKERS.items()}
+        frames = {name: MAKERS[name](rng, d) for name in OLD}
         # 0003 made float columns FLOAT: single precision on MariaDB, so values it holds exactly
         for col in ("subsidy_yuan", "match_score"):
             frames["unified"][col] = frames["unified"][col].mask(frames["unified"][col] < 1, 0.25)
@@ -234,7 +258,7 @@ def test_migration_moves_every_snapshot_into_intervals(kind, tmp_path, fresh_dat
     store.migrate()
     model = Model()
     model.snapshots = snapshots
-    for name in MAKERS:
+    for name in OLD:
         columns = list(store.table_as_of(name, "1900-01-01").columns)
         for d in sorted(set(DATES + BETWEEN)):
             want = model.as_of(name, d)
@@ -294,8 +318,51 @@ def test_the_ledger_methods_keep_their_meaning(tmp_path):
 
 def test_the_store_orders_tables_as_the_stages_publish_them():
     """connectors may not import reconcile: the published order is written in both places
-    (reconcile.scope.ORDER, connectors.store.ORDER) and must agree."""
+    (reconcile.scope.ORDER, connectors.history.ORDER) and must agree."""
     from reconcile.scope import ORDER as PUBLISHED_ORDER
 
     assert {name: ORDER[name] for name in KEYS if name in PUBLISHED_ORDER} == \
         {name: PUBLISHED_ORDER[name] for name in KEYS if name in PUBLISHED_ORDER}
+
+
+def test_a_snapshot_without_a_required_column_is_refused_and_extra_columns_are_not_stored(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'anju.sqlite'}")
+    alerts = pd.DataFrame({"alert_id": ["00000000000000a1"], "alert": ["SECURED_LOST"], "county_code": ["522425"],
+                           "household_no": ["H1"], "not_a_column": ["x"]})
+    with pytest.raises(ValueError, match="alert_ledger: the snapshot lacks required column.*status, first_seen"):
+        store.save_run(_record(DATES[0]), {"alert_ledger": alerts})
+    with pytest.raises(ValueError, match="alerts: the snapshot lacks required column.*alert_id"):
+        store.save_run(_record(DATES[0]), {"alerts": alerts.drop(columns="alert_id")})
+    assert store.run_history().empty  # nothing of a refused run is stored
+    store.save_run(_record(DATES[0]), {"alerts": alerts})
+    got = store.table_as_of("alerts", DATES[0])
+    assert "not_a_column" not in got and got["household_no"].tolist() == ["H1"] and got["severity"].isna().all()
+    store.engine.dispose()
+
+
+def test_other_groups_read_back_as_the_published_file_and_0005_keeps_the_old_rows(tmp_path):
+    """0005 makes other_groups as wide as other_groups.parquet, in its column order, and
+    carries the three-column versions 0004 kept."""
+    from alembic import command
+    from alembic.config import Config
+
+    from connectors.store import MIGRATIONS
+
+    store = Store(f"sqlite:///{tmp_path / 'anju.sqlite'}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0004")
+    narrow = pd.DataFrame({"archive_no": ["X1", "X2"], "county_code": ["522425", "522426"],
+                           "target_type": ["一般户", "低保户"]})
+    store.save_run(_record(DATES[0]), {"other_groups": narrow})  # written through 0004's table
+    store._reflected.clear()
+    store._migrated = False
+    store.migrate()
+    old = store.table_as_of("other_groups", DATES[0])
+    assert old[["archive_no", "county_code", "target_type"]].astype(object).values.tolist() == \
+        narrow.values.tolist()
+    wide = pd.read_csv("tests/reference/sample/2020-07-31/other_groups.csv.gz", dtype=str, nrows=30)
+    assert list(old.columns) == list(wide.columns)
+    store.engine.dispose()

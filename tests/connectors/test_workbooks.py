@@ -216,3 +216,74 @@ def test_summary_without_the_runs_counts_still_has_one_row_per_rule(tables, tmp_
     by_rule = _table(openpyxl.load_workbook(tmp_path / "r.xlsx")["汇总"], "按规则")
     body = [r for r in by_rule[1:] if r[0] != "合计"]
     assert {r[0]: r[3] for r in body} == {LABELS["rule"][k]: v for k, v in d["rule"].value_counts().items()}
+
+
+def test_report_workbook_has_the_ledgers_people_and_the_alerts(tmp_path):
+    """Issues 18 and 19: per-rule rows carry 责任单位, 责任人, 整改时限, 是否逾期 (a hostile
+    责任人 stays text); 整改情况 per county with 整改完成率 as a percentage; the waived
+    items apart; alerts by kind and county, and every alert, with Chinese labels."""
+    from reconcile.report import (alert_kinds_table, alert_sheet_rows, alerts_by_county, rectification_by_county,
+                                  report_grid, waived_items, with_people_columns)
+    from tests.reconcile.test_report_tables import HOSTILE, alert_frames, grid_discrepancies, people_ledger
+
+    ledger = people_ledger()
+    d = grid_discrepancies(ledger).assign(explanation=pd.NA)
+    alerts, alert_ledger = alert_frames()
+    grid = report_grid(d, ledger, "2020-07-31", alerts=alerts, alert_ledger=alert_ledger)
+    path = tmp_path / "report.xlsx"
+    write_report_xlsx(path, summary(d, ledger), with_people_columns(analyst_view(d), ledger), as_of="2020-07-31",
+                      rectification=rectification_by_county(ledger), waived=waived_items(ledger),
+                      alert_kinds=alert_kinds_table(alerts, alert_ledger, "2020-07-31"),
+                      alert_counties=alerts_by_county(alerts), alert_rows=alert_sheet_rows(grid))
+    wb = openpyxl.load_workbook(path)
+    assert {"整改情况", "已核销", "预警汇总", "预警清单"} <= set(wb.sheetnames)
+    rows = list(wb["整改情况"].iter_rows(values_only=True))
+    header = list(rows[1])
+    assert header[:8] == ["县", "问题总数", "未解决", "逾期", "已核销", "已解决", "自报已完成", "整改完成率"]
+    zy = next(r for r in rows if r[0] == "522425 织金县")
+    assert zy[3] == 1 and zy[7] == 0.5
+    rate = next(c for c in wb["整改情况"][3] if c.column == 8)
+    assert "%" in rate.number_format
+    waived = list(wb["已核销"].iter_rows(values_only=True))
+    assert waived[0][0] == "问题编号" and [r[0] for r in waived[1:]] == ["b"] and "不属实" in waived[1]
+    kinds = list(wb["预警汇总"].iter_rows(values_only=True))
+    assert ("保障状态丢失", "严重", 2, 1, 0, 0) in [r[:6] for r in kinds] and any(r[0] == "522425 织金县" for r in kinds)
+    listed = list(wb["预警清单"].iter_rows(values_only=True))
+    assert listed[0][:3] == ("预警编号", "状态", "预警类型") and len(listed) == 5
+    assert {r[2] for r in listed[1:]} == {"保障状态丢失", "新增农户", "危房等级上升"}
+    sheet = wb["保障认定不一致"]  # SECURED_CONFLICT: item a, overdue, with a formula for a 责任人
+    head = [c.value for c in sheet[1]]
+    assert {"整改责任单位", "责任人", "整改时限", "是否逾期"} <= set(head)
+    row = {h: c for h, c in zip(head, sheet[2])}
+    assert row["状态"].value == "未解决" and row["是否逾期"].value == "是" and row["整改责任单位"].value == "镇住建所"
+    assert row["责任人"].value == "'" + HOSTILE[0] and row["责任人"].data_type == "s"
+    waived_row = {h: c.value for h, c in zip(head, wb["重复记录"][2])}
+    assert waived_row["状态"] == "已核销"
+    cells = [c for ws in wb.worksheets for r in ws.iter_rows() for c in r if isinstance(c.value, str)]
+    assert not [c.value for c in cells if c.value.startswith(("=", "@", "+"))]
+    assert any(c.value == HOSTILE[1] for c in cells)  # <script> is text in a cell, nothing more
+
+
+def test_progress_workbook_shows_rectification_and_new_alerts(tmp_path):
+    from reconcile.progress import monthly_progress
+
+    ha_frame = pd.DataFrame({"county_code": ["522425"], "target_type": ["建档立卡贫困户"],
+                             "guarantee_method": ["农村危房改造"], "task_source": ["年度计划"],
+                             "task_year": pd.array([2020], dtype="Int64"), "start_date": [pd.Timestamp("2020-03-01")],
+                             "completion_date": [pd.NaT], "acceptance_date": [pd.NaT]})
+    unified = pd.DataFrame({"county_code": ["522425"], "in_ps": [True], "housing_secured_basis": ["ha_determination"]})
+    ledger = pd.DataFrame({"county_code": ["522425"] * 4, "status": ["open", "resolved", "new", "waived"],
+                           "overdue": [True, False, False, False]})
+    alert_ledger = pd.DataFrame({"county_code": ["522425"] * 3,
+                                 "first_seen": ["2020-07-31", "2020-07-01", "2020-06-30"]})
+    frame = monthly_progress(ha_frame, unified, "2020-07-31", "2020-06-30", ledger=ledger, alert_ledger=alert_ledger)
+    write_progress(tmp_path, frame, "2020-07-31")
+    ws = openpyxl.load_workbook(tmp_path / "进度月报.xlsx")["进度月报"]
+    header = [c.value for c in ws[3]]
+    assert header[-5:] == ["台账问题数", "已整改", "整改逾期", "整改完成率", "本月新增预警"]
+    first = {h: c for h, c in zip(header, ws[4])}
+    assert first["层级"].value == "县" and first["台账问题数"].value == 3 and first["已整改"].value == 1
+    assert first["整改完成率"].value == round(1 / 3, 4) and "%" in first["整改完成率"].number_format
+    assert first["本月新增预警"].value == 2 and first["整改逾期"].value == 1
+    csv = pd.read_csv(tmp_path / "progress.csv", dtype=str)
+    assert list(csv.columns[-5:]) == header[-5:] and csv.loc[0, "本月新增预警"] == "2"

@@ -68,3 +68,27 @@ def test_serve_settings_report_url_reaches_the_nightly_run(tmp_path):
     settings.write_text(example + "\nreport_url: reports.example/anju\n", encoding="utf-8")
     with pytest.raises(SourceError, match="report_url 'reports.example/anju': expected an http"):
         load_settings(settings)
+
+
+def test_summary_counts_alerts_by_kind_and_overdue_items_per_county_in_chinese():
+    """Issues 18 and 19: the summary artifact counts the alerts by kind (Chinese names) and
+    by county, and the 台账's overdue and waived items per county with the 整改完成率;
+    counts only: no 责任人, no ID, no code a person would have to look up."""
+    from flows.artifacts import summary_markdown
+    from schemas.run_record import RunRecord
+    from tests.reconcile.test_report_tables import HOSTILE, alert_frames, grid_discrepancies, people_ledger
+
+    moves = people_ledger().astype("string")  # as the flow passes its changes: every column text ("True")
+    alerts, alert_ledger = alert_frames()
+    disc = grid_discrepancies(moves)
+    unified = pd.DataFrame({"county_code": ["522425", "520628"]})
+    run = RunRecord(run_id="20200731-x", as_of="2020-07-31", scope="all", started_at="2020-07-31T00:00:00+00:00")
+    text = summary_markdown(run, disc, moves, unified, alerts, alert_ledger)
+    assert "## 动态监测预警（按类型）" in text and "## 各县整改情况（逾期、已核销、整改完成率）" in text
+    assert "| 保障状态丢失 | 严重 | 2 | 1 | 0 | 0 |" in text and "| 危房等级上升 | 高 | 0 | 0 | 0 | 1 |" in text
+    assert "| 522425 织金县 | 3 | 1 | 1 | 1 | 1 | 0 | 50.0% |" in text
+    assert "| 合计 | 4 | 2 | 1 | 1 | 1 | 0 | 33.3% |" in text
+    assert "| 522425 织金县 | 1 | 0 | 0 | 0 | 0 | 1 | 2 |" in text  # alerts per county, by kind
+    assert not any(h in text for h in (*HOSTILE, "张三", "SECURED_LOST", "NEW_HOUSEHOLD"))
+    before = summary_markdown(run, disc, moves.drop(columns="overdue").assign(status="open"), unified)
+    assert "动态监测预警" not in before and "整改情况" not in before  # a run before the 台账 and the monitoring

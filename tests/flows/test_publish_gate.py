@@ -31,7 +31,7 @@ def test_a_failed_gate_keeps_the_last_good_outputs(harness, tmp_path, monkeypatc
     assert good["gate"]["failed"] == [] and good["gate"]["evaluated"] >= 30
 
     # a regression that stops masking IDs in the analysts' rows
-    monkeypatch.setattr(rf, "analyst_view", lambda d: d[["discrepancy_id", "rule", "ps_value", "ha_value"]]
+    monkeypatch.setattr(rf.core, "analyst_view", lambda d: d[["discrepancy_id", "rule", "ps_value", "ha_value"]]
                         .rename(columns={"ha_value": "农户档案值"}))
     with pytest.raises(PublishGateError) as e:
         run(tmp_path)

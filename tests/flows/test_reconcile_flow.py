@@ -95,3 +95,26 @@ def test_monthly_progress_flow_publishes_the_month(published):
 
     with pytest.raises(SourceError, match="no published run on or before 2020-05-31"):
         monthly_progress(out=str(out), month="2020-05")
+
+
+def test_a_first_run_publishes_no_alert_and_an_empty_alert_ledger(published):
+    from schemas.alerts import ALERT_COLUMNS, ALERT_LEDGER_COLUMNS, Alerts
+
+    out, run = published
+    live = out / AS_OF.isoformat()
+    alerts = Alerts.validate(pd.read_parquet(live / "alerts.parquet"))
+    assert alerts.empty and list(alerts.columns) == ALERT_COLUMNS  # nothing earlier to compare with
+    ledger = pd.read_parquet(live / "alert_ledger.parquet")
+    assert ledger.empty and list(ledger.columns) == [c for c in ALERT_LEDGER_COLUMNS if c != "changed_by_run"]
+    assert run["tables"]["alerts"] == 0 and "monitor" in run["seconds"]
+
+
+def test_an_unknown_monitoring_threshold_fails_before_anything_is_read(harness, tmp_path):
+    from flows.reconcile_flow import reconcile
+
+    # the settings' mistake is named before any export is read (this one does not exist)
+    with pytest.raises(ValueError, match="monitoring: RENOVATION_STALLED: unknown threshold days; expected "
+                                         "days_after_start"):
+        reconcile(ps_households=str(tmp_path / "missing.csv"), ha_archive=str(SAMPLE / "ha_archive.xlsx"),
+                  as_of=AS_OF, out=str(tmp_path), monitoring={"RENOVATION_STALLED": {"days": 90}})
+    assert not (tmp_path / AS_OF.isoformat()).exists()

@@ -84,3 +84,42 @@ def test_the_ledger_columns_and_statuses_are_the_schemas():
     allowed = next(c for c in Ledger.to_schema().columns["status"].checks if c.name == "isin")
     assert list(allowed.statistics["allowed_values"]) == list(LEDGER_STATUSES)
     assert set(led["status"]) <= set(LEDGER_STATUSES)
+
+
+def test_any_item_table_is_tracked_by_its_own_id():
+    import reconcile
+
+    cols = ["alert_id", "alert", "county_code", "status", "first_seen", "last_seen", "resolved_at", "changed_by_run"]
+    alerts = lambda *ids: pd.DataFrame({"alert_id": list(ids), "alert": "A", "county_code": "1"})  # noqa: E731
+    a1 = reconcile.update_ledger(pd.DataFrame(columns=cols), alerts("x", "y"), "2020-07-31", "r1",
+                                 id_col="alert_id", columns=cols)
+    a2 = reconcile.update_ledger(a1, alerts("y"), "2020-08-31", "r2", ["1"], None, id_col="alert_id", columns=cols)
+    assert list(a2.columns) == cols
+    assert a2.set_index("alert_id")["status"].to_dict() == {"x": "resolved", "y": "open"}
+    assert a2.set_index("alert_id").loc["y", "changed_by_run"] == "r2"
+
+
+def test_the_generic_ledger_gives_the_discrepancy_ledger_unchanged():
+    prev = update_ledger(disc(), disc("a", "b"), "2020-07-31", "r1")
+    from schemas.published import LEDGER_COLUMNS
+
+    pd.testing.assert_frame_equal(update_ledger(prev, disc("b", "c"), "2020-08-31", "r2"),
+                                  update_ledger(prev, disc("b", "c"), "2020-08-31", "r2", id_col="discrepancy_id",
+                                                columns=LEDGER_COLUMNS))
+
+
+def test_a_waived_item_stays_waived_until_its_values_change():
+    cols = ["discrepancy_id", "rule", "county_code", "value", "status", "first_seen", "last_seen", "resolved_at",
+            "changed_by_run"]
+    prev = pd.DataFrame({"discrepancy_id": ["a", "b", "c"], "rule": "R", "county_code": "1", "value": ["1", "2", "3"],
+                         "status": "waived", "first_seen": "2020-07-31", "last_seen": "2020-07-31",
+                         "resolved_at": pd.NA, "changed_by_run": "r1"})
+    now = pd.DataFrame({"discrepancy_id": ["a", "b"], "rule": "R", "county_code": "1", "value": ["1", "9"]})
+    led = update_ledger(prev, now, "2020-08-31", "r2", columns=cols, values_col="value").set_index("discrepancy_id")
+    assert led["status"].to_dict() == {"a": "waived", "b": "reopened", "c": "waived"}
+    assert led.loc["a", "changed_by_run"] == "r1" and led.loc["b", "changed_by_run"] == "r2"
+    plain = update_ledger(prev, now, "2020-08-31", "r2", columns=cols)  # no values given: the verdict holds
+    assert status(plain) == {"a": "waived", "b": "waived", "c": "waived"}
+    from schemas.published import OPEN_STATUSES, LEDGER_STATUSES
+
+    assert "waived" in LEDGER_STATUSES and "waived" not in OPEN_STATUSES

@@ -190,3 +190,55 @@ def test_property_importing_the_same_rows_again_gives_no_event(first, second):
                 want = r[c] if pd.notna(r[c]) and str(r[c]).strip() else None
                 assert (None if pd.isna(got[c]) else got[c]) == (None if want is None else str(want).strip())
     assert people_events(acc, state, "f", "s", T).empty
+
+
+def _disc(ids, values=None):
+    return pd.DataFrame({"discrepancy_id": ids, "rule": "SECURED_CONFLICT", "county_code": "522425",
+                         "household_no": "H", "archive_no": "A", "field": "secured",
+                         "ps_value": values or ["是"] * len(ids), "ha_value": "否"})
+
+
+def test_track_ledger_honours_the_people_and_without_them_changes_nothing():
+    import reconcile
+    from schemas.published import LEDGER_COLUMNS
+
+    a, b, c = "0" * 15 + "a", "0" * 15 + "b", "0" * 15 + "c"
+    empty = pd.DataFrame(columns=LEDGER_COLUMNS, dtype="string")
+    first = reconcile.track_ledger(_disc([a, b, c]), empty, empty, "2020-07-31", "r1")
+    assert list(first.ledger.columns) == LEDGER_COLUMNS and set(first.ledger["status"]) == {"new"}
+    assert not first.ledger["overdue"].any() and first.ledger["verdict"].isna().all()
+    people = pd.DataFrame({"discrepancy_id": [a, b], "verdict": ["不属实", None], "note": ["重复", None],
+                           "deadline": [None, "2020-08-01"], "verdict_values": ["是\x1f否", None]})
+    second = reconcile.track_ledger(_disc([a, b, c]), first.ledger, empty, "2020-08-31", "r2", people=people)
+    led = second.ledger.set_index("discrepancy_id")
+    assert led["status"].to_dict() == {a: "waived", b: "open", c: "open"}
+    assert led["overdue"].to_dict() == {a: False, b: True, c: False}
+    assert led.loc[a, "changed_by_run"] == "r2" and led.loc[a, "note"] == "重复"
+    assert second.changes.set_index("discrepancy_id").loc[a, "status"] == "waived"
+    # the values the verdict was given on change: reopened; the verdict withdrawn: reopened
+    third = reconcile.track_ledger(_disc([a, b, c], ["否", "是", "是"]), second.ledger, empty, "2020-09-30", "r3",
+                                   people=people)
+    assert third.ledger.set_index("discrepancy_id").loc[a, "status"] == "reopened"
+    withdrawn = people.assign(verdict=[None, None])
+    fourth = reconcile.track_ledger(_disc([a, b, c]), second.ledger, empty, "2020-09-30", "r3", people=withdrawn)
+    assert fourth.ledger.set_index("discrepancy_id").loc[a, "status"] == "reopened"
+    plain = reconcile.track_ledger(_disc([a, b, c]), second.ledger, empty, "2020-09-30", "r3")
+    assert plain.ledger.set_index("discrepancy_id").loc[a, "status"] == "waived"  # no people given: kept
+
+
+def test_finish_match_with_decisions_matches_the_confirmed_and_drops_the_rejected():
+    from reconcile.match import MatchResult, apply_decisions
+
+    cols = ["household_no", "archive_no", "county_code", "method", "score", "agreement", "member_name", "weights",
+            "explanation"]
+    m = pd.DataFrame([["H1", "A9", "1", "id_exact", 1.0, None, None, None, None],
+                      ["H2", "A2", "1", "fuzzy", 0.995, None, None, None, None]], columns=cols)
+    review = pd.DataFrame({"household_no": ["H3", "H4"], "archive_no": ["A3", "A4"], "score": [0.5, 0.4]})
+    ps = pd.DataFrame({"household_no": ["H1", "H2", "H3", "H4"], "county_code": "1"})
+    ha = pd.DataFrame({"archive_no": ["A2", "A3", "A4", "A9"]})
+    yes = pd.DataFrame({"household_no": ["H3", "H5"], "archive_no": ["A3", "A5"]})  # H5/A5 no longer exist
+    no = pd.DataFrame({"household_no": ["H2", "H4"], "archive_no": ["A2", "A4"]})
+    r = apply_decisions(ps, ha, MatchResult(m, review), yes, no)
+    assert r.matches[["household_no", "archive_no", "method"]].values.tolist() == [
+        ["H1", "A9", "id_exact"], ["H3", "A3", "clerical"]]
+    assert r.review.empty

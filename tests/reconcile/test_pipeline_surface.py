@@ -12,6 +12,7 @@ from schemas.published import LEDGER_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[2]
 THROUGH_THE_SURFACE = ["flows/reconcile_flow.py", "flows/artifacts.py", "flows/reporting.py", "flows/rerun_flow.py",
+                       "flows/ledger_cmd.py", "flows/ledger_flow.py",
                        "flows/cli.py"]
 
 
@@ -60,7 +61,7 @@ def test_run_counts_carry_the_fitted_model_once(world_raw, specs):
     empty = pd.DataFrame(columns=LEDGER_COLUMNS, dtype="string")  # a first run: no earlier ledger
     update = reconcile.track_ledger(disc, empty, empty, "2020-07-31", "run-1")
     counts = reconcile.run_counts(canon, matched, update.discrepancies, update.changes)
-    assert counts["ledger_changes"] == {"new": len(disc), "open": 0, "resolved": 0, "reopened": 0}
+    assert counts["ledger_changes"] == {"new": len(disc), "open": 0, "resolved": 0, "reopened": 0, "waived": 0}
     model = counts["match_model"]
     assert set(model) == {"prior", "iterations", "m", "u"} and model["iterations"] > 0
     assert set(model["m"]["name"]) == set(reconcile.LEVELS["name"])

@@ -14,7 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 from alembic import op
 
-from connectors.store import HISTORY_COLUMNS, LEDGER, SEEN_ON_THE_DATE, _kind, encode, in_table_order, token
+from connectors.history import HISTORY_COLUMNS, LEDGER, SEEN_ON_THE_DATE, _kind, encode, in_table_order, token
 
 revision = "0004"
 down_revision = "0003"

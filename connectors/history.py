@@ -1,0 +1,440 @@
+"""History as changes: each stored table as row versions with validity intervals by as_of
+date (SCD type 2), not a copy per run (issue 23).
+
+A row version holds a row's values from the as_of ``valid_from`` (included) to
+``valid_to`` (excluded; NULL: still valid). The state of a table as of a date D is the
+versions with valid_from <= D < valid_to: what the latest snapshot on or before D held,
+since every boundary is a snapshot date (``history_snapshots`` lists them per table).
+A key's adjacent versions always differ (writes merge equal neighbours), so a version
+valid at two dates means the row did not change between them. A run writes only the rows
+that differ from the state as of its date (:meth:`History.write_snapshot`);
+:meth:`History.table_as_of`, :meth:`History.ledger_as_of` and
+:meth:`History.changes_between` read any date back in one query.
+
+:class:`connectors.store.Store` is a :class:`History`: it brings the engine, the
+migrations and the error wrapping.
+"""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from schemas.published import KEYS as PUBLISHED_KEYS
+from schemas.published import LEDGER_COLUMNS
+from schemas.published import ORDER as PUBLISHED_ORDER
+
+LEDGER = "discrepancy_ledger"
+ALIASES = {"ledger": LEDGER}
+# The tables of a run the store keeps history of (``save_run``'s ``tables``), the ledger apart.
+STORED = ("matches", "discrepancies", "unified", "quarantine", "other_groups", "records_ha", "alerts",
+          "alert_ledger")
+HISTORY_COLUMNS = ("run_id", "valid_from", "valid_to", "row_key", "occurrence", "row_hash")
+# A row's identity from run to run (schemas.published KEYS; a table it does not name is
+# keyed by its ORDER); a key seen twice in one snapshot is told apart by its occurrence in
+# the table's order. The ledger under its store table name.
+KEYS = {ALIASES.get(n, n): PUBLISHED_KEYS.get(n) or PUBLISHED_ORDER[n] for n in (*STORED, "ledger")}
+ORDER = {ALIASES.get(n, n): PUBLISHED_ORDER[n] for n in (*STORED, "ledger")}
+# Ledgers whose last_seen is the date of the run that saw the item: stored as this mark
+# when it is its snapshot's own date, so an item seen night after night is one version.
+# The row hash leaves last_seen out; versions are told apart by both (see ``token``).
+SEEN_ON_THE_DATE = "@"
+SEEN_LEDGERS = (LEDGER, "alert_ledger")
+
+
+def token(name: str, versions: pd.DataFrame) -> pd.Series:
+    """What tells two versions of a row apart: the hash of its values, and for a ledger
+    the stored last_seen (a mark or a date)."""
+    if name not in SEEN_LEDGERS:
+        return versions["row_hash"].astype(object)
+    seen = versions["last_seen"].astype(object).fillna("N").astype(str)
+    return (versions["row_hash"].astype(str) + "|" + seen).astype(object)
+
+
+def table_name(name: str) -> str:
+    name = ALIASES.get(name, name)
+    if name not in KEYS:
+        raise ValueError(f"no history is kept for table {name!r} (kept: {', '.join(sorted(KEYS))})")
+    return name
+
+
+def _kind(col_type) -> str:
+    from sqlalchemy.dialects import mysql
+
+    if isinstance(col_type, sa.Boolean) or (isinstance(col_type, mysql.TINYINT)
+                                           and getattr(col_type, "display_width", None) == 1):
+        return "bool"
+    if isinstance(col_type, sa.Integer):
+        return "int"
+    if isinstance(col_type, (sa.Float, sa.Numeric)):
+        return "float"
+    if isinstance(col_type, sa.DateTime):
+        return "datetime"
+    return "text"
+
+
+def _cells(s: pd.Series, kind: str) -> tuple[pd.Series, pd.Series]:
+    """A column's SQL-ready values (Python objects, None for null) and their canonical text."""
+    s = s.reset_index(drop=True)
+    na = s.isna().to_numpy(dtype=bool)
+    if kind == "datetime":
+        ts = pd.to_datetime(s)
+        v = pd.Series(list(ts.dt.to_pydatetime()), dtype=object).where(ts.notna(), None)
+        return v, pd.Series(ts.dt.strftime("%Y-%m-%d %H:%M:%S.%f").astype(object)).where(~na, None)
+    if kind == "text":
+        v = s.to_numpy(dtype=object).copy()
+        v[na] = None
+        if not all(type(x) is str for x in v[~na]):  # numbers, flags ...: as the string dtype writes them
+            v = s.astype("string").to_numpy(dtype=object, na_value=None)
+        return pd.Series(v, dtype=object), pd.Series(v, dtype=object)
+    filled = pd.Series(s.to_numpy(dtype=object), dtype=object).where(~na, 0)
+    if kind == "bool":
+        raw = filled.astype(bool).to_numpy()
+        text = np.where(raw, "1", "0").astype(object)
+    elif kind == "int":
+        raw = pd.to_numeric(filled).astype("int64").to_numpy()
+        text = raw.astype(str).astype(object)
+    else:
+        raw = pd.to_numeric(filled).astype("float64").to_numpy()
+        text = np.array([repr(x) for x in raw.tolist()], dtype=object)
+    v = raw.astype(object)  # Python bools, ints and floats
+    v[na], text[na] = None, None
+    return pd.Series(v, dtype=object), pd.Series(text, dtype=object)
+
+
+def _canonical(text: pd.Series) -> pd.Series:
+    """Length-prefixed, so no value can pass for two, and null apart from every string."""
+    return pd.Series(["N" if x is None else f"{len(x)}:{x}" for x in text.to_numpy(dtype=object)],
+                     index=text.index, dtype=object)
+
+
+def _digest(parts: list[pd.Series], size: int) -> list[str]:
+    """The hash of each row's canonical parts joined by ``|`` (plain Python: faster than
+    pandas string methods on object columns)."""
+    blake = hashlib.blake2b
+    joined = parts[0].to_numpy() if len(parts) == 1 else map("|".join, zip(*[p.to_numpy() for p in parts]))
+    return [blake(x.encode("utf-8", "surrogatepass"), digest_size=size).hexdigest() for x in joined]
+
+
+def encode(name: str, frame: pd.DataFrame, kinds: dict[str, str], as_of: str) -> pd.DataFrame:
+    """A snapshot as version rows: the table's columns SQL-ready, with each row's key,
+    occurrence and the hash of its values (what tells a changed row)."""
+    frame = frame.reset_index(drop=True)
+    out, canon = {}, {}
+    for col, kind in kinds.items():
+        src = frame[col] if col in frame.columns else pd.Series([None] * len(frame), dtype=object)
+        values, text = _cells(src, kind)
+        if name in SEEN_LEDGERS and col == "last_seen":
+            here = (text == as_of).fillna(False).astype(bool)
+            values, text = values.mask(here, SEEN_ON_THE_DATE), text.mask(here, SEEN_ON_THE_DATE)
+        out[col], canon[col] = values, _canonical(text)
+    result = pd.DataFrame(out, index=range(len(frame)))
+    keys = [canon[c] for c in KEYS[name]]
+    key_text = keys[0] if len(keys) == 1 else keys[0].str.cat(keys[1:], sep="|")
+    result["occurrence"] = key_text.groupby(key_text, sort=False).cumcount().astype("int64")
+    if len(frame):
+        result["row_key"] = _digest(keys + [result["occurrence"].astype(str).astype(object)], 16)
+        result["row_hash"] = _digest([canon[c] for c in kinds if not (name in SEEN_LEDGERS and c == "last_seen")], 8)
+    else:
+        result["row_key"], result["row_hash"] = pd.Series(dtype=object), pd.Series(dtype=object)
+    return result
+
+
+def decode(rows: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
+    """Stored values as pandas columns: text as ``string``, numbers and flags nullable."""
+    out = {}
+    for col, kind in kinds.items():
+        s = rows[col] if col in rows.columns else pd.Series([None] * len(rows), dtype=object)
+        if kind == "bool":
+            out[col] = s.astype(object).map(lambda x: x if x is None or pd.isna(x) else bool(x)).astype("boolean")
+        elif kind == "int":
+            out[col] = pd.to_numeric(s.astype(object).where(s.notna(), None)).astype("Int64")
+        elif kind == "float":
+            out[col] = pd.to_numeric(s.astype(object).where(s.notna(), None)).astype("float64")
+        elif kind == "datetime":
+            out[col] = pd.to_datetime(s.astype(object).where(s.notna(), None))
+        else:
+            out[col] = s.astype(object).where(s.notna(), None).astype("string")
+    return pd.DataFrame(out, index=rows.index)
+
+
+def in_table_order(name: str, frame: pd.DataFrame, extra: list[str] | None = None) -> pd.DataFrame:
+    occurrence = ["occurrence"] if "occurrence" in frame else []
+    by = list(dict.fromkeys(ORDER[name] + KEYS[name] + occurrence + (extra or [])))
+    return frame.sort_values(by, na_position="first", kind="stable").reset_index(drop=True)
+
+
+def _covers(t, d, strict: bool = False):
+    """The versions valid as of ``d`` (``strict``: as of the latest snapshot before ``d``)."""
+    if strict:
+        return sa.and_(t.c.valid_from < d, sa.or_(t.c.valid_to.is_(None), t.c.valid_to >= d))
+    return sa.and_(t.c.valid_from <= d, sa.or_(t.c.valid_to.is_(None), t.c.valid_to > d))
+
+
+SNAPSHOTS = sa.Table(
+    "history_snapshots", sa.MetaData(),
+    sa.Column("table_name", sa.String(64), primary_key=True), sa.Column("as_of", sa.String(10), primary_key=True),
+    sa.Column("run_id", sa.String(64)),
+)
+
+
+class History:
+    """The history side of :class:`connectors.store.Store` (which brings ``engine`` and
+    ``migrate``). Public reads here are wrapped there so database errors name the store."""
+
+    engine: sa.engine.Engine
+    _reflected: dict[str, tuple[sa.Table, dict[str, str]]]
+
+    # --- history tables -----------------------------------------------------------------
+    def _history(self, name: str) -> tuple[sa.Table, dict[str, str]]:
+        """The history table of ``name`` as the migrations left it, and its columns' kinds."""
+        name = table_name(name)
+        if name not in self._reflected:
+            self.migrate()
+            t = sa.Table(name, sa.MetaData(), autoload_with=self.engine)
+            kinds = {c.name: _kind(c.type) for c in t.columns if c.name not in HISTORY_COLUMNS}
+            for c in t.columns:  # as declared, not as reflected (MariaDB: DOUBLE as Decimal, flags as TINYINT)
+                if kinds.get(c.name, "text") != "text":
+                    c.type = {"bool": sa.Boolean(), "int": sa.Integer(), "float": sa.Double(asdecimal=False),
+                              "datetime": sa.DateTime()}[kinds[c.name]]
+            self._reflected[name] = (t, kinds)
+        return self._reflected[name]
+
+    def _state_select(self, name: str, as_of: str, *, strict: bool = False, counties=None):
+        """One SELECT of the rows of ``name`` as of ``as_of``, last_seen resolved."""
+        name = table_name(name)
+        t, kinds = self._history(name)
+        return sa.select(*self._resolved(t, name, kinds, as_of, strict), t.c.occurrence).where(
+            _covers(t, as_of, strict), *([t.c.county_code.in_(list(counties))] if counties is not None else []))
+
+    @staticmethod
+    def _resolved(t, name, kinds, as_of, strict=False):
+        cols = []
+        for c in kinds:
+            if name in SEEN_LEDGERS and c == "last_seen":
+                date = SNAPSHOTS.c.as_of < as_of if strict else SNAPSHOTS.c.as_of <= as_of
+                snap = (sa.select(sa.func.max(SNAPSHOTS.c.as_of))
+                        .where(SNAPSHOTS.c.table_name == name, date).scalar_subquery())
+                cols.append(sa.case((t.c.last_seen == SEEN_ON_THE_DATE, snap), else_=t.c.last_seen).label(c))
+            else:
+                cols.append(t.c[c])
+        return cols
+
+    def _frame(self, conn, name: str, stmt, extra: list[str] | None = None) -> pd.DataFrame:
+        _, kinds = self._history(name)
+        result = conn.execute(stmt)
+        rows = pd.DataFrame([tuple(r) for r in result], columns=list(result.keys()))
+        frame = decode(rows, kinds)
+        for c in ["occurrence", *(extra or [])]:
+            frame[c] = rows[c]
+        frame = in_table_order(name, frame, extra)
+        return frame.drop(columns="occurrence")
+
+    # --- the as-of queries ------------------------------------------------------------------
+    def table_as_of(self, name: str, as_of: str, counties: list[str] | None = None) -> pd.DataFrame:
+        """Table ``name`` as a full snapshot of ``as_of`` would hold it (the latest run on or
+        before that date): same columns and rows, in the published order. One query."""
+        with self.engine.connect() as conn:
+            return self._frame(conn, table_name(name), self._state_select(name, as_of, counties=counties))
+
+    def ledger_as_of(self, as_of: str, counties: list[str] | None = None) -> pd.DataFrame:
+        """The discrepancy ledger as of ``as_of``, every stored column. One query."""
+        return self.table_as_of(LEDGER, as_of, counties)
+
+    def changes_between(self, name: str, d1: str, d2: str) -> pd.DataFrame:
+        """The rows of ``name`` that differ between its states as of ``d1`` and ``d2``: the
+        row as of ``d1`` (``side`` "before": changed or removed) and as of ``d2`` ("after":
+        changed or added), in the published order. One query.
+
+        Rows are compared as multisets per key: a key's rows of one date and the other that
+        are equal pair off whatever their occurrence (a row moved within a repeated key is
+        no change), the ones left over are the changes."""
+        name = table_name(name)
+        t, kinds = self._history(name)
+        key = KEYS[name]
+
+        def state(alias: str, d: str):
+            v = t.alias(alias)
+            same_rows = [v.c[c] for c in key] + [v.c.row_hash] + ([v.c.last_seen] if name in SEEN_LEDGERS else [])
+            rank = sa.func.row_number().over(partition_by=same_rows, order_by=v.c.occurrence)
+            return sa.select(*self._resolved(v, name, kinds, d), v.c.occurrence, v.c.row_hash,
+                             rank.label("_rank")).where(_covers(v, d)).subquery(alias)
+
+        sides = []
+        for here_d, there_d in ((d1, d2), (d2, d1)):
+            here, there = state("here", here_d), state("there", there_d)
+            same = [there.c[c].is_not_distinct_from(here.c[c]) for c in key]
+            same += [there.c.row_hash == here.c.row_hash, there.c._rank == here.c._rank]
+            if name in SEEN_LEDGERS:  # last_seen as each date reads it
+                same.append(there.c.last_seen.is_not_distinct_from(here.c.last_seen))
+            unchanged = sa.exists(sa.select(sa.literal(1)).select_from(there).where(*same))
+            sides.append(sa.select(*[here.c[c] for c in kinds], here.c.occurrence,
+                                   sa.literal(len(sides)).label("side")).where(sa.not_(unchanged)))
+        with self.engine.connect() as conn:
+            frame = self._frame(conn, name, sa.union_all(*sides), extra=["side"])
+        frame["side"] = frame["side"].map({0: "before", 1: "after"}).astype("string")
+        return frame
+
+    def check_columns(self, name: str, frame: pd.DataFrame) -> None:
+        """A snapshot of ``name`` must carry its key and every column the table requires
+        (NOT NULL); the columns the table has and the frame lacks are stored as null,
+        the frame's columns the table lacks are not stored."""
+        t, _ = self._history(name)
+        required = dict.fromkeys(KEYS[name] + [c.name for c in t.columns
+                                               if not c.nullable and c.name not in HISTORY_COLUMNS])
+        missing = [c for c in required if c not in frame.columns]
+        if missing:
+            raise ValueError(f"store: table {name}: the snapshot lacks required column(s) {', '.join(missing)}; "
+                             f"it has {', '.join(map(str, frame.columns)) or 'none'}")
+
+    def write_snapshot(self, conn, name: str, as_of: str, run_id: str, frame: pd.DataFrame,
+                       counties: list[str] | None) -> None:
+        """Store ``frame`` as the snapshot of ``name`` as of ``as_of`` (with ``counties``:
+        those counties' rows, the others carried over), writing only what changed."""
+        t, kinds = self._history(name)
+        if counties is not None:  # rows outside the scope as the store holds them as of the date
+            state = self._frame(conn, name, self._state_select(name, as_of))
+            kept = state[~state["county_code"].isin(list(counties)).fillna(False).astype(bool)]
+            frame = in_table_order(name, pd.concat([kept, frame.reindex(columns=list(kinds))], ignore_index=True))
+        new = encode(name, frame, kinds, as_of)
+        new["run_id"] = run_id
+        nxt = conn.execute(sa.select(sa.func.min(SNAPSHOTS.c.as_of)).where(
+            SNAPSHOTS.c.table_name == name, SNAPSHOTS.c.as_of > as_of)).scalar()
+        near = [_covers(t, as_of), t.c.valid_to == as_of] + ([t.c.valid_from == nxt] if nxt else [])
+        narrow = [t.c.row_key, t.c.valid_from, t.c.valid_to, t.c.row_hash] + ([t.c.last_seen] if name in SEEN_LEDGERS else [])
+        old = pd.DataFrame([tuple(r) for r in conn.execute(sa.select(*narrow).where(sa.or_(*near)))],
+                           columns=[c.name for c in narrow])
+        old["row_hash"] = token(name, old)
+        new["token"] = token(name, new)
+        covering = (old["valid_from"] <= as_of) & (old["valid_to"].isna() | (old["valid_to"] > as_of))
+        ending = old[old["valid_to"] == as_of].set_index("row_key")
+        starting = old[old["valid_from"] == nxt].set_index("row_key") if nxt else ending.iloc[:0]
+        m = old[covering].merge(new[["row_key", "token"]].rename(columns={"token": "row_hash"}), on="row_key",
+                                how="outer", suffixes=("_old", ""), indicator=True)
+        same = (m["_merge"] == "both") & (m["row_hash_old"] == m["row_hash"])
+        gone = m[(m["_merge"] != "right_only") & ~same]  # its version no longer holds from as_of on
+        shorten = gone[gone["valid_from"] < as_of]
+        tail = gone[gone["valid_to"].isna() | (gone["valid_to"] > nxt)] if nxt else gone.iloc[:0]
+        deleted = [(k, f) for k, f in zip(gone.loc[gone["valid_from"] == as_of, "row_key"],
+                                          gone.loc[gone["valid_from"] == as_of, "valid_from"])]
+        fresh = new[new["row_key"].isin(m.loc[(m["_merge"] != "left_only") & ~same, "row_key"])].copy()
+        fresh["valid_from"], fresh["valid_to"] = as_of, nxt
+        back = fresh["row_key"].map(ending["row_hash"]) == fresh["token"]  # merge with an equal predecessor
+        back = back.fillna(False).astype(bool)
+        merged = fresh.loc[back, "row_key"]
+        deleted += list(zip(merged, merged.map(ending["valid_from"])))
+        fresh.loc[back, "valid_from"] = fresh.loc[back, "row_key"].map(ending["valid_from"])
+        if nxt:  # ... and with an equal successor
+            ahead = (fresh["row_key"].map(starting["row_hash"]) == fresh["token"]).fillna(False).astype(bool)
+            ahead &= ~fresh["row_key"].isin(tail["row_key"])
+            deleted += [(k, nxt) for k in fresh.loc[ahead, "row_key"]]
+            fresh.loc[ahead, "valid_to"] = fresh.loc[ahead, "row_key"].map(starting["valid_to"])
+        rows = [fresh.drop(columns="token")]
+        if len(tail):  # a later snapshot still holds the old version: it resumes there
+            keys = tail["row_key"].tolist()
+            for start in range(0, len(keys), 500):
+                got = conn.execute(sa.select(t).where(_covers(t, as_of), t.c.row_key.in_(keys[start:start + 500])))
+                piece = pd.DataFrame(got.fetchall(), columns=list(got.keys()))
+                piece["valid_from"] = nxt
+                rows.append(piece)
+        if deleted:
+            conn.execute(t.delete().where(t.c.row_key == sa.bindparam("k"), t.c.valid_from == sa.bindparam("f")),
+                         [{"k": k, "f": f} for k, f in deleted])
+        if len(shorten):
+            conn.execute(t.update().where(t.c.row_key == sa.bindparam("k"), t.c.valid_from == sa.bindparam("f"))
+                         .values(valid_to=as_of),
+                         [{"k": k, "f": f} for k, f in zip(shorten["row_key"], shorten["valid_from"])])
+        columns = [c.name for c in t.columns]
+        for part in rows:
+            if len(part):
+                self._insert(conn, t, part.reindex(columns=columns))
+        conn.execute(SNAPSHOTS.delete().where(SNAPSHOTS.c.table_name == name, SNAPSHOTS.c.as_of == as_of))
+        conn.execute(SNAPSHOTS.insert().values(table_name=name, as_of=as_of, run_id=run_id))
+
+    @staticmethod
+    def _insert(conn, t: sa.Table, frame: pd.DataFrame) -> None:
+        """Bulk, in the open transaction: plain tuples to the driver's executemany on SQLite
+        (5-10x faster than through SQLAlchemy's parameters), batched multi-row VALUES
+        elsewhere."""
+        frame = frame.astype(object).where(frame.notna(), None)
+        if conn.dialect.name != "sqlite":
+            records = frame.to_dict("records")
+            for start in range(0, len(records), 20_000):
+                conn.execute(t.insert(), records[start:start + 20_000])
+            return
+        for c in t.columns:  # as SQLAlchemy stores a DateTime in SQLite
+            if isinstance(c.type, sa.DateTime):
+                frame[c.name] = frame[c.name].map(lambda x: None if x is None else x.strftime("%Y-%m-%d %H:%M:%S.%f"))
+        q = conn.dialect.identifier_preparer.quote
+        sql = (f"INSERT INTO {q(t.name)} ({', '.join(q(c) for c in frame.columns)}) "
+               f"VALUES ({', '.join('?' * len(frame.columns))})")
+        rows = list(frame.itertuples(index=False, name=None))
+        for start in range(0, len(rows), 50_000):
+            conn.exec_driver_sql(sql, rows[start:start + 50_000])
+
+    def _ledger(self, stmt) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            frame = self._frame(conn, LEDGER, stmt)
+        frame = frame[LEDGER_COLUMNS].astype("string")
+        if "overdue" in frame:  # a flag, stored as text by some backends
+            frame["overdue"] = frame["overdue"].str.lower().map({"true": True, "1": True, "false": False, "0": False}
+                                                                ).astype("boolean")
+        return frame
+
+    def ledger_before(self, as_of: str, counties: list[str] | None = None) -> pd.DataFrame:
+        """The ledger as the latest snapshot before ``as_of`` left it (the base of a run)."""
+        return self._ledger(self._state_select(LEDGER, as_of, strict=True, counties=counties))
+
+    def ledger_at(self, as_of: str) -> pd.DataFrame:
+        """The ledger a run for ``as_of`` itself stored; empty when no run for that date did."""
+        ran = sa.exists(sa.select(sa.literal(1)).where(SNAPSHOTS.c.table_name == LEDGER, SNAPSHOTS.c.as_of == as_of))
+        return self._ledger(self._state_select(LEDGER, as_of).where(ran))
+
+    def ledger_history(self) -> pd.DataFrame:
+        """Open discrepancies per date in the ledger: the trend analysts follow. One query:
+        the open items gained and lost at each snapshot date, summed in order."""
+        t, _ = self._history(LEDGER)
+        is_open = t.c.status.in_(["new", "open", "reopened"])
+        moves = sa.union_all(
+            sa.select(t.c.valid_from.label("as_of"), sa.literal(1).label("d")).where(is_open),
+            sa.select(t.c.valid_to.label("as_of"), sa.literal(-1).label("d")).where(is_open, t.c.valid_to.is_not(None)),
+            sa.select(SNAPSHOTS.c.as_of, sa.literal(0).label("d")).where(SNAPSHOTS.c.table_name == LEDGER),
+        ).subquery()
+        stmt = (sa.select(moves.c.as_of, sa.func.sum(moves.c.d).label("d"))
+                .group_by(moves.c.as_of).order_by(moves.c.as_of))
+        with self.engine.connect() as conn:
+            f = pd.DataFrame(conn.execute(stmt).fetchall(), columns=["as_of", "d"])
+        f["open"] = pd.to_numeric(f["d"]).cumsum().astype("int64")
+        return f.loc[f["open"] > 0, ["as_of", "open"]].reset_index(drop=True)
+
+
+    def snapshot_dates(self, name: str = LEDGER) -> list[str]:
+        """The as_of dates a run stored ``name`` for, oldest first."""
+        self.migrate()
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(SNAPSHOTS.c.as_of).where(SNAPSHOTS.c.table_name == table_name(name))
+                                     .order_by(SNAPSHOTS.c.as_of)).scalars())
+
+    def kept_history(self) -> list[dict]:
+        """What ``anju history`` shows of the store: per history table, its snapshot dates
+        (how many, the first and the last), its row versions and the rows valid now."""
+        self.migrate()
+        out = []
+        with self.engine.connect() as conn:
+            dates = pd.DataFrame(conn.execute(sa.select(SNAPSHOTS.c.table_name, sa.func.count(),
+                                                        sa.func.min(SNAPSHOTS.c.as_of), sa.func.max(SNAPSHOTS.c.as_of))
+                                              .group_by(SNAPSHOTS.c.table_name)).fetchall(),
+                                 columns=["table", "snapshots", "first", "last"]).set_index("table")
+            for name in sorted(KEYS):
+                t, _ = self._history(name)
+                versions = conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
+                current = conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.valid_to.is_(None))).scalar()
+                row = dates.loc[name] if name in dates.index else None
+                out.append({"table": name, "snapshots": int(row["snapshots"]) if row is not None else 0,
+                            "first": row["first"] if row is not None else None,
+                            "last": row["last"] if row is not None else None,
+                            "versions": int(versions), "current_rows": int(current)})
+        return out
+

@@ -273,6 +273,9 @@ def ledger_snapshot(store: Store, as_of: str, ledger: pd.DataFrame, counties: li
     if others.empty:
         others = store.ledger_before(as_of)
     others = others[~others["county_code"].isin(counties)]
+    # the store's rows in this run's types (its flags come back nullable), so a scoped
+    # re-run publishes the same bytes as the full run did
+    others = others.reindex(columns=ledger.columns).astype(ledger.dtypes.to_dict())
     return pd.concat([others, ledger], ignore_index=True).sort_values("discrepancy_id").reset_index(drop=True)
 
 

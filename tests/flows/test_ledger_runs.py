@@ -208,12 +208,12 @@ def test_rerun_summaries_count_only_what_the_run_changed_in_its_scope(harness, t
     out = tmp_path / "out"
     first = run_sample(out)
     disc = table(out, D1, "discrepancies")
-    assert first["ledger_changes"] == {"new": len(disc), "open": 0, "resolved": 0, "reopened": 0}
+    assert first["ledger_changes"] == {"new": len(disc), "open": 0, "resolved": 0, "reopened": 0, "waived": 0}
     ledger = (out / D1.isoformat() / "ledger.parquet").read_bytes()
 
     again = run_sample(out, report_url="https://reports.example/anju/")
     assert (out / D1.isoformat() / "ledger.parquet").read_bytes() == ledger
-    assert again["ledger_changes"] == {"new": 0, "open": len(disc), "resolved": 0, "reopened": 0}
+    assert again["ledger_changes"] == {"new": 0, "open": len(disc), "resolved": 0, "reopened": 0, "waived": 0}
     assert "new 0," in _summary(again)
     text = Artifact.get("reconcile-summary").data
     assert "new 0," in text and f"new {len(disc):,}" not in text
@@ -224,7 +224,7 @@ def test_rerun_summaries_count_only_what_the_run_changed_in_its_scope(harness, t
     mine = disc[disc["county_code"] == county]
     scoped = run_sample(out, counties=[county])
     assert (out / D1.isoformat() / "ledger.parquet").read_bytes() == ledger
-    assert scoped["ledger_changes"] == {"new": 0, "open": len(mine), "resolved": 0, "reopened": 0}
+    assert scoped["ledger_changes"] == {"new": 0, "open": len(mine), "resolved": 0, "reopened": 0, "waived": 0}
     assert sum(scoped["discrepancies_by_rule"].values()) == len(mine)
     lines = _summary(scoped).splitlines()
     assert any(line.split()[:2] == ["discrepancies", f"{len(mine):,}"] for line in lines), lines

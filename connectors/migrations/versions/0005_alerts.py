@@ -86,10 +86,18 @@ def upgrade():
     _history_table("alert_ledger", ALERT_LEDGER)
     _history_table("records_ha", HA_RECORD)
     _other_groups_in_full()
+    # what monitoring follows from date to date (unified.parquet gained them): without them
+    # the store would drop the columns and no earlier danger grade or start date be seen
+    with op.batch_alter_table("unified") as t:
+        t.add_column(sa.Column("danger_grade", T))
+        t.add_column(sa.Column("start_date", sa.DateTime))
 
 
 def downgrade():
     """other_groups back to its three columns; the other tables dropped."""
+    with op.batch_alter_table("unified") as t:
+        t.drop_column("start_date")
+        t.drop_column("danger_grade")
     conn = op.get_bind()
     full = sa.Table("other_groups", sa.MetaData(), autoload_with=conn)
     _history_table("other_groups_narrow", [c for c in OTHER_GROUPS if c[0] in ("archive_no", "county_code",

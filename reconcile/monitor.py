@@ -197,7 +197,7 @@ def _renovation_stalled(h, cur, as_of, t, archives) -> pd.DataFrame:
     last = h.drop_duplicates("key", keep="last")
     unchanged = last.loc[same[last.index], ["key", "as_of"]].rename(columns={"as_of": "previous_as_of"})
     broke = h.loc[~same, ["key", "as_of"]].groupby("key")["as_of"].max()
-    run = h[same & (h["as_of"] > h["key"].map(broke).fillna(""))]
+    run = h[same & (h["as_of"] > h["key"].map(broke).astype("string").fillna(""))]
     first = run.groupby("key")["as_of"].transform("min")
     old_enough = ((pd.to_datetime(run["as_of"]) - run["start_date"]).dt.days >= t["days_after_start"])
     since = run[old_enough & (run["as_of"] > first)].groupby("key")["as_of"].min()

@@ -83,6 +83,14 @@ def _url(text: str) -> str:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def existing_folder(text: str) -> str:
+    """An argparse type: an existing output folder, made absolute (``anju ledger``, ``anju history``)."""
+    p = Path(text).expanduser().resolve()
+    if not p.is_dir():
+        raise argparse.ArgumentTypeError(f"{p}：输出文件夹不存在")
+    return str(p)
+
+
 def _existing(text: str) -> str:
     """A file path made absolute (scripts call us from anywhere), or a database source as is."""
     from connectors.drops import is_drop_location

@@ -18,15 +18,9 @@ from pathlib import Path
 from connectors import retention
 from connectors.settings_file import read_settings_file, retention_settings
 from connectors.store import Store, default_url
+from flows.cli import existing_folder
 
 REASONS = {"live": "正在发布", "newest": "最新", "recent": "近期", "month end": "月末"}
-
-
-def _folder(text: str) -> str:
-    p = Path(text).expanduser().resolve()
-    if not p.is_dir():
-        raise argparse.ArgumentTypeError(f"{p}：输出文件夹不存在")
-    return str(p)
 
 
 def _count(text: str) -> int:
@@ -42,7 +36,7 @@ def _month_ends(text: str) -> int | None:
 def add_history_parser(subparsers) -> argparse.ArgumentParser:
     h = subparsers.add_parser("history", help="保留了哪些发布结果和历史（每日文件夹、数据库各表的快照日期与大小）；"
                                               "--prune 手动清理不再保留的日期")
-    h.add_argument("--out", required=True, type=_folder, help="`anju reconcile` 的输出文件夹")
+    h.add_argument("--out", required=True, type=existing_folder, help="`anju reconcile` 的输出文件夹")
     h.add_argument("--store", help="数据库的 SQLAlchemy URL（默认：OUT 中的 SQLite 文件）")
     h.add_argument("--settings", help="设置文件（见 anju.example.yaml）：读取其中的 retention: 一节")
     h.add_argument("--days", type=_count, help="保留最新发布日期前多少天内的每日文件夹（默认 14，或设置文件）")

@@ -14,7 +14,6 @@ Every later run honours what was imported (``reconcile.finish_match``/``track_le
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from datetime import date, datetime, timezone
@@ -25,7 +24,9 @@ import pandas as pd
 import reconcile
 from connectors import ledger_book
 from connectors import ledger_people_store as people_store
+from connectors.sources import sha256_file
 from connectors.store import RunLocked, Store, default_url
+from flows.cli import existing_folder
 from schemas.ledger_people import Reject, header_of
 
 LEDGER_LOCK = "ledger"  # the store-wide lock an import and every run hold (Store.run_lock's key)
@@ -51,13 +52,6 @@ def _counties(text: str) -> list[str]:
     return codes
 
 
-def _folder(text: str) -> str:
-    p = Path(text).expanduser().resolve()
-    if not p.is_dir():
-        raise argparse.ArgumentTypeError(f"{p}：输出文件夹不存在")
-    return str(p)
-
-
 def _workbook(text: str) -> str:
     p = Path(text).expanduser().resolve()
     if not p.is_file():
@@ -71,13 +65,13 @@ def add_ledger_parser(subparsers) -> argparse.ArgumentParser:
                                 "the ledger workbooks to the counties and back")
     sub = led.add_subparsers(dest="ledger_command", required=True)
     ex = sub.add_parser("export", help="导出各县台账工作簿 OUT/ledger/<日期>/<县>/台账_<县>.xlsx")
-    ex.add_argument("--out", required=True, type=_folder, help="`anju reconcile` 的输出文件夹 / output folder")
+    ex.add_argument("--out", required=True, type=existing_folder, help="`anju reconcile` 的输出文件夹 / output folder")
     ex.add_argument("--as-of", required=True, type=_date, help="台账日期（某次对账的日期），YYYY-MM-DD")
     ex.add_argument("--counties", type=_counties, help="只导出这些县，6 位县代码以逗号分隔；默认全部")
     ex.add_argument("--store", help="SQL 存储的 SQLAlchemy URL（默认：OUT 中的 SQLite 文件）")
     im = sub.add_parser("import", help="导入各县填好的台账工作簿；有问题的行逐行列出，其余照常导入")
     im.add_argument("files", nargs="+", type=_workbook, metavar="FILE", help="填好的 台账_<县>.xlsx（可多个）")
-    im.add_argument("--out", required=True, type=_folder, help="`anju reconcile` 的输出文件夹 / output folder")
+    im.add_argument("--out", required=True, type=existing_folder, help="`anju reconcile` 的输出文件夹 / output folder")
     im.add_argument("--store", help="SQL 存储的 SQLAlchemy URL（默认：OUT 中的 SQLite 文件）")
     return led
 
@@ -145,14 +139,6 @@ def export_ledger(out, as_of: str, counties: list[str] | None = None, store_url:
 
 
 # --- import ----------------------------------------------------------------------------------------
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def import_ledger(files: list, out, store_url: str | None = None, imported_at: str | None = None) -> dict:
     """Import filled-in 台账 workbooks under the store's ``ledger`` lock.
 
@@ -195,7 +181,7 @@ def _import_locked(store: Store, files: list[Path], stamp: str) -> dict:
             rows = rows.iloc[0:0]
         accepted, bad = reconcile.validate_import(rows, ledger, county or "")
         refused = sorted([*refused, *bad], key=lambda r: r.row or 0)  # in the sheet's order, as a person reads
-        events = reconcile.people_events(accepted, state, path.name, _sha256(path), stamp)
+        events = reconcile.people_events(accepted, state, path.name, sha256_file(path), stamp)
         changed = reconcile.people_state_after(state, accepted, events, values)
         n = people_store.record_import(store, events, changed)
         if len(changed):

@@ -186,15 +186,20 @@ def test_bad_rows_are_refused_one_line_each_the_rest_imported(exports, tmp_path,
     store.engine.dispose()
 
 
-def test_an_import_waits_for_the_lock_a_run_or_another_import_holds(exports, tmp_path):
-    from connectors.store import RunLocked
-
+def _stored_and_exported(exports, tmp_path):
+    """A run of D1 in a SQLite store in OUT and the 台账 exported: (OUT, store, one workbook)."""
     out = tmp_path / "out"
     out.mkdir()
     store = Store(default_url(out))
     run_date(exports, store, D1, people=False)
     assert cli("ledger", "export", "--out", str(out), "--as-of", D1.isoformat()) == 0
-    book = next((out / "ledger" / D1.isoformat()).glob("*/台账_*.xlsx"))
+    return out, store, next((out / "ledger" / D1.isoformat()).glob("*/台账_*.xlsx"))
+
+
+def test_an_import_waits_for_the_lock_a_run_or_another_import_holds(exports, tmp_path):
+    from connectors.store import RunLocked
+
+    out, store, book = _stored_and_exported(exports, tmp_path)
     with store.run_lock(ledger_cmd.LEDGER_LOCK):  # what a run holds (issue 18's flow line)
         with pytest.raises(RunLocked, match="另一个台账导入或对账运行正在使用此存储"):
             cli("ledger", "import", str(book), "--out", str(out))
@@ -210,12 +215,7 @@ def test_export_without_a_stored_run_is_one_line(tmp_path):
 
 def test_a_resaved_workbook_is_read_by_its_headers_not_positions(exports, tmp_path):
     """Another sheet first, a column moved, a merged range, a date and a code typed loosely."""
-    out = tmp_path / "out"
-    out.mkdir()
-    store = Store(default_url(out))
-    run_date(exports, store, D1, people=False)
-    assert cli("ledger", "export", "--out", str(out), "--as-of", D1.isoformat()) == 0
-    book = next((out / "ledger" / D1.isoformat()).glob("*/台账_*.xlsx"))
+    out, store, book = _stored_and_exported(exports, tmp_path)
     wb = openpyxl.load_workbook(book)
     ws = wb.worksheets[0]
     ws.protection.sheet = False

@@ -102,9 +102,9 @@ def main() -> None:
             continue
         # the monitored month, part by part
         t = time.perf_counter()
-        history = pd.concat([core.household_history({p: st.table_as_of("unified", p)}) for p in dates],
-                            ignore_index=True)
-        before = [st.table_as_of("records_ha", p)["archive_no"] for p in dates]
+        history = pd.concat([core.household_history({p: st.table_as_of("unified", p, columns=core.MONITORED_COLUMNS)})
+                             for p in dates], ignore_index=True)
+        before = [st.table_as_of("records_ha", p, columns=["archive_no"])["archive_no"] for p in dates]
         took_read = time.perf_counter() - t
         t = time.perf_counter()
         again = core.alerts(history, tables["unified"], as_of, archives_now=tables["records_ha"]["archive_no"],

@@ -147,8 +147,9 @@ def decode(rows: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
     out = {}
     for col, kind in kinds.items():
         s = rows[col] if col in rows.columns else pd.Series([None] * len(rows), dtype=object)
-        if kind == "bool":
-            out[col] = s.astype(object).map(lambda x: x if x is None or pd.isna(x) else bool(x)).astype("boolean")
+        if kind == "bool":  # True/False, 0/1 or Decimal by driver; vectorized: millions of rows in monitoring
+            v = pd.to_numeric(s.astype(object).where(s.notna(), None))
+            out[col] = pd.arrays.BooleanArray(v.fillna(0).to_numpy() != 0, v.isna().to_numpy())
         elif kind == "int":
             out[col] = pd.to_numeric(s.astype(object).where(s.notna(), None)).astype("Int64")
         elif kind == "float":
@@ -202,10 +203,13 @@ class History:
             self._reflected[name] = (t, kinds)
         return self._reflected[name]
 
-    def _state_select(self, name: str, as_of: str, *, strict: bool = False, counties=None):
-        """One SELECT of the rows of ``name`` as of ``as_of``, last_seen resolved."""
+    def _state_select(self, name: str, as_of: str, *, strict: bool = False, counties=None, columns=None):
+        """One SELECT of the rows of ``name`` as of ``as_of``, last_seen resolved (only
+        ``columns`` when given)."""
         name = table_name(name)
         t, kinds = self._history(name)
+        if columns is not None:
+            kinds = {c: k for c, k in kinds.items() if c in columns}
         return sa.select(*self._resolved(t, name, kinds, as_of, strict), t.c.occurrence).where(
             _covers(t, as_of, strict), *([t.c.county_code.in_(list(counties))] if counties is not None else []))
 
@@ -225,7 +229,8 @@ class History:
     def _frame(self, conn, name: str, stmt, extra: list[str] | None = None) -> pd.DataFrame:
         _, kinds = self._history(name)
         result = conn.execute(stmt)
-        rows = pd.DataFrame([tuple(r) for r in result], columns=list(result.keys()))
+        rows = pd.DataFrame.from_records(result.fetchall(), columns=list(result.keys()), coerce_float=False)
+        kinds = {c: k for c, k in kinds.items() if c in rows.columns}
         frame = decode(rows, kinds)
         for c in ["occurrence", *(extra or [])]:
             frame[c] = rows[c]
@@ -233,11 +238,21 @@ class History:
         return frame.drop(columns="occurrence")
 
     # --- the as-of queries ------------------------------------------------------------------
-    def table_as_of(self, name: str, as_of: str, counties: list[str] | None = None) -> pd.DataFrame:
+    def table_as_of(self, name: str, as_of: str, counties: list[str] | None = None,
+                    columns: list[str] | None = None) -> pd.DataFrame:
         """Table ``name`` as a full snapshot of ``as_of`` would hold it (the latest run on or
-        before that date): same columns and rows, in the published order. One query."""
+        before that date): same columns and rows, in the published order. One query.
+        ``columns``: only these (monitoring reads a few columns of millions of rows); the
+        rows keep the published order, read off its sort columns, which are dropped again
+        unless asked for."""
+        name = table_name(name)
+        wanted = None
+        if columns is not None:
+            wanted = list(dict.fromkeys(columns))
+            columns = list(dict.fromkeys(wanted + ORDER[name] + KEYS[name]))
         with self.engine.connect() as conn:
-            return self._frame(conn, table_name(name), self._state_select(name, as_of, counties=counties))
+            frame = self._frame(conn, name, self._state_select(name, as_of, counties=counties, columns=columns))
+        return frame if wanted is None else frame[wanted]
 
     def ledger_as_of(self, as_of: str, counties: list[str] | None = None) -> pd.DataFrame:
         """The discrepancy ledger as of ``as_of``, every stored column. One query."""

@@ -141,9 +141,9 @@ def find_alerts(st: Store, unified: pd.DataFrame, records_ha: pd.DataFrame, as_o
     dates' archive records."""
     dates = [d for d in st.snapshot_dates("unified") if d < as_of]
     # one date at a time, narrowed to what monitoring follows before the next is read
-    history = pd.concat([core.household_history({d: st.table_as_of("unified", d, counties)}) for d in dates]
-                        or [core.household_history({})], ignore_index=True)
-    before = [st.table_as_of("records_ha", d)["archive_no"] for d in dates]
+    history = pd.concat([core.household_history({d: st.table_as_of("unified", d, counties, core.MONITORED_COLUMNS)})
+                         for d in dates] or [core.household_history({})], ignore_index=True)
+    before = [st.table_as_of("records_ha", d, columns=["archive_no"])["archive_no"] for d in dates]
     found = core.alerts(history, unified, as_of, monitoring, scope=counties, archives_now=records_ha["archive_no"],
                         archives_before=pd.concat(before, ignore_index=True).drop_duplicates() if before else None)
     return found, dates

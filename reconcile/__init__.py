@@ -23,7 +23,7 @@ from reconcile.feedback import cleaned_records, corrections
 from reconcile.ledger import update_ledger
 from reconcile.ledger_people import (apply_people, book_rows, clerical_decisions, county_rectification, people_events,
                                      people_state_after, validate_import, values_fingerprint)
-from reconcile.monitor import alerts, household_history
+from reconcile.monitor import MONITORED_COLUMNS, alerts, household_history
 from reconcile.masking import mask_full_ids, masked_rows
 from reconcile.match import MatchResult
 from reconcile.pipeline import (Canonical, IdMatches, LedgerUpdate, Settings, Tables, candidates, find_discrepancies,
@@ -49,7 +49,7 @@ __all__ = [
     "book_rows", "validate_import", "people_events", "people_state_after", "apply_people", "values_fingerprint",
     "clerical_decisions", "county_rectification",
     # monitoring (issue 19): the alerts of a run and the households' history they compare with
-    "alerts", "household_history",
+    "alerts", "household_history", "MONITORED_COLUMNS",
     # scoped re-runs
     "restrict", "merge_scoped", "ORDER",
     # report tables

@@ -42,6 +42,8 @@ HISTORY_COLUMNS = [
     "as_of", "key", "household_no", "archive_no", "county_code", "in_ps", "in_ha", "exit_status",
     "housing_secured", "danger_grade", "renovation_status", "start_date", "completion_date",
 ]
+# the unified columns the history is made of (what a store needs to read back for it)
+MONITORED_COLUMNS = [c for c in HISTORY_COLUMNS if c not in ("as_of", "key")]
 _TYPES = {"household_no": "string", "archive_no": "string", "county_code": "string", "exit_status": "string",
           "housing_secured": "boolean", "danger_grade": "string", "renovation_status": "string"}
 RANK = {"A": 1, "B": 2, "C": 3, "D": 4}

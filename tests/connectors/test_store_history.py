@@ -150,6 +150,10 @@ def _check(store: Store, model: Model, name: str, dates: list[str], rng: random.
         got = store.table_as_of("ledger" if name == LEDGER else name, d)  # the published name works too
         assert list(got.columns) == columns
         assert _rows(got, columns) == (_rows(want, columns) if want is not None else []), (name, d)
+        # a few columns only (monitoring's read): the same rows, the same order
+        some = rng.sample(columns, rng.randint(1, 3))
+        narrow = store.table_as_of(name, d, columns=some)
+        assert list(narrow.columns) == some and _rows(narrow, some) == _rows(got, some), (name, d, some)
     for _ in range(4):
         d1, d2 = rng.sample(dates, 2)
         a, b = (model.as_of(name, d) for d in (d1, d2))

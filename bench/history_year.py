@@ -200,7 +200,7 @@ def main() -> None:
         seconds = time.perf_counter() - began
         # stop when another night like this one would end past the budget
         out_of_time = args.minutes is not None and time.perf_counter() - clock + seconds > 60 * args.minutes
-        if i in report or out_of_time or i % 50 == 0:
+        if i in report or out_of_time or i % (50 if args.nights > 60 else 5) == 0:
             size = size_of(store, path)
             with store.engine.connect() as conn:
                 versions = sum(conn.execute(sa.text(f"SELECT COUNT(*) FROM {n}")).scalar()

@@ -1,0 +1,150 @@
+"""End to end in one command: seconds and peak memory per stage of a real run (issue 20).
+
+    python bench/e2e.py --households 100000 [--households 1000000 ...] [--cache DIR] [--seed 7]
+                        [--budget-mb 3072]
+
+For each size, the world is generated once (as ``anju generate --households N --seed S
+--format parquet`` writes it) and cached in ``--cache``; then the ``reconcile`` flow runs
+in this process exactly as ``anju reconcile`` runs it (local Prefect, SQLite store in a
+fresh output folder) while a thread samples the resident memory of this process and of
+its children (Prefect's temporary server) every 50 ms. Printed, one table per size:
+seconds and peak RSS of every stage (the flow's own stage clock, read by wrapping its
+``lap``), the gaps between stages (Prefect, the store's migrations, shaping the
+published tables), end to end, the output sizes (published folder, store), and whether
+the peak stayed within ``--budget-mb`` (exit 1 when it did not: the budget is checked
+here, never in the tests).
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import psutil  # noqa: E402
+
+from anju_synth import build_world  # noqa: E402
+from anju_synth.layout import write_world  # noqa: E402
+
+AS_OF = date(2020, 7, 31)
+SOURCES = ("ps_households", "ps_members", "ha_archive")
+
+
+class Sampler(threading.Thread):
+    """RSS of this process (and of it with its children) every ``every`` seconds."""
+
+    def __init__(self, every: float = 0.05):
+        super().__init__(daemon=True)
+        self.every, self.samples, self.stop = every, [], threading.Event()
+        self.me = psutil.Process()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            own = self.me.memory_info().rss
+            tree = own
+            for child in self.me.children(recursive=True):
+                try:
+                    tree += child.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.samples.append((time.perf_counter(), own, tree))
+            self.stop.wait(self.every)
+
+    def peak(self, start: float, end: float, tree: bool = False) -> float:
+        got = [s[2 if tree else 1] for s in self.samples if start <= s[0] <= end]
+        return max(got, default=0) / 2**20
+
+
+def world(households: int, seed: int, cache: Path) -> Path:
+    folder = cache / f"{households}-{seed}"
+    if not all((folder / f"{n}.parquet").exists() for n in SOURCES):
+        t = time.perf_counter()
+        write_world(build_world(households, seed), folder, seed, "parquet")
+        print(f"generated {households:,} households in {time.perf_counter() - t:.0f} s: {folder}", flush=True)
+    return folder
+
+
+def size_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
+
+
+def run_once(folder: Path, out: Path) -> tuple[list[tuple[str, float, float]], float, float, Sampler]:
+    import flows.runtime  # noqa: F401  (offline defaults before Prefect loads)
+    from flows import reconcile_flow
+
+    windows: list[tuple[str, float, float]] = []
+    lap = reconcile_flow._Clock.lap
+
+    def timed_lap(clock, stage, started):  # the flow's own stage clock, windows kept
+        windows.append((stage, started, time.perf_counter()))
+        lap(clock, stage, started)
+
+    reconcile_flow._Clock.lap = timed_lap
+    sampler = Sampler()
+    sampler.start()
+    began = time.perf_counter()
+    try:
+        reconcile_flow.reconcile(ps_households=str(folder / "ps_households.parquet"),
+                                 ps_members=str(folder / "ps_members.parquet"),
+                                 ha_archive=str(folder / "ha_archive.parquet"), as_of=AS_OF, out=str(out))
+    finally:
+        ended = time.perf_counter()
+        reconcile_flow._Clock.lap = lap
+        sampler.stop.set()
+        sampler.join()
+    return windows, began, ended, sampler
+
+
+def table(households: int, folder: Path, out: Path, budget_mb: float | None) -> bool:
+    windows, began, ended, s = run_once(folder, out)
+    print(f"\n{households:,} households ({folder})")
+    print(f"{'stage':<24}{'seconds':>9}{'peak RSS MB':>13}{'with children MB':>18}")
+    last = began
+    for stage, start, end in windows:
+        if start - last > 0.5:
+            print(f"{'  (between stages)':<24}{start - last:>9.1f}{s.peak(last, start):>13.0f}"
+                  f"{s.peak(last, start, True):>18.0f}")
+        print(f"{stage:<24}{end - start:>9.1f}{s.peak(start, end):>13.0f}{s.peak(start, end, True):>18.0f}")
+        last = end
+    if ended - last > 0.5:
+        print(f"{'  (after publishing)':<24}{ended - last:>9.1f}{s.peak(last, ended):>13.0f}"
+              f"{s.peak(last, ended, True):>18.0f}")
+    peak = s.peak(began, ended)
+    print(f"{'end to end':<24}{ended - began:>9.1f}{peak:>13.0f}{s.peak(began, ended, True):>18.0f}")
+    store = out / "anju.sqlite"
+    print(f"outputs: published {size_mb(out) - (store.stat().st_size / 2**20 if store.exists() else 0):.0f} MB, "
+          f"store {store.stat().st_size / 2**20 if store.exists() else 0:.0f} MB")
+    if budget_mb is not None:
+        print(f"peak {peak:.0f} MB {'within' if peak <= budget_mb else 'OVER'} the budget of {budget_mb:.0f} MB")
+        return peak <= budget_mb
+    return True
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--households", type=int, action="append", help="repeat for several sizes (default 100000)")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--cache", default="/tmp/anju-e2e-worlds", help="where generated worlds are kept")
+    ap.add_argument("--out", default=None, help="output folder (default: a fresh one in the cache, removed after)")
+    ap.add_argument("--budget-mb", type=float, default=None, help="peak RSS budget of the flow's process")
+    args = ap.parse_args()
+    cache = Path(args.cache)
+    ok = True
+    for n in args.households or [100_000]:
+        folder = world(n, args.seed, cache)
+        out = Path(args.out) if args.out else cache / f"out-{n}"
+        shutil.rmtree(out, ignore_errors=True)
+        ok &= table(n, folder, out, args.budget_mb)
+        if not args.out:
+            shutil.rmtree(out, ignore_errors=True)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

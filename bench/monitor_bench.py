@@ -43,7 +43,7 @@ import reconcile as core  # noqa: E402
 from connectors.sources import read_source  # noqa: E402
 from connectors.store import Store, default_url  # noqa: E402
 from flows.generate_cmd import generate_months, month_ends  # noqa: E402
-from flows.reconcile_flow import find_alerts, track_alerts  # noqa: E402
+from flows.monitoring import find_alerts, track_alerts  # noqa: E402
 from schemas.config import load_source_specs  # noqa: E402
 
 SOURCES = ("ps_households", "ps_members", "ha_archive")

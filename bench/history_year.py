@@ -13,6 +13,11 @@ the published ones (same columns); the pipeline itself is not run, so the figure
 the store's alone. Printed: the store's size after 1, 30 and the last night, and the
 seconds of each such night's write; a per-run copy's size for comparison (its rows
 times the first night's bytes per row). SQLite by default (WORKDIR/anju.sqlite).
+
+Measured (2-core machine shared with other benchmarks): 20,000 households, 365 nights:
+31.8 / 46.5 / 139.5 MB after nights 1 / 30 / 365 (copies: 16.0 GB), writes 5.2 s the
+first night and 1.5-5.1 s after. 1,000,000 households, 30 nights: 1,599 MB after the first
+(496 s), 2,338 MB after the 30th (copies: 49.6 GB), writes 105-263 s a night.
 """
 from __future__ import annotations
 

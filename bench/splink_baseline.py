@@ -45,6 +45,25 @@ def _frame(df: pd.DataFrame, key: str, members: pd.DataFrame | None) -> pd.DataF
     return out
 
 
+def _connection():
+    """DuckDB with a memory cap and a spill folder when asked (a 1M run outgrows RAM otherwise).
+
+    SPLINK_MEMORY_LIMIT (e.g. ``8GB``), SPLINK_THREADS and SPLINK_TEMP_DIR; unset, DuckDB's defaults.
+    """
+    import os
+
+    import duckdb
+
+    con = duckdb.connect()
+    if os.environ.get("SPLINK_MEMORY_LIMIT"):
+        con.execute(f"SET memory_limit = '{os.environ['SPLINK_MEMORY_LIMIT']}'")
+    if os.environ.get("SPLINK_THREADS"):
+        con.execute(f"SET threads = {int(os.environ['SPLINK_THREADS'])}")
+    if os.environ.get("SPLINK_TEMP_DIR"):
+        con.execute(f"SET temp_directory = '{os.environ['SPLINK_TEMP_DIR']}'")
+    return con
+
+
 def _either(cond: str) -> str:
     """A condition written for (l, r) and its mirror: which side is PS is the link order's business."""
     mirror = re.sub(r"\b(member_ids|member_names|householder_id|name)_([lr])\b",
@@ -88,7 +107,7 @@ def run_splink(canon) -> pd.DataFrame:
         cll.JaroWinklerLevel("name", 0.75),
         cll.ElseLevel(),
     ])
-    db = DuckDBAPI()
+    db = DuckDBAPI(_connection())
     settings = SettingsCreator(
         link_type="link_only",
         comparisons=[identity, name, cl.ExactMatch("village_code"), cl.ExactMatch("household_size")],

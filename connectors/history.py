@@ -17,9 +17,12 @@ migrations and the error wrapping.
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from schemas.published import KEYS as PUBLISHED_KEYS
@@ -75,20 +78,27 @@ def _kind(col_type) -> str:
     return "text"
 
 
-def _cells(s: pd.Series, kind: str) -> tuple[pd.Series, pd.Series]:
-    """A column's SQL-ready values (Python objects, None for null) and their canonical text."""
+def _cells(s: pd.Series, kind: str) -> tuple[pd.Series, pa.Array]:
+    """A column's values to store (text stays a pandas string column, datetimes datetime64,
+    numbers and flags Python objects, None for null: :meth:`History._insert` makes the rows
+    SQL-ready) and their canonical text (an Arrow string array, null for null).
+
+    The canonical text is what the row hashes are made of: it must never change, or every
+    stored row would count as changed on the next run (``tests/connectors/test_history_encode.py``
+    holds it to the original per-cell definition)."""
     s = s.reset_index(drop=True)
     na = s.isna().to_numpy(dtype=bool)
     if kind == "datetime":
-        ts = pd.to_datetime(s)
-        v = pd.Series(list(ts.dt.to_pydatetime()), dtype=object).where(ts.notna(), None)
-        return v, pd.Series(ts.dt.strftime("%Y-%m-%d %H:%M:%S.%f").astype(object)).where(~na, None)
+        ts = pd.Series(pd.to_datetime(s))
+        return ts, _arrow_text(ts.dt.strftime("%Y-%m-%d %H:%M:%S.%f").astype(object).where(~na, None))
     if kind == "text":
-        v = s.to_numpy(dtype=object).copy()
-        v[na] = None
-        if not all(type(x) is str for x in v[~na]):  # numbers, flags ...: as the string dtype writes them
-            v = s.astype("string").to_numpy(dtype=object, na_value=None)
-        return pd.Series(v, dtype=object), pd.Series(v, dtype=object)
+        if not isinstance(s.dtype, pd.StringDtype):
+            v = s.to_numpy(dtype=object).copy()
+            v[na] = None
+            if not all(type(x) is str for x in v[~na]):  # numbers, flags ...: as the string dtype writes them
+                v = s.astype("string").to_numpy(dtype=object, na_value=None)
+            s = pd.Series(v, dtype=object)
+        return s, _arrow_text(s)
     filled = pd.Series(s.to_numpy(dtype=object), dtype=object).where(~na, 0)
     if kind == "bool":
         raw = filled.astype(bool).to_numpy()
@@ -101,45 +111,103 @@ def _cells(s: pd.Series, kind: str) -> tuple[pd.Series, pd.Series]:
         text = np.array([repr(x) for x in raw.tolist()], dtype=object)
     v = raw.astype(object)  # Python bools, ints and floats
     v[na], text[na] = None, None
-    return pd.Series(v, dtype=object), pd.Series(text, dtype=object)
+    return pd.Series(v, dtype=object), _arrow_text(pd.Series(text, dtype=object))
 
 
-def _canonical(text: pd.Series) -> pd.Series:
-    """Length-prefixed, so no value can pass for two, and null apart from every string."""
-    return pd.Series(["N" if x is None else f"{len(x)}:{x}" for x in text.to_numpy(dtype=object)],
-                     index=text.index, dtype=object)
+def _arrow_text(s: pd.Series) -> pa.Array:
+    """Strings (None or NA for null) as one Arrow string array; Python's strings when Arrow
+    cannot hold them (a lone surrogate), so the hash falls back to the per-cell path."""
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+        return pa.chunked_array(s.array._pa_array).combine_chunks().cast(pa.large_string())
+    try:
+        return pa.array(s.to_numpy(dtype=object, na_value=None), type=pa.large_string())
+    except (pa.ArrowException, UnicodeEncodeError):
+        return s.to_numpy(dtype=object, na_value=None)  # type: ignore[return-value]
 
 
-def _digest(parts: list[pd.Series], size: int) -> list[str]:
-    """The hash of each row's canonical parts joined by ``|`` (plain Python: faster than
-    pandas string methods on object columns)."""
+def _text(x: str) -> pa.Scalar:
+    return pa.scalar(x, pa.large_string())
+
+
+def _canonical(text) -> pa.Array | np.ndarray:
+    """Length-prefixed, so no value can pass for two, and null apart from every string
+    (``N``); ``len:value`` with the length in code points."""
+    if isinstance(text, np.ndarray):  # the per-cell path
+        return np.array(["N" if x is None else f"{len(x)}:{x}" for x in text], dtype=object)
+    prefixed = pc.binary_join_element_wise(pc.cast(pc.utf8_length(text), pa.large_string()), text, _text(":"))
+    return pc.fill_null(prefixed, _text("N"))
+
+
+def _joined(parts: list) -> pa.Array | np.ndarray:
+    """Each row's parts joined by ``|``."""
+    if any(isinstance(p, np.ndarray) for p in parts):
+        cols = [p if isinstance(p, np.ndarray) else np.array(p.to_pylist(), dtype=object) for p in parts]
+        return np.array(list(map("|".join, zip(*cols))) if len(cols) > 1 else cols[0], dtype=object)
+    return parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, _text("|"))
+
+
+def _digest(parts: list, size: int) -> list[str]:
+    """The hash (blake2b, ``size`` bytes, hex) of each row's canonical parts joined by ``|``."""
     blake = hashlib.blake2b
-    joined = parts[0].to_numpy() if len(parts) == 1 else map("|".join, zip(*[p.to_numpy() for p in parts]))
-    return [blake(x.encode("utf-8", "surrogatepass"), digest_size=size).hexdigest() for x in joined]
+    joined = _joined(parts)
+    if isinstance(joined, np.ndarray):
+        return [blake(x.encode("utf-8", "surrogatepass"), digest_size=size).hexdigest() for x in joined]
+    return [blake(x, digest_size=size).hexdigest() for x in joined.cast(pa.large_binary()).to_pylist()]
 
 
 def encode(name: str, frame: pd.DataFrame, kinds: dict[str, str], as_of: str) -> pd.DataFrame:
-    """A snapshot as version rows: the table's columns SQL-ready, with each row's key,
-    occurrence and the hash of its values (what tells a changed row)."""
+    """A snapshot as version rows: the table's columns, with each row's key, occurrence and
+    the hash of its values (what tells a changed row).
+
+    >>> e = encode("matches", pd.DataFrame({"household_no": ["H1"], "archive_no": ["A1"]}),
+    ...            {"household_no": "text", "archive_no": "text"}, "2020-07-31")
+    >>> e[["occurrence", "row_key", "row_hash"]].values.tolist()
+    [[0, '8db9df70a63cf4258a8ab31513ac3bb3', 'b1708f9731ac9454']]
+    """
     frame = frame.reset_index(drop=True)
     out, canon = {}, {}
     for col, kind in kinds.items():
         src = frame[col] if col in frame.columns else pd.Series([None] * len(frame), dtype=object)
         values, text = _cells(src, kind)
         if name in SEEN_LEDGERS and col == "last_seen":
-            here = (text == as_of).fillna(False).astype(bool)
-            values, text = values.mask(here, SEEN_ON_THE_DATE), text.mask(here, SEEN_ON_THE_DATE)
+            if isinstance(text, np.ndarray):
+                here = np.array([x == as_of for x in text], dtype=bool)
+                text = np.where(here, SEEN_ON_THE_DATE, text)
+            else:
+                here = pc.fill_null(pc.equal(text, as_of), False)
+                text = pc.if_else(here, _text(SEEN_ON_THE_DATE), text)
+                here = here.to_numpy(zero_copy_only=False)
+            values = values.mask(here, SEEN_ON_THE_DATE)
         out[col], canon[col] = values, _canonical(text)
     result = pd.DataFrame(out, index=range(len(frame)))
     keys = [canon[c] for c in KEYS[name]]
-    key_text = keys[0] if len(keys) == 1 else keys[0].str.cat(keys[1:], sep="|")
-    result["occurrence"] = key_text.groupby(key_text, sort=False).cumcount().astype("int64")
+    key_text = _joined(keys)
+    key_codes = (pd.factorize(key_text)[0] if isinstance(key_text, np.ndarray)
+                 else pc.dictionary_encode(key_text).indices.to_numpy(zero_copy_only=False))
+    result["occurrence"] = pd.Series(key_codes).groupby(key_codes, sort=False).cumcount().astype("int64").to_numpy()
     if len(frame):
-        result["row_key"] = _digest(keys + [result["occurrence"].astype(str).astype(object)], 16)
+        occurrence = pa.array(result["occurrence"].to_numpy()).cast(pa.large_string())
+        if any(isinstance(k, np.ndarray) for k in keys):
+            occurrence = np.array(occurrence.to_pylist(), dtype=object)
+        result["row_key"] = _digest(keys + [occurrence], 16)
         result["row_hash"] = _digest([canon[c] for c in kinds if not (name in SEEN_LEDGERS and c == "last_seen")], 8)
     else:
         result["row_key"], result["row_hash"] = pd.Series(dtype=object), pd.Series(dtype=object)
     return result
+
+
+def _sql_values(s: pd.Series, is_datetime: bool, sqlite: bool) -> list:
+    """A column as the driver takes it: Python values, None for null; a datetime as
+    SQLAlchemy stores it in SQLite (text) or as a Python datetime elsewhere."""
+    if is_datetime:
+        ts = s if pd.api.types.is_datetime64_dtype(s.dtype) else pd.Series(pd.to_datetime(
+            s.astype(object).where(s.notna(), None)))
+        v = ts.dt.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else pd.Series(list(ts.dt.to_pydatetime()), dtype=object)
+        return v.astype(object).where(ts.notna(), None).tolist()
+    arrow = getattr(s.array, "_pa_array", None)
+    if arrow is not None:
+        return arrow.to_pylist()
+    return s.astype(object).where(s.notna(), None).tolist()
 
 
 def decode(rows: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
@@ -172,6 +240,29 @@ def _covers(t, d, strict: bool = False):
     if strict:
         return sa.and_(t.c.valid_from < d, sa.or_(t.c.valid_to.is_(None), t.c.valid_to >= d))
     return sa.and_(t.c.valid_from <= d, sa.or_(t.c.valid_to.is_(None), t.c.valid_to > d))
+
+
+# A write this large into a table holding nothing near its date (a first run) goes in
+# without the secondary indexes, which are built again afterwards in the same transaction:
+# SQLite sorts once instead of updating three B-trees a row at a time.
+BULK_ROWS = 100_000
+
+
+@contextmanager
+def _indexes_rebuilt(conn, table: str, bulk: bool):
+    """On SQLite, when ``bulk``: drop ``table``'s secondary indexes for the block, then
+    create them again exactly as declared (their DDL as SQLite keeps it)."""
+    if not bulk or conn.dialect.name != "sqlite":
+        yield
+        return
+    indexes = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                                   "AND sql IS NOT NULL ORDER BY name", (table,)).fetchall()
+    q = conn.dialect.identifier_preparer.quote
+    for name, _ in indexes:
+        conn.exec_driver_sql(f"DROP INDEX {q(name)}")
+    yield
+    for _, ddl in indexes:
+        conn.exec_driver_sql(ddl)
 
 
 SNAPSHOTS = sa.Table(
@@ -328,15 +419,21 @@ class History:
         covering = (old["valid_from"] <= as_of) & (old["valid_to"].isna() | (old["valid_to"] > as_of))
         ending = old[old["valid_to"] == as_of].set_index("row_key")
         starting = old[old["valid_from"] == nxt].set_index("row_key") if nxt else ending.iloc[:0]
-        m = old[covering].merge(new[["row_key", "token"]].rename(columns={"token": "row_hash"}), on="row_key",
-                                how="outer", suffixes=("_old", ""), indicator=True)
+        ours = new[["row_key", "token"]].rename(columns={"token": "row_hash"}).assign(_position=np.arange(len(new)))
+        if covering.any():
+            m = old[covering].merge(ours, on="row_key", how="outer", suffixes=("_old", ""), indicator=True)
+        else:  # nothing stored holds as of the date (a first run): every row is new, no join needed
+            m = ours.assign(row_hash_old=None, valid_from=None, valid_to=None, _merge="right_only")
         same = (m["_merge"] == "both") & (m["row_hash_old"] == m["row_hash"])
         gone = m[(m["_merge"] != "right_only") & ~same]  # its version no longer holds from as_of on
         shorten = gone[gone["valid_from"] < as_of]
         tail = gone[gone["valid_to"].isna() | (gone["valid_to"] > nxt)] if nxt else gone.iloc[:0]
         deleted = [(k, f) for k, f in zip(gone.loc[gone["valid_from"] == as_of, "row_key"],
                                           gone.loc[gone["valid_from"] == as_of, "valid_from"])]
-        fresh = new[new["row_key"].isin(m.loc[(m["_merge"] != "left_only") & ~same, "row_key"])].copy()
+        # the new rows whose version is new, in the snapshot's order (positions, not an isin on
+        # a million keys: pandas' isin on Arrow strings goes value by value)
+        fresh = new.iloc[np.sort(m.loc[(m["_merge"] != "left_only") & ~same, "_position"].to_numpy(dtype="int64"))]
+        fresh = fresh.copy()
         fresh["valid_from"], fresh["valid_to"] = as_of, nxt
         back = fresh["row_key"].map(ending["row_hash"]) == fresh["token"]  # merge with an equal predecessor
         back = back.fillna(False).astype(bool)
@@ -364,9 +461,10 @@ class History:
                          .values(valid_to=as_of),
                          [{"k": k, "f": f} for k, f in zip(shorten["row_key"], shorten["valid_from"])])
         columns = [c.name for c in t.columns]
-        for part in rows:
-            if len(part):
-                self._insert(conn, t, part.reindex(columns=columns))
+        with _indexes_rebuilt(conn, t.name, old.empty and sum(map(len, rows)) >= BULK_ROWS):
+            for part in rows:
+                if len(part):
+                    self._insert(conn, t, part.reindex(columns=columns))
         conn.execute(SNAPSHOTS.delete().where(SNAPSHOTS.c.table_name == name, SNAPSHOTS.c.as_of == as_of))
         conn.execute(SNAPSHOTS.insert().values(table_name=name, as_of=as_of, run_id=run_id))
 
@@ -374,20 +472,19 @@ class History:
     def _insert(conn, t: sa.Table, frame: pd.DataFrame) -> None:
         """Bulk, in the open transaction: plain tuples to the driver's executemany on SQLite
         (5-10x faster than through SQLAlchemy's parameters), batched multi-row VALUES
-        elsewhere."""
-        frame = frame.astype(object).where(frame.notna(), None)
-        if conn.dialect.name != "sqlite":
-            records = frame.to_dict("records")
-            for start in range(0, len(records), 20_000):
-                conn.execute(t.insert(), records[start:start + 20_000])
+        elsewhere. Columns become Python values a column at a time (Arrow's ``to_pylist``),
+        not a cell at a time."""
+        sqlite = conn.dialect.name == "sqlite"
+        columns = [_sql_values(frame[c.name], isinstance(c.type, sa.DateTime), sqlite) for c in t.columns]
+        rows = list(zip(*columns))
+        if not sqlite:
+            names = [c.name for c in t.columns]
+            for start in range(0, len(rows), 20_000):
+                conn.execute(t.insert(), [dict(zip(names, r)) for r in rows[start:start + 20_000]])
             return
-        for c in t.columns:  # as SQLAlchemy stores a DateTime in SQLite
-            if isinstance(c.type, sa.DateTime):
-                frame[c.name] = frame[c.name].map(lambda x: None if x is None else x.strftime("%Y-%m-%d %H:%M:%S.%f"))
         q = conn.dialect.identifier_preparer.quote
-        sql = (f"INSERT INTO {q(t.name)} ({', '.join(q(c) for c in frame.columns)}) "
-               f"VALUES ({', '.join('?' * len(frame.columns))})")
-        rows = list(frame.itertuples(index=False, name=None))
+        sql = (f"INSERT INTO {q(t.name)} ({', '.join(q(c.name) for c in t.columns)}) "
+               f"VALUES ({', '.join('?' * len(t.columns))})")
         for start in range(0, len(rows), 50_000):
             conn.exec_driver_sql(sql, rows[start:start + 50_000])
 

@@ -39,6 +39,17 @@ RUNS = sa.Table(
 )
 
 
+# SQLite's page cache: 2 MB by default, so a million-row write into a table with four
+# indexes keyed by hashes re-reads its own B-tree pages from the OS thousands of times over.
+SQLITE_CACHE_KIB = 256 * 1024
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")  # negative: KiB, allocated as used
+    cursor.close()
+
+
 class RunLocked(Exception):
     """Another run for the same store and as_of is in progress."""
 
@@ -91,6 +102,8 @@ class Store(History):
         self.url = url
         try:
             self.engine = sa.create_engine(url, pool_pre_ping=True)
+            if self.engine.dialect.name == "sqlite":
+                sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         except (sa.exc.ArgumentError, ImportError) as e:  # a malformed URL, an unknown dialect or driver
             shown = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", str(url))  # the password, even unparsed
             raise StoreError(f"store {shown}: not a usable SQLAlchemy URL ({str(e).replace(str(url), shown)})") from None

@@ -8,7 +8,9 @@ really re-reads.
 from __future__ import annotations
 
 import os
+import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from importlib import metadata
@@ -169,18 +171,23 @@ def publish(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, run: RunRecor
                                          alert_ledger=tables.get("alert_ledger"))
         rows = core.analyst_view(tables["discrepancies"])
         run.gate = gate(tables | {"ledger": led, "progress": progress}, rows, run, staging.path, Path(out))
-        workbook = write_reports(staging.path, tables, led, progress, history.sort_values("as_of"), run,
-                                 run.parameters["deadline"], rows, alerts=tables["alerts"],
-                                 alert_ledger=tables["alert_ledger"])
         run.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         run.tables["ledger"] = len(led)
         write_run_record(staging, run)
         _fault_point("commit")
-        store.save_run({"run_id": run.run_id, "as_of": run.as_of, "scope": run.scope,
-                        "status": "stored", "started_at": run.started_at, "finished_at": run.finished_at,
-                        "parameters": run.parameters, "inputs": run.inputs, "counts": run.tables,
-                        "timings": run.seconds}, {k: v for k, v in tables.items() if k in STORED},
-                       ledger, counties)
+        # The store's write, most of publishing at a province's scale, runs beside the report
+        # files (the database drivers leave the GIL while the database works). Should the
+        # reports fail, the run is stored but never swapped in: as a kill after the commit.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="anju-store") as pool:
+            stored = pool.submit(store.save_run, {
+                "run_id": run.run_id, "as_of": run.as_of, "scope": run.scope, "status": "stored",
+                "started_at": run.started_at, "finished_at": run.finished_at, "parameters": run.parameters,
+                "inputs": run.inputs, "counts": run.tables, "timings": run.seconds},
+                {k: v for k, v in tables.items() if k in STORED}, ledger, counties)
+            workbook = write_reports(staging.path, tables, led, progress, history.sort_values("as_of"), run,
+                                     run.parameters["deadline"], rows, alerts=tables["alerts"],
+                                     alert_ledger=tables["alert_ledger"])
+            stored.result()
         workbook.result()  # the report workbook, written meanwhile by a second process
         _fault_point("stored")
         live = staging.commit()
@@ -212,8 +219,14 @@ def gate(tables: dict[str, pd.DataFrame], rows: pd.DataFrame, run: RunRecord, fo
     A failed gate raises before anything is stored or swapped; its Data Docs are kept under
     ``OUT/.failed/<as_of>/<run_id>/`` for whoever is on call.
     """
-    outcome = run_gate(core.gate_frames(tables, rows, accounting(run)), folder / "datadocs", run.run_id,
-                       mask_ids=core.mask_full_ids)
+    # first over frames indexed by row position (naming millions of rows costs seconds), and
+    # only when something failed again over frames whose rows name their records
+    outcome = run_gate(core.gate_frames(tables, rows, accounting(run), named=False), folder / "datadocs",
+                       run.run_id, mask_ids=core.mask_full_ids)
+    if not outcome.success:
+        shutil.rmtree(folder / "datadocs", ignore_errors=True)
+        outcome = run_gate(core.gate_frames(tables, rows, accounting(run)), folder / "datadocs", run.run_id,
+                           mask_ids=core.mask_full_ids)
     summary = {"evaluated": outcome.evaluated, "failed": outcome.failed, "seconds": outcome.seconds,
                "data_docs": "datadocs/index.html"}
     if not outcome.success:

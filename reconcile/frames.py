@@ -34,3 +34,16 @@ def nfkc(s: pd.Series) -> pd.Series:
         return s
     out = pc.utf8_normalize(pa.array(s.array), form="NFKC")
     return pd.Series(pd.arrays.ArrowStringArray(out), index=s.index, dtype="string")
+
+
+def per_distinct(s: pd.Series, fn, dtype: str = "string") -> pd.Series:
+    """``fn`` applied to each distinct non-null value of ``s`` once, spread back over the
+    rows (NA stays NA): a county's million names or vocabulary cells hold far fewer distinct
+    values than rows, and ``fn`` may be plain Python.
+
+    >>> per_distinct(pd.Series(["a", None, "a", "b"], dtype="string"), str.upper).tolist()
+    ['A', <NA>, 'A', 'B']
+    """
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    done = pd.array([fn(u) for u in uniques], dtype=dtype)
+    return pd.Series(done.take(codes, allow_fill=True), index=s.index, dtype=dtype)

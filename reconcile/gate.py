@@ -22,14 +22,15 @@ def _fate(keys: pd.Series, outcomes: list[tuple[str, pd.Series]]) -> pd.Series:
     return fate
 
 
-def _record_index(frame: pd.DataFrame, keys: list[str], source: pd.DataFrame | None = None) -> pd.DataFrame:
+def _record_index(frame: pd.DataFrame, keys: list[str], source: pd.DataFrame | None = None,
+                  named: bool = True) -> pd.DataFrame:
     """``frame`` indexed by the record each row is about (``key=value`` of each key column
     of ``source``, IDs masked): a failed expectation's unexpected index list then names
     the records, not row positions. ``source`` defaults to ``frame``; a frame whose rows are
     not ``source``'s keeps its index."""
     source = frame if source is None else source
     present = [k for k in keys if k in source.columns]
-    if not present or not frame.index.equals(source.index):
+    if not named or not present or not frame.index.equals(source.index):
         return frame
     record = None
     for key in present:
@@ -39,8 +40,12 @@ def _record_index(frame: pd.DataFrame, keys: list[str], source: pd.DataFrame | N
 
 
 def gate_frames(tables: dict[str, pd.DataFrame], analyst_view: pd.DataFrame,
-                accounting: pd.DataFrame) -> dict[str, pd.DataFrame]:
+                accounting: pd.DataFrame, named: bool = True) -> dict[str, pd.DataFrame]:
     """The frames the suites run over, each indexed by the record its rows are about.
+
+    ``named=False`` leaves the row positions as index: the same checks, without building a
+    name for each of millions of rows (the flow runs the suites so first, and again named
+    only when one fails, so the failures name their records).
 
     ``tables`` are the run's published tables (``ledger`` and ``progress`` included),
     ``analyst_view`` the discrepancy rows as the reports show them (row for row), and
@@ -62,15 +67,18 @@ def gate_frames(tables: dict[str, pd.DataFrame], analyst_view: pd.DataFrame,
                             + accounting["rows_out_of_scope"])
     text = [c for c in ("message", "message_en", "action", "action_en") if c in d.columns]
     discrepancy = ["discrepancy_id", "household_no", "archive_no"]
+    def index(frame, keys, source=None):
+        return _record_index(frame, keys, source, named)
+
     return {
-        "matches": _record_index(matches, ["household_no", "archive_no"]),
-        "discrepancies": _record_index(d, discrepancy),
-        "unified": _record_index(tables["unified"], ["unified_id", "household_no", "archive_no"]),
-        "ledger": _record_index(tables["ledger"], ["discrepancy_id"]),
-        "records_ps": _record_index(ps[["household_no"]], ["household_no"]),
-        "records_ha": _record_index(ha[["archive_no"]], ["archive_no"]),
-        "ps_fate": _record_index(ps_fate, ["household_no"]), "ha_fate": _record_index(ha_fate, ["archive_no"]),
-        "accounting": _record_index(acc, ["source"]), "progress": _record_index(tables["progress"], ["level", "code"]),
-        "analyst_view": _record_index(analyst_view, discrepancy, d),
-        "analyst_text": _record_index(d[text].astype("string"), discrepancy, d),
+        "matches": index(matches, ["household_no", "archive_no"]),
+        "discrepancies": index(d, discrepancy),
+        "unified": index(tables["unified"], ["unified_id", "household_no", "archive_no"]),
+        "ledger": index(tables["ledger"], ["discrepancy_id"]),
+        "records_ps": index(ps[["household_no"]], ["household_no"]),
+        "records_ha": index(ha[["archive_no"]], ["archive_no"]),
+        "ps_fate": index(ps_fate, ["household_no"]), "ha_fate": index(ha_fate, ["archive_no"]),
+        "accounting": index(acc, ["source"]), "progress": index(tables["progress"], ["level", "code"]),
+        "analyst_view": index(analyst_view, discrepancy, d),
+        "analyst_text": index(d[text].astype("string"), discrepancy, d),
     }

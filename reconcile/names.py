@@ -15,7 +15,7 @@ from importlib import resources
 
 import pandas as pd
 
-from reconcile.frames import WS, nfkc
+from reconcile.frames import WS, nfkc, per_distinct
 
 MIDDLE_DOTS = "·•‧・∙⋅‐.．"
 
@@ -34,7 +34,8 @@ def _t2s_table() -> dict[int, str]:
 
 def clean_names(raw: pd.Series) -> pd.Series:
     s = nfkc(raw).str.replace(WS + "+", "", regex=True)
-    s = s.str.translate(_t2s_table())
+    table = _t2s_table()
+    s = per_distinct(s, lambda name: name.translate(table))  # no Arrow kernel for translate
     return s.mask(s == "")
 
 

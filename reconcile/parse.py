@@ -16,7 +16,7 @@ from typing import Callable
 
 import pandas as pd
 
-from reconcile.frames import nfkc
+from reconcile.frames import nfkc, per_distinct
 
 from reconcile.dates import DATE_RANGE, bad_dates, parse_dates
 from reconcile.ids import normalize_ids
@@ -135,10 +135,9 @@ def _parse_date(col: ColumnSpec, s: pd.Series) -> ColumnResult:
 def _parse_vocab(col: ColumnSpec, s: pd.Series, vocab_name: str) -> ColumnResult:
     vocab = load_vocabularies()[vocab_name]
     t = _text(s)
-    spelled = {u: vocab.lookup.get(fold(u)) for u in t.dropna().unique()}  # few distinct spellings
-    mapped = t.map(spelled)
-    bad = t.notna() & mapped.isna()
     dtype = "boolean" if vocab_name == "bool" else "string"
+    mapped = per_distinct(t, lambda u: vocab.lookup.get(fold(u)), dtype)  # few distinct spellings
+    bad = t.notna() & mapped.isna()
     allowed = "、".join(str(v) for v in (["是", "否"] if vocab_name == "bool" else vocab.canonical))
     return ColumnResult(pd.DataFrame({col.name: mapped.astype(dtype)}), bad, "vocabulary",
                         f"未知取值，应为：{allowed} / unknown value; expected one of the listed values")

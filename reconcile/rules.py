@@ -52,7 +52,8 @@ def ha_missing(ctx: RuleContext) -> pd.DataFrame:
 
 
 def ps_missing(ctx: RuleContext) -> pd.DataFrame:
-    ha = ctx.ha[(ctx.ha["target_type"] == POOR) & ~isin(ctx.ha["archive_no"], ctx.matches["archive_no"])]
+    ha = ctx.ha.loc[(ctx.ha["target_type"] == POOR) & ~isin(ctx.ha["archive_no"], ctx.matches["archive_no"]),
+                    ["archive_no"]]
     return pd.DataFrame({"archive_no": ha["archive_no"], "agency": "ha"})
 
 
@@ -109,8 +110,10 @@ def renovation_overdue(ctx: RuleContext) -> pd.DataFrame:
 
 
 def exited_unsecured(ctx: RuleContext) -> pd.DataFrame:
-    ps = ctx.ps[ctx.ps["exit_status"] == "exited"]
-    p = ctx.pairs[ctx.pairs["ps_exit_status"] == "exited"]
+    # the columns first, then the rows: a boolean filter copies every column it is given
+    ps = ctx.ps.loc[ctx.ps["exit_status"] == "exited", ["household_no", "housing_secured"]]
+    p = ctx.pairs.loc[ctx.pairs["ps_exit_status"] == "exited",
+                      ["household_no", "ha_task_year", "ha_completion_date", "ha_secured_result"]]
     unfinished = p["ha_task_year"].notna() & ~(p["ha_completion_date"] <= ctx.as_of).fillna(False)
     ha_evidence = pd.concat([
         pd.DataFrame({"household_no": p.loc[p["ha_secured_result"] == "未保障", "household_no"],
@@ -144,15 +147,16 @@ def identity_conflict(ctx: RuleContext) -> pd.DataFrame:
 def invalid_id(ctx: RuleContext) -> pd.DataFrame:
     out = []
     for agency, frame, key, other in (("ps", ctx.ps, "household_no", "ha"), ("ha", ctx.ha, "archive_no", "ps")):
-        bad = frame[~frame["householder_id_valid"]]
+        bad = frame.loc[~frame["householder_id_valid"], [key, "householder_id_problem", "householder_id_raw"]]
         # The other agency's valid ID for the same household, where the pair is known; a pair
         # matched through the roster has two different householders: the HA record's own
         # householder is the matched member, whose roster ID is the one to propose.
         by_member = ctx.pairs["method"] == "member_id"
-        same = ctx.pairs[~by_member & ctx.pairs[f"{other}_householder_id_valid"]]
+        same = ctx.pairs.loc[~by_member & ctx.pairs[f"{other}_householder_id_valid"], [key, f"{other}_householder_id"]]
         partner = same.drop_duplicates(key).set_index(key)[f"{other}_householder_id"]
         if agency == "ha":
-            partner = pd.concat([partner, _member_ids(ctx.pairs[by_member], ctx.members)])
+            partner = pd.concat([partner, _member_ids(
+                ctx.pairs.loc[by_member, ["archive_no", "household_no", "member_name"]], ctx.members)])
         suggested = bad[key].map(partner[~partner.index.duplicated()]).astype("string")
         out.append(pd.DataFrame({key: bad[key], "agency": agency, "field": bad["householder_id_problem"],
                                  f"{agency}_value": bad["householder_id_raw"].fillna(""),
@@ -174,7 +178,7 @@ def _member_ids(pairs: pd.DataFrame, members: pd.DataFrame) -> pd.Series:
 def duplicate(ctx: RuleContext) -> pd.DataFrame:
     out = []
     for agency, frame, key in (("ps", ctx.ps, "household_no"), ("ha", ctx.ha, "archive_no")):
-        v = frame[frame["householder_id_valid"]]
+        v = frame.loc[frame["householder_id_valid"], [key, "householder_id"]]
         d = v[v["householder_id"].duplicated(keep=False)]
         out.append(pd.DataFrame({key: d[key], "agency": agency, "field": "householder_id",
                                  f"{agency}_value": d["householder_id"]}))

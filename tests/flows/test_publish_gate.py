@@ -51,3 +51,7 @@ def test_a_failed_gate_keeps_the_last_good_outputs(harness, tmp_path, monkeypatc
     assert [f["expectation"] for f in gate["failed"]] == [
         "analyst_view: expect_column_values_to_not_match_regex(ps_value)",
         "analyst_view: expect_column_values_to_not_match_regex(农户档案值)"]
+    # the suites ran over row positions first (issue 20); the failure ran them again so
+    # that every unexpected row names its record
+    records = [r for f in gate["failed"] for r in f["records"]]
+    assert records and all(r.startswith("discrepancy_id=") for r in records), records

@@ -43,13 +43,15 @@ def _unified(rng: random.Random, as_of: str) -> pd.DataFrame:
         "unified_id": pd.Series(ids, dtype="string"),
         "household_no": pd.Series([i.replace("U", "H") for i in ids], dtype="string"),
         "county_code": pd.Series([COUNTIES[int(i[1:]) % 3] for i in ids], dtype="string"),
-        "householder_name": pd.Series(pick("张三", "李四", None, "=1+1", ""), dtype="string"),
+        # what PostgreSQL's COPY text format must escape (tab, line ends, backslash, its null)
+        "householder_name": pd.Series(pick("张三", "李四", None, "=1+1", "", "a\tb", "x\ny\r", "c:\\d", "\\N"),
+                                      dtype="string"),
         "household_size": pd.Series(pick(1, 3, None), dtype="Int64"),
         "in_ps": pd.Series(pick(True, False), dtype=bool),
         "housing_secured": pd.Series(pick(True, False, None), dtype="boolean"),
         "completion_date": pd.to_datetime(pd.Series(pick("2020-05-01 00:00:00", None, "2020-06-30 12:00:00")),
                                           format="%Y-%m-%d %H:%M:%S"),
-        "subsidy_yuan": pd.Series(pick(0.1, 35000.0, None), dtype="Float64"),
+        "subsidy_yuan": pd.Series(pick(0.1, 35000.0, None, 1e17), dtype="Float64"),
         "match_score": pd.Series(pick(0.1 + 0.2, 1.0, np.nan), dtype="float64"),
         "open_discrepancies": pd.Series(pick(0, 2), dtype="int64"),
     })
@@ -63,7 +65,7 @@ def _quarantine(rng: random.Random, as_of: str) -> pd.DataFrame:
         "source": pd.Series([r[0] for r in rows], dtype="string"),
         "row_number": pd.Series([r[1] for r in rows], dtype="int64"),
         "county_code": pd.Series([rng.choice(COUNTIES + [None]) for _ in range(n)], dtype="string"),
-        "value": pd.Series([rng.choice(["a", "b|c", None]) for _ in range(n)], dtype="string"),
+        "value": pd.Series([rng.choice(["a", "b|c", None, "\\.", "\t\\N\n"]) for _ in range(n)], dtype="string"),
         "reason": pd.Series([rng.choice(["x", "y"]) for _ in range(n)], dtype="string"),
     })
 

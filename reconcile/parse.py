@@ -161,6 +161,14 @@ def _parse_column(col: ColumnSpec, s: pd.Series, as_of) -> ColumnResult:
     return PARSERS[kind](col, s)
 
 
+def _control_characters(s: pd.Series) -> pd.Series:
+    """Cells holding a control character; a column of numbers, dates or flags (a typed
+    Parquet or SQL source) holds none, and is not spelled out as text to find that out."""
+    if not (isinstance(s.dtype, pd.StringDtype) or s.dtype == object):
+        return pd.Series(False, index=s.index)
+    return s.astype("string").str.contains(CONTROL, regex=True).fillna(False).astype(bool)
+
+
 def _problem(s: pd.Series, rows: pd.Series, column: str, problem: str, reason: str, order: int) -> pd.DataFrame:
     return pd.DataFrame({"column": column, "value": s[rows].astype("string"), "problem": problem,
                          "reason": reason, "_order": order})
@@ -175,7 +183,7 @@ def parse_source(raw: pd.DataFrame, spec: SourceSpec, *, source: str, as_of=None
         s = raw[col.name] if col.name in raw else pd.Series(pd.NA, index=index, dtype="string")
         res = _parse_column(col, s, as_of)
         outputs.append(res.values)
-        control = s.astype("string").str.contains(CONTROL, regex=True).fillna(False).astype(bool)
+        control = _control_characters(s)
         bad = res.bad.fillna(False).astype(bool) & ~control
         # What the canonical model holds non-nullable: empty here is a row's problem, not a bug.
         missing = (res.values[col.name].isna() & ~bad & ~control) if col.name in required else None
@@ -190,7 +198,7 @@ def parse_source(raw: pd.DataFrame, spec: SourceSpec, *, source: str, as_of=None
     for c in extra:  # unknown columns are kept as text, never dropped
         frame[c] = raw[c]
     quarantine = _quarantine_rows(raw, spec, source, problems)
-    used = frame.drop(index=quarantine.index)
+    used = frame.drop(index=quarantine.index) if len(quarantine) else frame
     return Parsed(used.reset_index(drop=True), quarantine.reset_index(drop=True))
 
 

@@ -460,8 +460,10 @@ class History:
             SNAPSHOTS.c.table_name == name, SNAPSHOTS.c.as_of > as_of)).scalar()
         near = [_covers(t, as_of), t.c.valid_to == as_of] + ([t.c.valid_from == nxt] if nxt else [])
         narrow = [t.c.row_key, t.c.valid_from, t.c.valid_to, t.c.row_hash] + ([t.c.last_seen] if name in SEEN_LEDGERS else [])
-        old = pd.DataFrame([tuple(r) for r in conn.execute(sa.select(*narrow).where(sa.or_(*near)))],
-                           columns=[c.name for c in narrow])
+        # text columns only, so the driver's own tuples serve: no SQLAlchemy Row per stored row
+        found = conn.execute(sa.select(*narrow).where(sa.or_(*near)))
+        old = pd.DataFrame.from_records(found.cursor.fetchall() if found.cursor is not None else [],
+                                        columns=[c.name for c in narrow], coerce_float=False)
         old["row_hash"] = token(name, old)
         new["token"] = token(name, new)
         covering = (old["valid_from"] <= as_of) & (old["valid_to"].isna() | (old["valid_to"] > as_of))
@@ -520,24 +522,24 @@ class History:
     def _insert(conn, t: sa.Table, frame: pd.DataFrame) -> None:
         """Bulk, in the open transaction: PostgreSQL's COPY; plain tuples to the driver's
         executemany on SQLite (5-10x faster than through SQLAlchemy's parameters); batched
-        multi-row VALUES on MariaDB. Columns become Python values a column at a time (Arrow's ``to_pylist``),
-        not a cell at a time."""
+        multi-row VALUES on MariaDB. A batch's columns become Python values a column at a
+        time (Arrow's ``to_pylist``), and only one batch is held as Python objects at once."""
         if conn.dialect.name == "postgresql":
             _copy_into(conn, t, frame)
             return
         sqlite = conn.dialect.name == "sqlite"
-        columns = [_sql_values(frame[c.name], isinstance(c.type, sa.DateTime), sqlite) for c in t.columns]
-        rows = list(zip(*columns))
-        if not sqlite:
-            names = [c.name for c in t.columns]
-            for start in range(0, len(rows), 20_000):
-                conn.execute(t.insert(), [dict(zip(names, r)) for r in rows[start:start + 20_000]])
-            return
+        names = [c.name for c in t.columns]
         q = conn.dialect.identifier_preparer.quote
-        sql = (f"INSERT INTO {q(t.name)} ({', '.join(q(c.name) for c in t.columns)}) "
-               f"VALUES ({', '.join('?' * len(t.columns))})")
-        for start in range(0, len(rows), 50_000):
-            conn.exec_driver_sql(sql, rows[start:start + 50_000])
+        sql = (f"INSERT INTO {q(t.name)} ({', '.join(q(c) for c in names)}) "
+               f"VALUES ({', '.join('?' * len(names))})")
+        batch = 50_000 if sqlite else 20_000
+        for start in range(0, len(frame), batch):
+            part = frame.iloc[start:start + batch]
+            rows = list(zip(*[_sql_values(part[c.name], isinstance(c.type, sa.DateTime), sqlite) for c in t.columns]))
+            if sqlite:
+                conn.exec_driver_sql(sql, rows)
+            else:
+                conn.execute(t.insert(), [dict(zip(names, r)) for r in rows])
 
     def _ledger(self, stmt) -> pd.DataFrame:
         with self.engine.connect() as conn:

@@ -129,8 +129,15 @@ def run_gate(frames: dict[str, pd.DataFrame], docs: Path | None, run_name: str =
 
     # GX fingerprints every batch under 1 GB with an md5 over pandas' hash of every cell and
     # the index (a third of the gate's time at a million rows): a batch marker we never
-    # read, each batch being this run's own frame. Off: the results are the same.
-    pandas_execution_engine.HASH_THRESHOLD = 0
+    # read, each batch being this run's own frame. Off while the gate runs: the results are the same.
+    threshold, pandas_execution_engine.HASH_THRESHOLD = pandas_execution_engine.HASH_THRESHOLD, 0
+    try:
+        return _run_gate(gx, RunIdentifier, frames, docs, run_name, group, mask_ids)
+    finally:
+        pandas_execution_engine.HASH_THRESHOLD = threshold
+
+
+def _run_gate(gx, RunIdentifier, frames, docs, run_name, group, mask_ids) -> GateOutcome:  # noqa: N803
     t = time.perf_counter()
     run_name = RUN_NAME_UNSAFE.sub("_", run_name) or "anju"  # GX makes it a folder and puts it in a script
     ctx = _context(docs)

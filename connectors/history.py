@@ -300,7 +300,9 @@ BULK_ROWS = 100_000
 def _indexes_rebuilt(conn, table: str, bulk: bool):
     """On SQLite, when ``bulk``: drop ``table``'s secondary indexes for the block, then
     create them again exactly as declared (their DDL as SQLite keeps it)."""
-    if not bulk or conn.dialect.name != "sqlite":
+    # only inside an open transaction (the run's row is inserted first): the DDL is then
+    # rolled back with the rest if anything fails; outside one, SQLite would commit each
+    if not bulk or conn.dialect.name != "sqlite" or not conn.connection.dbapi_connection.in_transaction:
         yield
         return
     indexes = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
@@ -524,7 +526,7 @@ class History:
         executemany on SQLite (5-10x faster than through SQLAlchemy's parameters); batched
         multi-row VALUES on MariaDB. A batch's columns become Python values a column at a
         time (Arrow's ``to_pylist``), and only one batch is held as Python objects at once."""
-        if conn.dialect.name == "postgresql":
+        if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg2":  # copy_expert is psycopg2's
             _copy_into(conn, t, frame)
             return
         sqlite = conn.dialect.name == "sqlite"

@@ -174,7 +174,8 @@ class Store(History):
     # --- runs and tables -----------------------------------------------------------
     @_explained
     def save_run(self, record: dict, tables: dict[str, pd.DataFrame], ledger: pd.DataFrame | None = None,
-                 ledger_scope: list[str] | None = None, *, scope: list[str] | None = None) -> None:
+                 ledger_scope: list[str] | None = None, *, scope: list[str] | None = None,
+                 before_commit=None) -> None:
         """The run row, its tables and its ledger in one transaction, as of the run's date.
 
         ``tables`` are full snapshots (the published tables of :data:`PUBLISHED`, the alerts
@@ -183,6 +184,8 @@ class Store(History):
         ``ledger`` holds the ledger rows of ``ledger_scope`` (None: the whole ledger). Only
         rows that differ from the state as of the date are written; a re-run of a date
         replaces what that date said, and later dates keep what they said.
+        ``before_commit``: called last inside the transaction; if it raises, nothing is stored
+        (the flow waits there for the report files written meanwhile).
         """
         self.migrate()
         as_of, run_id = record["as_of"], record["run_id"]
@@ -195,6 +198,8 @@ class Store(History):
             conn.execute(RUNS.insert().values(**record))
             for name, frame, counties in writes:
                 self.write_snapshot(conn, name, as_of, run_id, frame, counties)
+            if before_commit is not None:
+                before_commit()
 
     @_explained
     def mark_published(self, run_id: str) -> None:

@@ -175,19 +175,20 @@ def publish(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, run: RunRecor
         run.tables["ledger"] = len(led)
         write_run_record(staging, run)
         _fault_point("commit")
-        # The store's write, most of publishing at a province's scale, runs beside the report
-        # files (the database drivers leave the GIL while the database works). Should the
-        # reports fail, the run is stored but never swapped in: as a kill after the commit.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="anju-store") as pool:
-            stored = pool.submit(store.save_run, {
-                "run_id": run.run_id, "as_of": run.as_of, "scope": run.scope, "status": "stored",
-                "started_at": run.started_at, "finished_at": run.finished_at, "parameters": run.parameters,
-                "inputs": run.inputs, "counts": run.tables, "timings": run.seconds},
-                {k: v for k, v in tables.items() if k in STORED}, ledger, counties)
-            workbook = write_reports(staging.path, tables, led, progress, history.sort_values("as_of"), run,
-                                     run.parameters["deadline"], rows, alerts=tables["alerts"],
-                                     alert_ledger=tables["alert_ledger"])
-            stored.result()
+        # The report files are written in a thread beside the store's write (most of publishing
+        # at a province's scale; the database drivers leave the GIL while the database works).
+        # The write stays in this thread, so a timeout or an interrupt stops it as before, and
+        # it commits only once the reports are done: a report that fails rolls the run back.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="anju-reports") as pool:
+            reports = pool.submit(write_reports, staging.path, tables, led, progress, history.sort_values("as_of"),
+                                  run, run.parameters["deadline"], rows, alerts=tables["alerts"],
+                                  alert_ledger=tables["alert_ledger"])
+            store.save_run({"run_id": run.run_id, "as_of": run.as_of, "scope": run.scope, "status": "stored",
+                            "started_at": run.started_at, "finished_at": run.finished_at,
+                            "parameters": run.parameters, "inputs": run.inputs, "counts": run.tables,
+                            "timings": run.seconds}, {k: v for k, v in tables.items() if k in STORED},
+                           ledger, counties, before_commit=reports.result)
+            workbook = reports.result()
         workbook.result()  # the report workbook, written meanwhile by a second process
         _fault_point("stored")
         live = staging.commit()

@@ -164,8 +164,8 @@ def _parse_column(col: ColumnSpec, s: pd.Series, as_of) -> ColumnResult:
 def _control_characters(s: pd.Series) -> pd.Series:
     """Cells holding a control character; a column of numbers, dates or flags (a typed
     Parquet or SQL source) holds none, and is not spelled out as text to find that out."""
-    if not (isinstance(s.dtype, pd.StringDtype) or s.dtype == object):
-        return pd.Series(False, index=s.index)
+    if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return pd.Series(False, index=s.index)  # numbers, flags and dates hold no characters
     return s.astype("string").str.contains(CONTROL, regex=True).fillna(False).astype(bool)
 
 

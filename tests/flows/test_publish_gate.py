@@ -55,3 +55,22 @@ def test_a_failed_gate_keeps_the_last_good_outputs(harness, tmp_path, monkeypatc
     # that every unexpected row names its record
     records = [r for f in gate["failed"] for r in f["records"]]
     assert records and all(r.startswith("discrepancy_id=") for r in records), records
+
+
+def test_a_report_that_fails_stores_nothing(harness, tmp_path, monkeypatch):
+    """The report files are written beside the store's write (issue 20): the store commits
+    only once they are done, so a failing report leaves the store as the last good run."""
+    import flows.reconcile_flow as rf
+    from connectors.store import Store, default_url
+
+    good = run(tmp_path)
+    live = (tmp_path / AS_OF.isoformat()).resolve()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the report could not be written")
+
+    monkeypatch.setattr(rf, "write_reports", broken)
+    with pytest.raises(RuntimeError, match="the report could not be written"):
+        run(tmp_path)
+    assert (tmp_path / AS_OF.isoformat()).resolve() == live
+    assert Store(default_url(tmp_path)).run_history()["run_id"].tolist() == [good["run_id"]]

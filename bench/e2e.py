@@ -14,6 +14,11 @@ published tables), end to end, the output sizes (published folder, store), and w
 the peak stayed within ``--budget-mb`` (exit 1 when it did not: the budget is checked
 here, never in the tests). ``--runs 2`` runs the same inputs again into the same outputs and
 store: the night after, when the store compares every row and writes none.
+
+Measured (2-core machine, idle, SQLite store; issue 20's note has the per-stage tables):
+100,000 households 41.4 s end to end before the publishing work, 32.6 s after; 1,000,000
+households 350.8 s and 11.4 GB peak before, 226.9 s and 7.2 GB after (publishing 248 → 130 s,
+most of it the first write into the store); the night after, 1M: 195 s.
 """
 from __future__ import annotations
 

@@ -123,8 +123,6 @@ def run_gate(frames: dict[str, pd.DataFrame], docs: Path | None, run_name: str =
 
     Returns the outcome; it does not raise on a failed expectation (the caller decides).
     """
-    import great_expectations as gx
-    from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.execution_engine import pandas_execution_engine
 
     # GX fingerprints every batch under 1 GB with an md5 over pandas' hash of every cell and
@@ -132,12 +130,16 @@ def run_gate(frames: dict[str, pd.DataFrame], docs: Path | None, run_name: str =
     # read, each batch being this run's own frame. Off while the gate runs: the results are the same.
     threshold, pandas_execution_engine.HASH_THRESHOLD = pandas_execution_engine.HASH_THRESHOLD, 0
     try:
-        return _run_gate(gx, RunIdentifier, frames, docs, run_name, group, mask_ids)
+        return _run_gate(frames, docs, run_name, group, mask_ids)
     finally:
         pandas_execution_engine.HASH_THRESHOLD = threshold
 
 
-def _run_gate(gx, RunIdentifier, frames, docs, run_name, group, mask_ids) -> GateOutcome:  # noqa: N803
+def _run_gate(frames: dict[str, pd.DataFrame], docs: Path | None, run_name: str, group: str,
+              mask_ids: Masker) -> GateOutcome:
+    import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+
     t = time.perf_counter()
     run_name = RUN_NAME_UNSAFE.sub("_", run_name) or "anju"  # GX makes it a folder and puts it in a script
     ctx = _context(docs)

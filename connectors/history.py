@@ -17,6 +17,7 @@ migrations and the error wrapping.
 from __future__ import annotations
 
 import hashlib
+import io
 from contextlib import contextmanager
 
 import numpy as np
@@ -45,6 +46,8 @@ ORDER = {ALIASES.get(n, n): PUBLISHED_ORDER[n] for n in (*STORED, "ledger")}
 # The row hash leaves last_seen out; versions are told apart by both (see ``token``).
 SEEN_ON_THE_DATE = "@"
 SEEN_LEDGERS = (LEDGER, "alert_ledger")
+# A datetime as text: its canonical form in the row hash, and as SQLAlchemy stores it in SQLite.
+DATETIME_TEXT = "%Y-%m-%d %H:%M:%S.%f"
 
 
 def token(name: str, versions: pd.DataFrame) -> pd.Series:
@@ -90,7 +93,7 @@ def _cells(s: pd.Series, kind: str) -> tuple[pd.Series, pa.Array]:
     na = s.isna().to_numpy(dtype=bool)
     if kind == "datetime":
         ts = pd.Series(pd.to_datetime(s))
-        return ts, _arrow_text(ts.dt.strftime("%Y-%m-%d %H:%M:%S.%f").astype(object).where(~na, None))
+        return ts, _arrow_text(ts.dt.strftime(DATETIME_TEXT).astype(object).where(~na, None))
     if kind == "text":
         if not isinstance(s.dtype, pd.StringDtype):
             v = s.to_numpy(dtype=object).copy()
@@ -196,14 +199,20 @@ def encode(name: str, frame: pd.DataFrame, kinds: dict[str, str], as_of: str) ->
     return result
 
 
+def _datetimes(s: pd.Series) -> pd.Series:
+    """A column of datetimes as datetime64 (as encoded, or as fetched back: Python datetimes, None)."""
+    if pd.api.types.is_datetime64_dtype(s.dtype):
+        return s
+    return pd.Series(pd.to_datetime(s.astype(object).where(s.notna(), None)), index=s.index)
+
+
 def _sql_values(s: pd.Series, is_datetime: bool, sqlite: bool) -> list:
     """A column as the driver takes it: Python values, None for null; a datetime as
     SQLAlchemy stores it in SQLite (text) or as a Python datetime elsewhere."""
     if is_datetime:
-        ts = s if pd.api.types.is_datetime64_dtype(s.dtype) else pd.Series(pd.to_datetime(
-            s.astype(object).where(s.notna(), None)))
-        v = ts.dt.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else pd.Series(
-            list(ts.dt.to_pydatetime()), index=ts.index, dtype=object)
+        ts = _datetimes(s)
+        v = ts.dt.strftime(DATETIME_TEXT) if sqlite else pd.Series(list(ts.dt.to_pydatetime()), index=ts.index,
+                                                                     dtype=object)
         return v.astype(object).where(ts.notna(), None).tolist()
     arrow = getattr(s.array, "_pa_array", None)
     if arrow is not None:
@@ -218,10 +227,8 @@ def _copy_text(s: pd.Series, kind: str) -> pa.Array:
     """A column in COPY's text format: ``\\N`` for null, backslash, tab and line ends escaped,
     flags ``t``/``f``, numbers as Arrow writes them (infinities and NaN spelled out)."""
     if kind == "datetime":
-        ts = s if pd.api.types.is_datetime64_dtype(s.dtype) else pd.Series(pd.to_datetime(
-            s.astype(object).where(s.notna(), None)))
-        text = pa.array(ts.dt.strftime("%Y-%m-%d %H:%M:%S.%f").astype(object).where(ts.notna(), None),
-                        type=pa.large_string())
+        ts = _datetimes(s)
+        text = pa.array(ts.dt.strftime(DATETIME_TEXT).astype(object).where(ts.notna(), None), type=pa.large_string())
     elif kind == "bool":
         flags = pa.array(s.astype(object).where(s.notna(), None), type=pa.bool_())
         text = pc.if_else(flags, _text("t"), _text("f"))
@@ -243,8 +250,6 @@ def _copy_text(s: pd.Series, kind: str) -> pa.Array:
 
 def _copy_into(conn, t: sa.Table, frame: pd.DataFrame) -> None:
     """The rows of ``frame`` into ``t`` by COPY FROM STDIN (text format), in batches."""
-    import io
-
     q = conn.dialect.identifier_preparer.quote
     sql = f"COPY {q(t.name)} ({', '.join(q(c.name) for c in t.columns)}) FROM STDIN"
     cursor = conn.connection.dbapi_connection.cursor()
@@ -484,8 +489,7 @@ class History:
                                           gone.loc[gone["valid_from"] == as_of, "valid_from"])]
         # the new rows whose version is new, in the snapshot's order (positions, not an isin on
         # a million keys: pandas' isin on Arrow strings goes value by value)
-        fresh = new.iloc[np.sort(m.loc[(m["_merge"] != "left_only") & ~same, "_position"].to_numpy(dtype="int64"))]
-        fresh = fresh.copy()
+        fresh = new.iloc[np.sort(m.loc[(m["_merge"] != "left_only") & ~same, "_position"].to_numpy(dtype="int64"))].copy()
         fresh["valid_from"], fresh["valid_to"] = as_of, nxt
         back = fresh["row_key"].map(ending["row_hash"]) == fresh["token"]  # merge with an equal predecessor
         back = back.fillna(False).astype(bool)

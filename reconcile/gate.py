@@ -67,6 +67,7 @@ def gate_frames(tables: dict[str, pd.DataFrame], analyst_view: pd.DataFrame,
                             + accounting["rows_out_of_scope"])
     text = [c for c in ("message", "message_en", "action", "action_en") if c in d.columns]
     discrepancy = ["discrepancy_id", "household_no", "archive_no"]
+
     def index(frame, keys, source=None):
         return _record_index(frame, keys, source, named)
 

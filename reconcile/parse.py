@@ -139,7 +139,7 @@ def _parse_vocab(col: ColumnSpec, s: pd.Series, vocab_name: str) -> ColumnResult
     mapped = per_distinct(t, lambda u: vocab.lookup.get(fold(u)), dtype)  # few distinct spellings
     bad = t.notna() & mapped.isna()
     allowed = "、".join(str(v) for v in (["是", "否"] if vocab_name == "bool" else vocab.canonical))
-    return ColumnResult(pd.DataFrame({col.name: mapped.astype(dtype)}), bad, "vocabulary",
+    return ColumnResult(pd.DataFrame({col.name: mapped}), bad, "vocabulary",
                         f"未知取值，应为：{allowed} / unknown value; expected one of the listed values")
 
 
@@ -165,7 +165,7 @@ def _control_characters(s: pd.Series) -> pd.Series:
     """Cells holding a control character; a column of numbers, dates or flags (a typed
     Parquet or SQL source) holds none, and is not spelled out as text to find that out."""
     if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype):
-        return pd.Series(False, index=s.index)  # numbers, flags and dates hold no characters
+        return pd.Series(False, index=s.index)
     return s.astype("string").str.contains(CONTROL, regex=True).fillna(False).astype(bool)
 
 

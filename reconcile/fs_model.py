@@ -60,23 +60,65 @@ class FSModel:
 
 
 def frequencies(levels: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
-    counts = np.bincount(levels, weights=weights, minlength=n).astype(float)
-    return (counts + SMOOTHING) / (counts.sum() + SMOOTHING * n)
+    return smoothed(np.bincount(levels, weights=weights, minlength=n).astype(float))
+
+
+def smoothed(counts: np.ndarray) -> np.ndarray:
+    """Level counts as frequencies, with :data:`SMOOTHING` added to every level."""
+    counts = np.asarray(counts, dtype=float)
+    return (counts + SMOOTHING) / (counts.sum() + SMOOTHING * len(counts))
+
+
+def level_counts(levels: pd.DataFrame, n_levels: dict[str, int]) -> dict[str, np.ndarray]:
+    """How many rows show each level of each field: what ``m`` and ``u`` are made of, and
+    what partitions add up exactly (integers, in any order)."""
+    return {f: np.bincount(levels[f].to_numpy(), minlength=n).astype(np.int64) for f, n in n_levels.items()}
+
+
+def pattern_counts(levels: pd.DataFrame, fields) -> pd.DataFrame:
+    """Rows per distinct combination of levels (``n``), in level order: all EM needs of
+    the residual candidates, however many millions they are and wherever they were compared.
+
+    >>> pattern_counts(pd.DataFrame({"a": [1, 0, 1], "b": [0, 0, 0]}), ["a", "b"]).values.tolist()
+    [[0, 0, 1], [1, 0, 2]]
+    """
+    fields = list(fields)
+    if levels.empty:
+        return pd.DataFrame({**{f: pd.Series(dtype="int64") for f in fields}, "n": pd.Series(dtype="int64")})
+    return (levels[fields].astype("int64").value_counts(sort=False).rename("n").reset_index()
+            .sort_values(fields, ignore_index=True))
+
+
+def add_patterns(parts: list[pd.DataFrame], fields) -> pd.DataFrame:
+    """The pattern counts of several partitions as one table (what one residual gives)."""
+    fields = list(fields)
+    both = pd.concat(parts, ignore_index=True)
+    return both.groupby(fields, sort=True)["n"].sum().reset_index() if len(both) else pattern_counts(both, fields)
 
 
 def estimate(known_pairs: pd.DataFrame, known_nonpairs: pd.DataFrame, residual: pd.DataFrame,
              n_levels: dict[str, int], iterations: int = 25, learn: tuple[str, ...] = ("id",)) -> FSModel:
     """Fit ``m``/``u``/prior; ``learn`` names the fields whose ``m`` EM may move."""
-    u = {f: frequencies(known_nonpairs[f].to_numpy(), n) for f, n in n_levels.items()}
-    m = {f: (ID_M_START.copy() if f in learn else frequencies(known_pairs[f].to_numpy(), n))
-         for f, n in n_levels.items()}
+    return estimate_from_counts(level_counts(known_pairs, n_levels), level_counts(known_nonpairs, n_levels),
+                                pattern_counts(residual, n_levels), n_levels, iterations, learn)
+
+
+def estimate_from_counts(pair_counts: dict[str, np.ndarray], nonpair_counts: dict[str, np.ndarray],
+                         patterns: pd.DataFrame, n_levels: dict[str, int], iterations: int = 25,
+                         learn: tuple[str, ...] = ("id",)) -> FSModel:
+    """:func:`estimate` from counts: the known pairs' and non-pairs' levels per field
+    (:func:`level_counts`) and the residual's patterns (:func:`pattern_counts`). The same
+    counts give the same model, whether one process or many partitions counted them."""
+    u = {f: smoothed(nonpair_counts[f]) for f in n_levels}
+    m = {f: (ID_M_START.copy() if f in learn else smoothed(pair_counts[f])) for f in n_levels}
     model = FSModel(m=m, u=u, prior=0.1)
-    if residual.empty:
+    rows = patterns["n"].to_numpy(dtype=float) if len(patterns) else np.zeros(0)
+    if not rows.sum():
         return model
     for _ in range(iterations):
         model.iterations += 1
-        p = model.probability(residual)
-        model.prior = float(np.clip(p.mean(), 1e-6, 1 - 1e-6))
+        p = model.probability(patterns)
+        model.prior = float(np.clip((p * rows).sum() / rows.sum(), 1e-6, 1 - 1e-6))
         for f in learn:
-            model.m[f] = frequencies(residual[f].to_numpy(), n_levels[f], weights=p)
+            model.m[f] = frequencies(patterns[f].to_numpy(), n_levels[f], weights=p * rows)
     return model

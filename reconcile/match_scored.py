@@ -33,7 +33,7 @@ import pandas as pd
 from reconcile.frames import isin
 
 from reconcile import compare
-from reconcile.fs_model import FSModel, estimate
+from reconcile.fs_model import FSModel, add_patterns, estimate_from_counts, level_counts, pattern_counts
 from reconcile.names import pinyin_keys
 from schemas.config import load_matching_settings
 
@@ -46,6 +46,7 @@ ID_CLOSE = tuple(compare.level_index("id", name) for name in ("near", "excel", "
 COPY_MAX_DIFFERENCES = 2  # ... or one slip that changed two characters (a birth month typed 13)
 FIELDS = ("name", "id", "village", "size", "member")
 KNOWN_SAMPLE = 50_000
+SAMPLE_HASH_KEY = "anju-known-pair!"  # 16 bytes, as pandas asks
 NEAR_WITHOUT_MODEL = 0.99  # the score of a near-ID match when the run has no data to fit the model
 
 
@@ -138,9 +139,25 @@ def mutual_best(c: pd.DataFrame, rounds: int = 10) -> pd.DataFrame:
     return pd.concat(taken, ignore_index=True) if taken else c.iloc[0:0]
 
 
-def known_sample(matched: pd.DataFrame) -> pd.DataFrame:
-    sample = matched.drop_duplicates("household_no")
-    return sample.sample(KNOWN_SAMPLE, random_state=0) if len(sample) > KNOWN_SAMPLE else sample
+def sample_candidates(matched: pd.DataFrame, ps_f: pd.DataFrame, ha_f: pd.DataFrame) -> pd.DataFrame:
+    """The ID-matched pairs the model may learn from: one per household, both records in
+    one county (so a partition of whole counties holds both), each with a hash of its
+    household number; the known sample is the :data:`KNOWN_SAMPLE` smallest hashes,
+    which partitions can pick among themselves without anyone holding every pair."""
+    pairs = matched[["household_no", "archive_no", "method"]].merge(
+        ps_f[["household_no", "county_code"]], on="household_no").merge(
+        ha_f[["archive_no", "county_code"]], on="archive_no", suffixes=("", "_ha"))
+    pairs = pairs[(pairs["county_code"] == pairs["county_code_ha"]).fillna(False).to_numpy(dtype=bool)]
+    pairs = pairs.assign(_exact=pairs["method"] != "id_exact").sort_values(["household_no", "_exact", "archive_no"])
+    pairs = pairs.drop_duplicates("household_no")[["household_no", "archive_no"]]
+    pairs["hash"] = pd.util.hash_pandas_object(pairs["household_no"].astype("string"), index=False,
+                                               hash_key=SAMPLE_HASH_KEY).to_numpy(np.uint64)
+    return known_sample(pairs)
+
+
+def known_sample(cands: pd.DataFrame) -> pd.DataFrame:
+    """The :data:`KNOWN_SAMPLE` candidates (``sample_candidates``) of smallest hash."""
+    return cands.sort_values(["hash", "household_no"], ignore_index=True).head(KNOWN_SAMPLE)
 
 
 def _known(ps_f, ha_f, roster, matched: pd.DataFrame, max_block: int,
@@ -205,19 +222,27 @@ def _blocking_roster(roster: pd.DataFrame, ps: pd.DataFrame) -> pd.DataFrame:
     return r.assign(pinyin=pinyin_keys(r["name"]), birth=r["digits"].str[6:14].where(r["digits"].str.len() >= 14))
 
 
-def residual(ps: pd.DataFrame, ha: pd.DataFrame, members: pd.DataFrame, matched: pd.DataFrame) -> Residual:
+def residual(ps: pd.DataFrame, ha: pd.DataFrame, members: pd.DataFrame, matched: pd.DataFrame,
+             sample: pd.DataFrame | None = None) -> Residual:
+    """What the ID passes (``matched``) left of these records, and what the model learns
+    from. ``sample``: the run's known sample (``known_sample``) where these records are one
+    partition of the run; None: these records are the run, the sample is theirs."""
     cfg = load_matching_settings()
     ps_f, ha_f = features(ps, "household_no"), features(ha, "archive_no")
     rest_ps = ps_f[~isin(ps_f["household_no"], matched["household_no"])]
     rest_ha = ha_f[~isin(ha_f["archive_no"], matched["archive_no"])]
     # Matched archives that a left-over record could be a second copy of: only those
-    # whose name, village and size some left-over record shares (a cheap exact join).
+    # whose name, village and size some left-over record shares (a cheap exact join),
+    # matched to a household of their own county (so one county's records decide it).
     keys = ["county_code", "name", "village_code", "size"]
     arch = matched[["household_no", "archive_no"]].merge(ha_f[["archive_no", *keys]], on="archive_no")
+    arch = arch.merge(ps_f[["household_no", "county_code"]], on=["household_no", "county_code"])
     arch = arch.dropna(subset=keys).merge(rest_ha[keys].dropna().drop_duplicates(), on=keys)
     copies = arch[["household_no", *keys]].drop_duplicates().sort_values(["household_no", *keys], ignore_index=True)
     copy_ps = ps_f[isin(ps_f["household_no"], copies["household_no"])]
-    sample = known_sample(matched)
+    if sample is None:
+        sample = sample_candidates(matched, ps_f, ha_f)
+    sample = sample[isin(sample["household_no"], ps_f["household_no"])]
     # The roster of every household compared: the left-over ones, the copies', the known pairs'.
     need = pd.concat([rest_ps["household_no"], copy_ps["household_no"], sample["household_no"]])
     roster = roster_features(members, ps_f[isin(ps_f["household_no"], need)])
@@ -245,20 +270,50 @@ def partition_levels(part: Residual) -> pd.DataFrame:
     return cand.sort_values(["household_no", "archive_no"], ignore_index=True)
 
 
-def fit(res: Residual, parts: list[pd.DataFrame]) -> FSModel | None:
-    """The Fellegi-Sunter model of this run, from every partition's candidates (in key
-    order, so the fit does not depend on how the run was partitioned). Copy candidates
-    are left out: they pair records with households that already have their match."""
-    cfg = load_matching_settings()
-    if res.known is None:
-        return None
+def fit_counts(res: Residual, parts: list[pd.DataFrame]) -> FitCounts:
+    """What the model is fitted from, counted over these partitions' candidates (copy
+    candidates left out: they pair records with households that already have their match)."""
+    n_levels = _n_levels()
     # no partition at all (no county left over after the ID passes): the empty candidates
     cand = pd.concat(parts, ignore_index=True) if parts else partition_levels(res)
     if "copy" in cand.columns:
         cand = cand[~cand["copy"].astype(bool)]
-    cand = cand.sort_values(["household_no", "archive_no"], ignore_index=True)
-    n_levels = {f: len(cfg["levels"][f]) for f in FIELDS}
-    return estimate(*res.known, cand, n_levels, iterations=cfg["em_iterations"])
+    if res.known is None:
+        zero = {f: np.zeros(n, dtype=np.int64) for f, n in n_levels.items()}
+        return FitCounts(False, zero, zero, pattern_counts(cand.iloc[0:0], FIELDS))
+    return FitCounts(True, level_counts(res.known[0], n_levels), level_counts(res.known[1], n_levels),
+                     pattern_counts(cand, FIELDS))
+
+
+def fit_from_counts(counts: list[FitCounts]) -> FSModel | None:
+    """The run's model from every partition's counts; None when no partition had an ID
+    match to learn from. Integers add up alike in any order, so any partitioning of the
+    run gives this same model."""
+    if not any(c.known for c in counts):
+        return None
+    n_levels = _n_levels()
+    total = {side: {f: sum(getattr(c, side)[f] for c in counts) for f in n_levels} for side in ("pairs", "nonpairs")}
+    return estimate_from_counts(total["pairs"], total["nonpairs"], add_patterns([c.patterns for c in counts], FIELDS),
+                                n_levels, iterations=load_matching_settings()["em_iterations"])
+
+
+def fit(res: Residual, parts: list[pd.DataFrame]) -> FSModel | None:
+    """The Fellegi-Sunter model of this run, from every partition's candidates."""
+    return fit_from_counts([fit_counts(res, parts)])
+
+
+def _n_levels() -> dict[str, int]:
+    cfg = load_matching_settings()
+    return {f: len(cfg["levels"][f]) for f in FIELDS}
+
+
+@dataclass
+class FitCounts:
+    """One partition's share of the model fit (``fit_counts``): small, whatever its size."""
+    known: bool                        # the partition had ID matches to learn from
+    pairs: dict[str, np.ndarray]       # known pairs' rows per level, per field
+    nonpairs: dict[str, np.ndarray]    # known non-pairs' rows per level, per field
+    patterns: pd.DataFrame             # residual candidates per combination of levels (``n``)
 
 
 MATCH_COLS = ["household_no", "archive_no", "method", "score", "agreement", "member_name", "weights", "explanation"]

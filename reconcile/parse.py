@@ -56,9 +56,14 @@ def _too_long(t: pd.Series) -> pd.Series:
     return (t.str.len() > KEY_MAX_LENGTH).fillna(False)
 
 
-def _parse_key(col: ColumnSpec, s: pd.Series) -> ColumnResult:
-    t = nfkc(_text(s))
-    dup = t.duplicated(keep="first") & t.notna()
+def key_text(s: pd.Series) -> pd.Series:
+    """A key cell as the key comparison reads it (what "repeats an earlier row" compares)."""
+    return nfkc(_text(s))
+
+
+def _parse_key(col: ColumnSpec, s: pd.Series, repeated: pd.Series | None = None) -> ColumnResult:
+    t = key_text(s)
+    dup = (t.duplicated(keep="first") if repeated is None else repeated.reindex(t.index, fill_value=False)) & t.notna()
     return ColumnResult(pd.DataFrame({col.name: t}), t.isna() | dup | _too_long(t), "key",
                         f"主键为空、重复或超过{KEY_MAX_LENGTH}个字符 / key is empty, repeats an earlier row "
                         f"or is longer than {KEY_MAX_LENGTH} characters")
@@ -174,14 +179,20 @@ def _problem(s: pd.Series, rows: pd.Series, column: str, problem: str, reason: s
                          "reason": reason, "_order": order})
 
 
-def parse_source(raw: pd.DataFrame, spec: SourceSpec, *, source: str, as_of=None) -> Parsed:
-    """Read every column of ``raw`` by its spec; split usable rows from quarantined ones."""
+def parse_source(raw: pd.DataFrame, spec: SourceSpec, *, source: str, as_of=None,
+                 repeated: pd.Series | None = None) -> Parsed:
+    """Read every column of ``raw`` by its spec; split usable rows from quarantined ones.
+
+    ``repeated``: which rows' key repeats an earlier row's (a boolean Series on ``raw``'s
+    index) where ``raw`` is one partition of the source and the whole source decided it;
+    None: ``raw`` is the whole source."""
     index = raw.index
     required = not_nullable(source)
     outputs, problems = [], []
     for col in spec.columns:
         s = raw[col.name] if col.name in raw else pd.Series(pd.NA, index=index, dtype="string")
-        res = _parse_column(col, s, as_of)
+        res = _parse_key(col, s, repeated) if col.parse == "key" and repeated is not None \
+            else _parse_column(col, s, as_of)
         outputs.append(res.values)
         control = _control_characters(s)
         bad = res.bad.fillna(False).astype(bool) & ~control

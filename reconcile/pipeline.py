@@ -27,7 +27,7 @@ from reconcile.match import match_by_id as id_passes
 from reconcile.match_scored import Residual, ScoredResult, assign, combine, fit, partition_levels, residual
 from reconcile.parse import finish_quarantine, parse_source, rejected_quarantine
 from reconcile.partition import county_groups
-from reconcile.rules import RuleContext
+from reconcile.rules import REPEATED_ID, RuleContext
 from reconcile.unify import unify
 from schemas.config import SourceSpec, load_vocabularies
 from schemas.defaults import DEADLINE, PARTITION_RECORDS
@@ -77,6 +77,68 @@ def _orphan_members(members: pd.DataFrame, ps: pd.DataFrame) -> pd.Series:
     return ~isin(members["household_no"], ps["household_no"])
 
 
+@dataclass
+class ParsedSources:
+    """The sources parsed, before members are checked against households (``normalize``'s
+    first half; a partition of a run stops here until every partition has parsed)."""
+    ps: pd.DataFrame
+    ha: pd.DataFrame
+    members: pd.DataFrame
+    quarantine: list[pd.DataFrame]
+    rows_read: dict[str, int]
+
+
+def parse_sources(raw: dict[str, pd.DataFrame], specs: dict[str, SourceSpec], settings: Settings,
+                  rejected: dict[str, list[dict]] | None = None,
+                  repeated: dict[str, pd.Series] | None = None) -> ParsedSources:
+    """Each raw frame parsed by its spec, with the columns the core derives from it.
+    ``repeated``: per source, the rows whose key repeats an earlier row of the whole
+    source (``parse_source``), where ``raw`` is one partition of it."""
+    for name, frame in raw.items():
+        if name != "ps_members":  # an empty member roster is allowed; households are not
+            check_raw(name, frame)
+    parsed = {name: parse_source(frame, specs[name], source=name, as_of=settings.as_of,
+                                 repeated=(repeated or {}).get(name)) for name, frame in raw.items()}
+    ps, ha = parsed["ps_households"].frame, parsed["ha_archive"].frame
+    for frame in (ps, ha):
+        frame["county_code"] = frame["village_code"].str[:6]
+    secured_values = sorted(load_vocabularies()["secured_result"].secured)
+    ha["secured"] = ha["secured_result"].isin(secured_values).astype("boolean").mask(ha["secured_result"].isna())
+    members = parsed["ps_members"].frame if "ps_members" in parsed else None
+    if members is None:
+        members = parse_source(pd.DataFrame({"_row": pd.Series(dtype="int64")}), specs["ps_members"],
+                               source="ps_members").frame
+    read = {name: len(frame) for name, frame in raw.items()}
+    for name, rows in (rejected or {}).items():
+        read[name] = read.get(name, 0) + len(rows)
+    return ParsedSources(ps, ha, members, [rejected_quarantine(rejected), *(p.quarantine for p in parsed.values())],
+                         read)
+
+
+def orphan_quarantine(members: pd.DataFrame) -> pd.DataFrame:
+    """Member rows whose household is no usable PS household, as quarantine rows."""
+    return pd.DataFrame({
+        "source": "ps_members", "row_number": members["_row"], "record_key": members["household_no"],
+        "county_code": pd.NA, "column": "household_no", "value": members["household_no"], "problem": "orphan",
+        "reason": "household_no: 户编号不在可用的贫困户记录中 / no usable PS household has this number",
+    })
+
+
+def finish_normalize(parsed: ParsedSources, orphan: pd.Series | None = None) -> Canonical:
+    """The canonical frames: members of no usable household quarantined (``orphan``, on
+    the members' index, where a partition's members were checked against the whole run's
+    households; None: against ``parsed.ps``), every frame checked against its model."""
+    members, quarantine = parsed.members, list(parsed.quarantine)
+    orphan = _orphan_members(members, parsed.ps) if orphan is None else orphan
+    if orphan.any():
+        quarantine.append(orphan_quarantine(members[orphan]))
+        members = members[~orphan].reset_index(drop=True)
+    q = finish_quarantine(quarantine)
+    for key, frame in (("ps", parsed.ps), ("ha", parsed.ha), ("members", members)):
+        CANONICAL[key].validate(frame, lazy=True)  # a failure here is a bug in Anju, not in the input
+    return Canonical(ps=parsed.ps, members=members, ha=parsed.ha, quarantine=q, rows_read=parsed.rows_read)
+
+
 def normalize(raw: dict[str, pd.DataFrame], specs: dict[str, SourceSpec], settings: Settings,
               rejected: dict[str, list[dict]] | None = None) -> Canonical:
     """Parse each raw frame by its spec and derive the columns the core compares on.
@@ -91,38 +153,7 @@ def normalize(raw: dict[str, pd.DataFrame], specs: dict[str, SourceSpec], settin
         canon = normalize(raw, load_source_specs(), Settings(as_of=date(2020, 7, 31)))
         canon.rows_read  # {'ps_households': 2016, 'ha_archive': 2132, 'ps_members': 7241}
     """
-    for name, frame in raw.items():
-        if name != "ps_members":  # an empty member roster is allowed; households are not
-            check_raw(name, frame)
-    parsed = {name: parse_source(frame, specs[name], source=name, as_of=settings.as_of)
-              for name, frame in raw.items()}
-    ps, ha = parsed["ps_households"].frame, parsed["ha_archive"].frame
-    quarantine = [rejected_quarantine(rejected), *(p.quarantine for p in parsed.values())]
-    for frame in (ps, ha):
-        frame["county_code"] = frame["village_code"].str[:6]
-    secured_values = sorted(load_vocabularies()["secured_result"].secured)
-    ha["secured"] = ha["secured_result"].isin(secured_values).astype("boolean").mask(ha["secured_result"].isna())
-
-    members = parsed["ps_members"].frame if "ps_members" in parsed else None
-    if members is None:
-        members = parse_source(pd.DataFrame({"_row": pd.Series(dtype="int64")}), specs["ps_members"],
-                               source="ps_members").frame
-    orphan = _orphan_members(members, ps)
-    if orphan.any():
-        quarantine.append(pd.DataFrame({
-            "source": "ps_members", "row_number": members.loc[orphan, "_row"],
-            "record_key": members.loc[orphan, "household_no"], "county_code": pd.NA, "column": "household_no",
-            "value": members.loc[orphan, "household_no"], "problem": "orphan",
-            "reason": "household_no: 户编号不在可用的贫困户记录中 / no usable PS household has this number",
-        }))
-        members = members[~orphan].reset_index(drop=True)
-    q = finish_quarantine(quarantine)
-    for key, frame in (("ps", ps), ("ha", ha), ("members", members)):
-        CANONICAL[key].validate(frame, lazy=True)  # a failure here is a bug in Anju, not in the input
-    read = {name: len(frame) for name, frame in raw.items()}
-    for name, rows in (rejected or {}).items():
-        read[name] = read.get(name, 0) + len(rows)
-    return Canonical(ps=ps, members=members, ha=ha, quarantine=q, rows_read=read)
+    return finish_normalize(parse_sources(raw, specs, settings, rejected))
 
 
 def match_by_id(canon: Canonical) -> IdMatches:
@@ -258,7 +289,8 @@ def unify_households(canon: Canonical, matches: pd.DataFrame, disc: pd.DataFrame
 
 def records(frame: pd.DataFrame) -> pd.DataFrame:
     """The canonical records, for the agencies' cleaned extracts (full values: agency use)."""
-    return frame.drop(columns=[c for c in frame.columns if c.startswith("extra:")]).reset_index(drop=True)
+    return frame.drop(columns=[c for c in frame.columns if c.startswith("extra:") or c == REPEATED_ID]) \
+        .reset_index(drop=True)
 
 
 def published_tables(canon: Canonical, matches: pd.DataFrame, disc: pd.DataFrame, unified: pd.DataFrame,

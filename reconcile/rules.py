@@ -175,11 +175,14 @@ def _member_ids(pairs: pd.DataFrame, members: pd.DataFrame) -> pd.Series:
     return found.set_index("archive_no")["id_no"]
 
 
+REPEATED_ID = "_id_repeated"  # where records are one partition of a run: the run's ID passes said which IDs repeat
+
+
 def duplicate(ctx: RuleContext) -> pd.DataFrame:
     out = []
     for agency, frame, key in (("ps", ctx.ps, "household_no"), ("ha", ctx.ha, "archive_no")):
-        v = frame.loc[frame["householder_id_valid"], [key, "householder_id"]]
-        d = v[v["householder_id"].duplicated(keep=False)]
+        v = frame.loc[frame["householder_id_valid"], [key, "householder_id", *frame.columns.intersection([REPEATED_ID])]]
+        d = v[v[REPEATED_ID].to_numpy(dtype=bool)] if REPEATED_ID in v else v[v["householder_id"].duplicated(keep=False)]
         out.append(pd.DataFrame({key: d[key], "agency": agency, "field": "householder_id",
                                  f"{agency}_value": d["householder_id"]}))
     return pd.concat(out, ignore_index=True)

@@ -1,0 +1,288 @@
+"""The stages of a partitioned run, in order, over a mailbox and a mapper.
+
+A stage is a module function ``stage(box, i, ...)`` on partition (or bucket) ``i``: it
+takes what earlier stages sent it from the mailbox, calls the core, puts what it sends,
+and returns something small (counts, a sample). The caller gives
+
+- ``box``: where frames wait between stages: :class:`MemoryBox` here (tests, one
+  process), files on a shared disk in ``connectors.mailbox`` (a cluster);
+- ``mapper(fn, calls)``: runs ``fn(*call)`` for each call, in any order or at once
+  (in a loop, a thread pool, Prefect tasks on Dask workers), and returns the results
+  in call order;
+- per partition a loader: a picklable callable giving ``(raw frames, rejected rows)``
+  of that partition's share of the sources (any share: records are sent where they
+  belong).
+
+The tables are the single process's (``reconcile.run`` and the ledger), however the run
+is cut and wherever the stages run.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pandas as pd
+
+from reconcile import spread as sp
+from reconcile.discrepancies import classify as classify_rules
+from reconcile.ledger_people import clerical_decisions
+from reconcile.match import PASS_SCORE, apply_decisions, finish
+from reconcile.match_scored import assign, fit_counts, fit_from_counts, known_sample, partition_levels, residual
+from reconcile.match_scored import sample_candidates
+from reconcile.pipeline import (Canonical, ParsedSources, Settings, finish_normalize, orphan_quarantine,
+                                parse_sources, published_tables, track_ledger, unify_households)
+from reconcile.rules import REPEATED_ID, RuleContext
+
+BY_ID = ["household_no", "archive_no", "method", "score", "agreement", "member_name", "weights", "explanation",
+         "ps_part", "ha_part"]
+DISC_ORDER = ["rule", "county_code", "household_no", "archive_no", "field"]
+
+
+class MemoryBox:
+    """Frames between stages in this process's memory."""
+
+    def __init__(self):
+        self._mail: dict[tuple[str, int], dict[int, dict[str, pd.DataFrame]]] = {}
+
+    def put(self, stage: str, outbox: dict[int, dict[str, pd.DataFrame]], src: int) -> None:
+        for dest, frames in outbox.items():
+            self._mail.setdefault((stage, dest), {})[src] = dict(frames)
+
+    def take(self, stage: str, dest: int) -> list[dict[str, pd.DataFrame]]:
+        got = self._mail.get((stage, dest), {})
+        return [got[src] for src in sorted(got)]
+
+    def keep(self, stage: str, part: int, frames: dict[str, pd.DataFrame]) -> None:
+        """A partition's own state between its stages (apart from what was sent to it)."""
+        self.put(f"kept/{stage}", {part: frames}, part)
+
+    def kept(self, stage: str, part: int) -> dict[str, pd.DataFrame]:
+        found = self.take(f"kept/{stage}", part)
+        return found[0] if found else {}
+
+
+def serial(fn, calls):
+    """The simplest mapper: one call after the other."""
+    return [fn(*c) for c in calls]
+
+
+@dataclass
+class SpreadSettings:
+    settings: Settings
+    specs: dict
+    parts: int
+    buckets: int
+    groups: list[list[str]] = field(default_factory=list)  # counties each partition owns (may be empty)
+
+
+# --- the stages, one partition (or bucket) per call ----------------------------------------------------
+
+def read_part(box, i, loader, cfg: SpreadSettings):
+    raw, rejected = loader()
+    box.keep("raw", i, raw)
+    box.keep("rejected", i, {s: pd.DataFrame(rows) for s, rows in (rejected or {}).items()})
+    box.put("keys", sp.key_probe(raw, cfg.specs, i, cfg.buckets), i)
+
+
+def dedup_bucket(box, b, cfg: SpreadSettings):
+    box.put("repeated", sp.repeated_keys(box.take("keys", b)), b)
+
+
+def parse_part(box, i, cfg: SpreadSettings) -> pd.Series:
+    raw = box.kept("raw", i)
+    rejected = {s: f.to_dict("records") for s, f in box.kept("rejected", i).items()}
+    parsed = parse_sources(raw, cfg.specs, cfg.settings, rejected, sp.repeated_flags(raw, box.take("repeated", i)))
+    box.keep("parsed", i, {"ps": parsed.ps, "ha": parsed.ha, "members": parsed.members,
+                           "quarantine": pd.concat([q for q in parsed.quarantine if len(q)] or [parsed.quarantine[0]]),
+                           "read": pd.DataFrame([parsed.rows_read])})
+    return sp.county_counts(parsed.ps, parsed.ha)
+
+
+def route_part(box, i, owners: dict[str, int], cfg: SpreadSettings):
+    p = box.kept("parsed", i)
+    to_owner, to_bucket = sp.send_records(p["ps"], p["ha"], p["members"], owners, i, cfg.buckets)
+    box.put("records", to_owner, i)
+    box.put("households", to_bucket, i)
+
+
+def members_bucket(box, b, cfg: SpreadSettings):
+    box.put("members", sp.members_home(box.take("households", b)), b)
+
+
+def settle_part(box, i, cfg: SpreadSettings):
+    """The partition's canonical records (its counties', their members), then its IDs out."""
+    p, records, members = box.kept("parsed", i), box.take("records", i), box.take("members", i)
+    ps, ha = sp.gather(records, "ps", p["ps"]), sp.gather(records, "ha", p["ha"])
+    mem = sp.gather(members, "members", p["members"])
+    quarantine = [p["quarantine"], orphan_quarantine(sp.gather(members, "orphans", p["members"]))]
+    canon = finish_normalize(ParsedSources(ps, ha, mem, quarantine, p["read"].iloc[0].to_dict()),
+                             orphan=pd.Series(False, index=mem.index))
+    box.keep("canon", i, {"ps": canon.ps, "ha": canon.ha, "members": canon.members,
+                          "quarantine": canon.quarantine, "read": p["read"]})
+    box.put("ids", sp.id_probe(canon.ps, canon.ha, i, cfg.buckets), i)
+
+
+def exact_bucket(box, b, cfg: SpreadSettings):
+    box.put("exact", sp.exact_in_bucket(box.take("ids", b), PASS_SCORE["id_exact"]), b)
+
+
+def member_probe_part(box, i, cfg: SpreadSettings):
+    c, got = box.kept("canon", i), box.take("exact", i)
+    exact = sp.gather(got, "exact", order=None)
+    exact = exact if len(exact) else pd.DataFrame(columns=BY_ID)
+    box.keep("exact", i, {"exact": exact, "repeated_ps": sp.gather(got, "repeated_ps", order=None),
+                          "repeated_ha": sp.gather(got, "repeated_ha", order=None)})
+    box.put("member_ids", sp.member_probe(c["ps"], c["ha"], c["members"], exact, i, cfg.buckets), i)
+
+
+def member_bucket(box, b, cfg: SpreadSettings):
+    box.put("member", sp.member_in_bucket(box.take("member_ids", b), PASS_SCORE["member_id"]), b)
+
+
+def _by_id(box, i) -> pd.DataFrame:
+    e = box.kept("exact", i)
+    member = sp.gather(box.take("member", i), "member", order=None)
+    found = [f[BY_ID] for f in (e["exact"], member) if len(f)]
+    out = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=BY_ID)
+    return out.sort_values(["household_no", "archive_no"], ignore_index=True)
+
+
+def sample_part(box, i, cfg: SpreadSettings) -> pd.DataFrame:
+    c, by_id = box.kept("canon", i), _by_id(box, i)
+    box.keep("by_id", i, {"by_id": by_id})
+    return sample_candidates(by_id, c["ps"], c["ha"])
+
+
+def candidates_part(box, i, sample: pd.DataFrame, cfg: SpreadSettings):
+    c, by_id = box.kept("canon", i), box.kept("by_id", i)["by_id"]
+    res = residual(c["ps"], c["ha"], c["members"], by_id, sample)
+    cand = partition_levels(res)
+    box.keep("candidates", i, {"candidates": cand})
+    return fit_counts(res, [cand])
+
+
+def assign_part(box, i, model, decisions: pd.DataFrame | None, cfg: SpreadSettings):
+    c, by_id = box.kept("canon", i), box.kept("by_id", i)["by_id"]
+    scored = assign(box.kept("candidates", i)["candidates"], model)
+    matched = finish(c["ps"], by_id[by_id["ps_part"] == i], scored)
+    if decisions is not None:
+        matched = apply_decisions(c["ps"], c["ha"], matched, *clerical_decisions(decisions))
+    box.keep("matched", i, {"matches": matched.matches, "review": matched.review})
+    # the DUPLICATE rule's flag travels with an archive record that moves to its household
+    ha = sp.flag_repeated(c["ha"], "archive_no", box.kept("exact", i)["repeated_ha"])
+    stay, moving = sp.send_matched_away(ha, by_id, i)
+    box.keep("stay", i, {"ha": stay})
+    box.put("moved", moving, i)
+
+
+def classify_part(box, i, owners: dict[str, int], cfg: SpreadSettings):
+    c, m, e = box.kept("canon", i), box.kept("matched", i), box.kept("exact", i)
+    stay = box.kept("stay", i)["ha"]
+    ha = pd.concat([stay, sp.gather(box.take("moved", i), "ha", stay)]).sort_values("_row", kind="stable",
+                                                                                     ignore_index=True)
+    ps = sp.flag_repeated(c["ps"], "household_no", e["repeated_ps"])
+    ctx = RuleContext.build(ps, ha, c["members"], m["matches"], m["review"], cfg.settings.as_of,
+                            cfg.settings.deadline)
+    disc = classify_rules(ctx)
+    box.keep("ha", i, {"ha": ha.drop(columns=REPEATED_ID)})
+    box.put("disc", sp.send_discrepancies(disc, owners, i), i)
+
+
+def ledger_part(box, i, ledger_for: Callable, run_id: str, people: pd.DataFrame | None, counties: list[str],
+                cfg: SpreadSettings):
+    disc = sp.gather(box.take("disc", i), "disc", order=None)
+    if not len(disc):
+        disc = pd.DataFrame(columns=[*DISC_ORDER, "discrepancy_id", "_from"])
+    disc = disc.sort_values(DISC_ORDER, na_position="first", kind="stable", ignore_index=True)
+    earlier, today = ledger_for(counties)
+    tracked = track_ledger(disc, earlier, today, cfg.settings.as_of.isoformat(), run_id, counties, people=people)
+    box.keep("ledger", i, {"ledger": tracked.ledger, "changes": tracked.changes})
+    box.put("disc_back", sp.send_back(tracked.discrepancies), i)
+
+
+def unify_part(box, i, cfg: SpreadSettings):
+    c, m = box.kept("canon", i), box.kept("matched", i)
+    disc = sp.gather(box.take("disc_back", i), "disc", order=None)
+    disc = disc.sort_values(DISC_ORDER, na_position="first", kind="stable", ignore_index=True) if len(disc) \
+        else pd.DataFrame(columns=DISC_ORDER + ["discrepancy_id", "status"])
+    canon = Canonical(c["ps"], c["members"], box.kept("ha", i)["ha"], c["quarantine"])
+    if not len(canon.ps) and not len(canon.ha):  # a partition that owns no records publishes none
+        box.keep("tables", i, {"quarantine": canon.quarantine} if len(canon.quarantine) else {})
+        return
+    unified, others = unify_households(canon, m["matches"], disc, cfg.settings)
+    box.keep("tables", i, published_tables(canon, m["matches"], disc, unified, others))
+
+
+# --- the run ---------------------------------------------------------------------------------------------
+
+TABLE_ORDER = {"matches": ["household_no", "archive_no"], "discrepancies": DISC_ORDER, "unified": ["unified_id"],
+               "quarantine": ["source", "row_number"], "other_groups": ["archive_no"], "records_ps": ["_row"],
+               "records_ha": ["_row"]}
+
+
+@dataclass
+class SpreadRun:
+    box: object
+    parts: int
+    owners: dict[str, int]   # county -> the partition that owns it
+    model: object            # the run's FSModel (None: nothing to learn from)
+
+    def part_tables(self, i: int) -> dict[str, pd.DataFrame]:
+        """Partition ``i``'s share of each published table (rows in no particular order)."""
+        return self.box.kept("tables", i)
+
+    def table(self, name: str) -> pd.DataFrame:
+        """One published table of the whole run, as the single process orders it (for tests
+        and small runs: a national run writes each partition's share, ``part_tables``)."""
+        frames = [t[name] for t in map(self.part_tables, range(self.parts)) if name in t]
+        return order_table(name, pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True))
+
+    def ledger(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(the run's ledger, what it changed), as the single process orders them."""
+        got = [self.box.kept("ledger", i) for i in range(self.parts)]
+        return tuple(pd.concat([g[k] for g in got], ignore_index=True).sort_values(
+            "discrepancy_id", kind="stable", ignore_index=True) for k in ("ledger", "changes"))
+
+
+def order_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of a published table in the single process's order (each order is total)."""
+    return frame.sort_values(TABLE_ORDER[name], na_position="first", kind="stable", ignore_index=True)
+
+
+def _no_ledger(counties):
+    return pd.DataFrame(), pd.DataFrame()
+
+
+def run_spread(loaders: list, cfg: SpreadSettings, mapper=serial, box=None, *, run_id: str = "run",
+               ledger_for: Callable = _no_ledger, ledger_counties: list[str] = (),
+               people: pd.DataFrame | None = None, decisions: pd.DataFrame | None = None) -> SpreadRun:
+    """Every stage over ``cfg.parts`` partitions and ``cfg.buckets`` buckets of keys.
+
+    ``ledger_for(counties)``: the ledger of those counties at the latest earlier date and
+    what an earlier run today left (``track_ledger``'s ``earlier`` and ``today``);
+    ``ledger_counties``: the counties those ledgers hold (each needs an owner, or its
+    items could never be resolved); ``people``/``decisions``: the people's state of the
+    台账 (``track_ledger``, ``finish_match``).
+    """
+    box = box if box is not None else MemoryBox()
+    parts, bucket_ids = range(cfg.parts), range(cfg.buckets)
+    mapper(read_part, [(box, i, loaders[i], cfg) for i in parts])
+    mapper(dedup_bucket, [(box, b, cfg) for b in bucket_ids])
+    seen = mapper(parse_part, [(box, i, cfg) for i in parts])
+    groups = cfg.groups or [[] for _ in parts]
+    owners = sp.county_owners(groups, [*seen, pd.Series(1, index=sorted(set(ledger_counties)), dtype="int64")])
+    owners = {c: (o if o < cfg.parts else 0) for c, o in owners.items()}  # a county only the ledger knows
+    mapper(route_part, [(box, i, owners, cfg) for i in parts])
+    mapper(members_bucket, [(box, b, cfg) for b in bucket_ids])
+    mapper(settle_part, [(box, i, cfg) for i in parts])
+    mapper(exact_bucket, [(box, b, cfg) for b in bucket_ids])
+    mapper(member_probe_part, [(box, i, cfg) for i in parts])
+    mapper(member_bucket, [(box, b, cfg) for b in bucket_ids])
+    sample = known_sample(pd.concat(mapper(sample_part, [(box, i, cfg) for i in parts]), ignore_index=True))
+    model = fit_from_counts(mapper(candidates_part, [(box, i, sample, cfg) for i in parts]))
+    mapper(assign_part, [(box, i, model, decisions, cfg) for i in parts])
+    mapper(classify_part, [(box, i, owners, cfg) for i in parts])
+    owned = {i: sorted(c for c, o in owners.items() if o == i) for i in parts}
+    mapper(ledger_part, [(box, i, ledger_for, run_id, people, owned[i], cfg) for i in parts])
+    mapper(unify_part, [(box, i, cfg) for i in parts])
+    return SpreadRun(box, cfg.parts, owners, model)

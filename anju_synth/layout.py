@@ -137,8 +137,17 @@ def write_exports(frames: dict[str, pd.DataFrame], out: Path, fmt: str, as_of: s
         paths = {k: out / f"{k}.parquet" for k in frames}
         for k, f in frames.items():
             f.astype("string").to_parquet(paths[k], index=False)
+    elif fmt == "counties":  # a folder per source, a Parquet file per county (a national run's layout)
+        paths = {k: out / k for k in frames}
+        for k, f in frames.items():
+            key = f[MEMBER_HEADERS["household_no"]] if k == "ps_members" else f[PS_HEADERS["village_code"]]
+            county = key.astype("string").str[:6].where(key.astype("string").str[:6].str.fullmatch(r"\d{6}"), "other")
+            paths[k].mkdir(exist_ok=True)
+            for code in sorted(county.fillna("other").unique()):
+                f[(county.fillna("other") == code).to_numpy()].astype("string").to_parquet(
+                    paths[k] / f"{code}.parquet", index=False)
     else:
-        raise ValueError(f"unknown format {fmt!r}; expected native or parquet")
+        raise ValueError(f"unknown format {fmt!r}; expected native, parquet or counties")
     return paths
 
 

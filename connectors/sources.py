@@ -339,6 +339,12 @@ def read_source(location: str | Path, spec: SourceSpec) -> SourceFrame:
     path = Path(location)
     if not path.exists():
         raise SourceError(str(location), "no such file", expected="the path of an export file")
+    if path.is_dir():  # a folder of Parquet files, one per county or province (``connectors.datasets``)
+        from connectors.datasets import read_dataset
+
+        src = read_dataset(path, spec)
+        _refuse_if_empty(src, spec, str(location))
+        return src
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise SourceError(str(location), f"unknown file type {path.suffix!r}",

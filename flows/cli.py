@@ -168,17 +168,20 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--households", type=_positive, required=True, help="PS households of the synthetic world")
     g.add_argument("--seed", type=int, default=0, help="random seed: the same seed, the same files (0)")
     g.add_argument("--out", required=True, type=_existing, help="folder for the exports and truth/")
-    g.add_argument("--format", choices=["native", "parquet"], default="native",
-                   help="native: the agencies' own CSV/XLSX layouts; parquet: the same tables as Parquet (native)")
+    g.add_argument("--format", choices=["native", "parquet", "counties"], default="native",
+                   help="native: the agencies' own CSV/XLSX layouts; parquet: the same tables as Parquet; counties: "
+                   "a folder per source of one Parquet file per county, for `anju country` (native)")
     g.add_argument("--as-of", type=_date, default=defaults.SAMPLE_AS_OF,
                    help="the date the world is as of, YYYY-MM-DD (2020-07-31)")
     g.add_argument("--months", metavar="FIRST:LAST",
                    help="monthly snapshots of one evolving world, e.g. 2020-07:2021-01: OUT/YYYY-MM/ each with "
                         "truth/alerts.csv; the first month must end on or after 2020-07-30 (--as-of is then ignored)")
+    from flows.country_cmd import add_country_parser
     from flows.history_cmd import add_history_parser
     from flows.ledger_cmd import add_ledger_parser
     add_ledger_parser(sub)
     add_history_parser(sub)
+    add_country_parser(sub)
     return p
 
 
@@ -410,6 +413,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "ledger":
             from flows.ledger_cmd import cmd_ledger
             return cmd_ledger(args)
+        if args.command == "country":
+            from flows.country_cmd import cmd_country
+            return cmd_country(args)
         return cmd_generate(args)
     except Exception as e:  # noqa: BLE001  (the last word to the user: one line either way)
         if _user_error(e):

@@ -15,8 +15,9 @@ Then for each ``--workers`` count: a ``dask scheduler`` and that many ``dask wor
 --nworkers 1 --nthreads 1 --memory-limit`` processes, and ``anju country
 --dask-address``: the peak RSS of the flow's own process (its Prefect server apart),
 each worker's peak, whether the cluster restarted or paused a worker (its log), and the
-per-stage seconds of run.json. With one province and ``--single``, each table's province
-file is compared byte for byte with the single process's table.
+per-stage seconds of run.json. With ``--single``, each table of the partitioned run (its
+files by county, in the single process's order) is compared byte for byte with the single
+process's table.
 """
 from __future__ import annotations
 
@@ -125,6 +126,21 @@ def cluster(workers: int, memory_limit: str, logs: Path) -> list[subprocess.Pope
     return procs
 
 
+def same_tables(live: Path, single: Path, work: Path) -> dict[str, bool]:
+    """Each table of the partitioned run, from its files by county in the single process's
+    order, byte for byte against the single process's file."""
+    from connectors.datasets import read_shares, share_files
+    from connectors.publish import write_parquet
+    from flows.country_flow import order_table_any
+
+    same = {}
+    for name in TABLES:
+        if (single / f"{name}.parquet").exists():
+            write_parquet(order_table_any(name, read_shares(share_files(live, name))), work / "national.parquet")
+            same[name] = (work / "national.parquet").read_bytes() == (single / f"{name}.parquet").read_bytes()
+    return same
+
+
 def main() -> int:
     a = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     a.add_argument("--households", type=int, required=True)
@@ -166,11 +182,8 @@ def main() -> int:
                "worker_restarts": logs.count("Restarting worker") + logs.count("exceeded 95% memory"),
                "worker_paused": logs.count("Pausing worker"), "stages": run.get("seconds"),
                "partitions": run.get("parameters", {}).get("partitions")}
-        if args.single and args.provinces == 1 and code == 0:
-            row["same_tables"] = {t: (out / AS_OF / "provinces" / "52" / f"{t}.parquet").read_bytes()
-                                  == (work / "single" / AS_OF / f"{t}.parquet").read_bytes()
-                                  for t in TABLES if (work / "single" / AS_OF / f"{t}.parquet").exists()
-                                  and (out / AS_OF / "provinces" / "52" / f"{t}.parquet").exists()}
+        if args.single and code == 0:
+            row["same_tables"] = same_tables(out / AS_OF, work / "single" / AS_OF, work)
         report[f"dask_{n}"] = row
         print(f"{n} worker(s): {json.dumps(row, ensure_ascii=False)}", flush=True)
     print(json.dumps(report, ensure_ascii=False, indent=1))

@@ -40,8 +40,13 @@ def prepare_out(out: Path) -> Path:
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Deterministic Parquet: same frame, same bytes (no timestamps in the metadata)."""
-    frame.to_parquet(path, index=False, engine="pyarrow", compression="zstd")
+    """Deterministic Parquet: same frame, same bytes (no timestamps in the metadata; each
+    column in one piece, so how the frame was put together, one table or many
+    partitions' rows, does not change how its pages are cut)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False).combine_chunks(), path, compression="zstd")
 
 
 def _fsync_dir(path: Path) -> None:

@@ -111,6 +111,10 @@ def plan_partitions(folders: dict[str, Path], partition_records: int,
     in every folder), each about ``partition_records`` rows of households and archive
     records; and what was found (files, rows and digest per source, for run.json)."""
     by_source = {name: pieces(Path(folder)) for name, folder in folders.items()}
+    for name, found in by_source.items():
+        if name != "ps_members" and not sum(p.rows for p in found):
+            raise SourceError(str(folders[name]), "no data rows in any of its files",
+                              expected=f"rows of {name} in the folder's Parquet files")
     units: dict[str, dict[str, FilePiece]] = {}
     for name, found in by_source.items():
         for piece in found:

@@ -20,3 +20,7 @@ class SourceError(Exception):
         if expected:
             text += f"; expected {expected}"
         super().__init__(text)
+
+
+class ClusterError(Exception):
+    """The Dask cluster a run was told to use cannot be reached (one line to the user)."""

@@ -78,7 +78,7 @@ class Staging:
     def __enter__(self) -> "Staging":
         try:
             self.runs.mkdir(parents=True, exist_ok=True)
-            for stale in self.runs.glob("*.partial"):  # left by a killed run
+            for stale in [*self.runs.glob("*.partial"), *self.runs.glob("*.exchange")]:  # left by a killed run
                 shutil.rmtree(stale, ignore_errors=True)
             self.path.mkdir()
         except OSError as e:
@@ -116,7 +116,7 @@ class Staging:
 
     def _prune(self, current: Path) -> None:
         done = sorted((p for p in self.runs.iterdir() if p.is_dir() and p != current
-                       and not p.name.endswith(".partial")), key=lambda p: p.stat().st_mtime)
+                       and not p.name.endswith((".partial", ".exchange"))), key=lambda p: p.stat().st_mtime)
         for old in done[:-KEEP_PREVIOUS] if KEEP_PREVIOUS else done:
             shutil.rmtree(old, ignore_errors=True)
 

@@ -6,14 +6,20 @@
 Each folder holds Parquet files, one per county or province (``anju generate --format
 counties`` writes such folders). Without ``--dask-address`` the partitions run on a
 thread pool in this process; with it, on the workers of that Dask cluster (``local``: two
-process workers started here), which need Anju installed and ``OUT`` on a disk they share.
+process workers started here), which need Anju installed, and the input folders,
+``--mapping`` and ``OUT`` on a disk they share, at the same paths.
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from flows.cli import existing_folder
+def input_folder(text: str) -> str:
+    """An argparse type: an existing folder of export files, made absolute."""
+    p = Path(text).expanduser().resolve()
+    if not p.is_dir():
+        raise argparse.ArgumentTypeError(f"{p}：输入文件夹不存在 / no such folder of export files")
+    return str(p)
 
 
 def add_country_parser(subparsers) -> argparse.ArgumentParser:
@@ -22,9 +28,9 @@ def add_country_parser(subparsers) -> argparse.ArgumentParser:
 
     c = subparsers.add_parser("country", help="a national run over folders of exports (a Parquet file per county "
                                                "or province), every stage partitioned, on threads or a Dask cluster")
-    c.add_argument("--ps-households", required=True, type=existing_folder, help="folder of PS household files")
-    c.add_argument("--ps-members", type=existing_folder, help="folder of PS member files (optional)")
-    c.add_argument("--ha-archive", required=True, type=existing_folder, help="folder of HA archive files")
+    c.add_argument("--ps-households", required=True, type=input_folder, help="folder of PS household files")
+    c.add_argument("--ps-members", type=input_folder, help="folder of PS member files (optional)")
+    c.add_argument("--ha-archive", required=True, type=input_folder, help="folder of HA archive files")
     c.add_argument("--as-of", required=True, type=_date, help="reconciliation date, YYYY-MM-DD")
     c.add_argument("--out", required=True, type=_existing, help="output folder; the run is published in OUT/AS_OF")
     c.add_argument("--deadline", type=_date, default=defaults.DEADLINE,

@@ -13,8 +13,10 @@ province and county (``TABLE/province=PP/county=CCCCCC/part-NNNNN.parquet``), on
 per table and province (``provinces/PP/TABLE.parquet``, what an analyst opens for one
 province), the ledger the same way, and ``run.json``. The ledger of a county follows it
 from run to run through the ledger the last published run of an earlier date left.
-Not in a country run yet: the SQL store, the gate, the reports and workbooks, the alerts
-and the volume guard (see README, "A national run on a Dask cluster").
+Not in a country run yet: the SQL store, the gate, the reports and workbooks, the alerts,
+the volume guard, and the people's columns of the 台账 (verdicts, REVIEW_MATCH answers);
+the ledger it follows is its own published one, not the store's that ``anju reconcile``
+keeps (see README, "A national run, every stage partitioned").
 """
 from __future__ import annotations
 
@@ -32,8 +34,10 @@ from prefect.cache_policies import NO_CACHE
 
 import reconcile as core
 from connectors import datasets
+from connectors.errors import ClusterError
 from connectors.mailbox import FileBox
 from connectors.publish import Staging, prepare_out, write_parquet
+from connectors.store import Store, default_url
 from reconcile.spread_plan import SpreadSettings, order_table, run_spread
 from schemas.config import load_source_specs
 from schemas.defaults import DEADLINE, PARTITION_RECORDS
@@ -41,6 +45,8 @@ from schemas.defaults import DEADLINE, PARTITION_RECORDS
 TABLES = ("matches", "discrepancies", "unified", "quarantine", "other_groups", "records_ps", "records_ha")
 LEDGER_TABLES = ("ledger",)
 THREADS = 2
+CONNECT_SECONDS = 10
+
 
 
 class PublishedLedger:
@@ -112,18 +118,33 @@ class Runner:
         if dask_address:
             from distributed import Client, LocalCluster
 
-            if dask_address == "local":  # process workers: each its own memory, as on a cluster
-                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=None)
-                self.client = Client(self.cluster)
-            else:
-                self.client = Client(dask_address)
+            try:
+                if dask_address == "local":  # process workers: each its own memory, as on a cluster
+                    self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                dashboard_address=None)
+                    self.client = Client(self.cluster)
+                else:
+                    self.client = Client(dask_address, timeout=CONNECT_SECONDS)
+            except (OSError, TimeoutError) as e:
+                self.close()
+                raise ClusterError(f"--dask-address {dask_address}: no Dask scheduler answers there "
+                                   f"({type(e).__name__}: {e})") from None
         self.name = "dask" if self.client else "threads"
 
     def __call__(self, fn, calls):
         started = time.perf_counter()
         if self.client is not None:
-            out = self.client.gather([self.client.submit(fn, *c, pure=False) for c in calls])
+            from distributed import wait
+
+            futures = [self.client.submit(fn, *c, pure=False) for c in calls]
+            try:
+                out = self.client.gather(futures)
+            except BaseException:
+                # the other calls of the stage may still be running: stop them and wait, so
+                # none writes into the run's folder once it is removed
+                self.client.cancel(futures)
+                wait(futures, timeout=CONNECT_SECONDS)
+                raise
         else:
             with ThreadPoolExecutor(THREADS) as pool:
                 out = list(pool.map(lambda c: fn(*c), calls))
@@ -159,6 +180,16 @@ def country(ps_households: str, ha_archive: str, out: str, as_of: date, ps_membe
         folders["ps_members"] = ps_members
     slices, found = datasets.plan_partitions({k: Path(v) for k, v in folders.items()}, partition_records, mapping)
     run_id = f"{as_of:%Y%m%d}-{uuid4().hex[:12]}"
+    # the locks `anju reconcile` takes on this OUT: no two runs of a date, no ledger import, under this one
+    lock = Store(default_url(Path(out)))
+    with lock.run_lock(as_of.isoformat()), lock.run_lock("ledger"):
+        return _run(slices, found, folders, out, as_of, deadline, mapping, partition_records, dask_address, run_id,
+                    started_at)
+
+
+def _run(slices, found, folders, out, as_of, deadline, mapping, partition_records, dask_address, run_id,
+         started_at) -> dict:
+    log = get_run_logger()
     runner = Runner(dask_address)
     log.info("country: %d partitions of about %d records on %s", len(slices), partition_records, runner.name)
     try:
@@ -168,7 +199,7 @@ def country(ps_households: str, ha_archive: str, out: str, as_of: date, ps_membe
                 run = stages(slices, core.Settings(as_of=as_of, deadline=deadline), box, runner, run_id,
                              PublishedLedger(out, as_of.isoformat()))
                 parts = runner(write_part, [(box, i, str(staging.path)) for i in range(len(slices))])
-                provs = sorted(set().union(*[datasets.provinces(staging.path, t) for t in TABLES]))
+                provs = sorted(set().union(*[datasets.provinces(staging.path, t) for t in (*TABLES, *LEDGER_TABLES)]))
                 per_province = dict(zip(provs, runner(province_files, [(str(staging.path), p) for p in provs])))
             finally:
                 box.remove()

@@ -75,13 +75,13 @@ def known_errors() -> tuple[type[BaseException], ...]:
     """Errors about the input or the machine (a bad file, an unreachable store, an output
     folder that cannot be written, a held lock, a failed gate): the user can act on their
     one-line message, a traceback would add nothing."""
-    from connectors.errors import SourceError
+    from connectors.errors import ClusterError, SourceError
     from connectors.publish import OutputError
     from connectors.store import RunLocked, StoreError
     from schemas.frames import SourceSchemaError
     from schemas.published import PublishGateError
 
-    return SourceError, SourceSchemaError, RunLocked, PublishGateError, StoreError, OutputError
+    return SourceError, SourceSchemaError, RunLocked, PublishGateError, StoreError, OutputError, ClusterError
 
 
 class QuietKnownErrors:

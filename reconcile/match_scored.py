@@ -278,9 +278,9 @@ def fit_counts(res: Residual, parts: list[pd.DataFrame]) -> FitCounts:
     cand = pd.concat(parts, ignore_index=True) if parts else partition_levels(res)
     if "copy" in cand.columns:
         cand = cand[~cand["copy"].astype(bool)]
-    if res.known is None:
+    if res.known is None:  # no ID match here to learn m and u from; its candidates still count in EM
         zero = {f: np.zeros(n, dtype=np.int64) for f, n in n_levels.items()}
-        return FitCounts(False, zero, zero, pattern_counts(cand.iloc[0:0], FIELDS))
+        return FitCounts(False, zero, zero, pattern_counts(cand, FIELDS))
     return FitCounts(True, level_counts(res.known[0], n_levels), level_counts(res.known[1], n_levels),
                      pattern_counts(cand, FIELDS))
 
@@ -310,7 +310,7 @@ def _n_levels() -> dict[str, int]:
 @dataclass
 class FitCounts:
     """One partition's share of the model fit (``fit_counts``): small, whatever its size."""
-    known: bool                        # the partition had ID matches to learn from
+    known: bool                        # the partition had ID matches to learn from (the run: any partition)
     pairs: dict[str, np.ndarray]       # known pairs' rows per level, per field
     nonpairs: dict[str, np.ndarray]    # known non-pairs' rows per level, per field
     patterns: pd.DataFrame             # residual candidates per combination of levels (``n``)

@@ -93,9 +93,10 @@ def parse_sources(raw: dict[str, pd.DataFrame], specs: dict[str, SourceSpec], se
                   repeated: dict[str, pd.Series] | None = None) -> ParsedSources:
     """Each raw frame parsed by its spec, with the columns the core derives from it.
     ``repeated``: per source, the rows whose key repeats an earlier row of the whole
-    source (``parse_source``), where ``raw`` is one partition of it."""
+    source (``parse_source``), where ``raw`` is one partition of it; a partition's share
+    of a source may then be empty (whoever cut the run checks the whole source)."""
     for name, frame in raw.items():
-        if name != "ps_members":  # an empty member roster is allowed; households are not
+        if name != "ps_members" and (repeated is None or len(frame)):  # households may not be empty
             check_raw(name, frame)
     parsed = {name: parse_source(frame, specs[name], source=name, as_of=settings.as_of,
                                  repeated=(repeated or {}).get(name)) for name, frame in raw.items()}

@@ -91,6 +91,8 @@ def repeated_keys(inbox: list[dict[str, pd.DataFrame]]) -> Outbox:
     out: Outbox = {}
     for source in sorted({name for m in inbox for name in m}):
         keys = gather(inbox, source)
+        if not len(keys):
+            continue
         rep = keys[keys["key"].notna() & keys["key"].duplicated(keep="first")]
         send(out, source, rep[["_row"]], rep["part"])
     return out
@@ -148,6 +150,8 @@ def members_home(inbox: list[dict[str, pd.DataFrame]]) -> Outbox:
     """Each member to its household's partition; an orphan back to the partition that read it."""
     homes = gather(inbox, "homes", order=None)
     members = gather(inbox, "members")
+    if not len(members):
+        return {}
     owner = members["household_no"].map(homes.set_index("household_no")["owner"]) if len(homes) \
         else pd.Series(np.nan, index=members.index)
     orphan = owner.isna().to_numpy()
@@ -187,8 +191,9 @@ def exact_in_bucket(inbox: list[dict[str, pd.DataFrame]], score: float) -> Outbo
     ps, ha = gather(inbox, "ps"), gather(inbox, "ha")
     out: Outbox = {}
     for name, frame, key in (("repeated_ps", ps, "household_no"), ("repeated_ha", ha, "archive_no")):
-        rep = frame[frame["householder_id"].duplicated(keep=False)]
-        send(out, name, rep[[key]], rep["part"])
+        if len(frame):
+            rep = frame[frame["householder_id"].duplicated(keep=False)]
+            send(out, name, rep[[key]], rep["part"])
     if not len(ps) or not len(ha):
         return out
     exact = match_id_exact(ps.assign(householder_id_valid=True), ha.assign(householder_id_valid=True))
@@ -245,3 +250,52 @@ def send_discrepancies(disc: pd.DataFrame, owners: dict[str, int], part: int) ->
 
 def send_back(annotated: pd.DataFrame) -> Outbox:
     return send({}, "disc", annotated.drop(columns="_from"), annotated["_from"])
+
+
+def _ids(frame: pd.DataFrame, part: int) -> pd.DataFrame:
+    ids = frame["discrepancy_id"] if "discrepancy_id" in frame else pd.Series(dtype="string")
+    return pd.DataFrame({"discrepancy_id": ids.astype("string"), "part": part}).drop_duplicates("discrepancy_id")
+
+
+def ledger_probe(disc: pd.DataFrame, earlier: pd.DataFrame, today: pd.DataFrame, part: int, n: int) -> Outbox:
+    """The items this partition sees now and those its counties' ledgers hold, to the
+    buckets of the item id: an item whose county changed since is held by one partition
+    and seen by another."""
+    out: Outbox = {}
+    for name, frame in (("seen", disc), ("earlier", earlier), ("today", today)):
+        ids = _ids(frame, part)
+        send(out, name, ids, buckets(ids["discrepancy_id"], n))
+    return out
+
+
+def ledger_owners(inbox: list[dict[str, pd.DataFrame]]) -> Outbox:
+    """Per item, which partition tracks it: the one that sees it now, else the one holding
+    its earlier date's entry, else the one holding today's; every other holder hands its
+    entry over (so each item is tracked once, with all its history, as in one process)."""
+    seen, earlier, today = (gather(inbox, name, order=None) for name in ("seen", "earlier", "today"))
+    held = [f for f in (earlier, today) if len(f)]
+    if not held:
+        return {}
+    target = pd.concat([f for f in (seen, earlier, today) if len(f)], ignore_index=True) \
+        .drop_duplicates("discrepancy_id").set_index("discrepancy_id")["part"]
+    holders = pd.concat(held, ignore_index=True).drop_duplicates()
+    holders["to"] = holders["discrepancy_id"].map(target).astype("int64")
+    away = holders[holders["to"] != holders["part"]]
+    return send({}, "handover", away[["discrepancy_id", "to"]], away["part"])
+
+
+def hand_over(earlier: pd.DataFrame, today: pd.DataFrame, handover: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame,
+                                                                                        Outbox]:
+    """(earlier and today's entries this partition keeps, those it hands over sent on)."""
+    to = handover.set_index("discrepancy_id")["to"] if len(handover) else pd.Series(dtype="int64")
+    out: Outbox = {}
+    kept = []
+    for name, frame in (("earlier", earlier), ("today", today)):
+        if not len(frame) or not len(to):
+            kept.append(frame)
+            continue
+        dest = frame["discrepancy_id"].astype("string").map(to)
+        away = dest.notna().to_numpy()
+        send(out, name, frame[away], dest[away].to_numpy())
+        kept.append(frame[~away])
+    return kept[0], kept[1], out

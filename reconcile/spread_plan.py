@@ -24,9 +24,9 @@ from typing import Callable
 import pandas as pd
 
 from reconcile import spread as sp
+from reconcile.discrepancies import DISCREPANCY_COLUMNS
 from reconcile.discrepancies import classify as classify_rules
-from reconcile.ledger_people import clerical_decisions
-from reconcile.match import PASS_SCORE, apply_decisions, finish
+from reconcile.match import PASS_SCORE, finish
 from reconcile.match_scored import assign, fit_counts, fit_from_counts, known_sample, partition_levels, residual
 from reconcile.match_scored import sample_candidates
 from reconcile.pipeline import (Canonical, ParsedSources, Settings, finish_normalize, orphan_quarantine,
@@ -139,6 +139,10 @@ def member_bucket(box, b, cfg: SpreadSettings):
     box.put("member", sp.member_in_bucket(box.take("member_ids", b), PASS_SCORE["member_id"]), b)
 
 
+def _no_discrepancies() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="string") for c in DISCREPANCY_COLUMNS})
+
+
 def _by_id(box, i) -> pd.DataFrame:
     e = box.kept("exact", i)
     member = sp.gather(box.take("member", i), "member", order=None)
@@ -161,12 +165,10 @@ def candidates_part(box, i, sample: pd.DataFrame, cfg: SpreadSettings):
     return fit_counts(res, [cand])
 
 
-def assign_part(box, i, model, decisions: pd.DataFrame | None, cfg: SpreadSettings):
+def assign_part(box, i, model, cfg: SpreadSettings):
     c, by_id = box.kept("canon", i), box.kept("by_id", i)["by_id"]
     scored = assign(box.kept("candidates", i)["candidates"], model)
     matched = finish(c["ps"], by_id[by_id["ps_part"] == i], scored)
-    if decisions is not None:
-        matched = apply_decisions(c["ps"], c["ha"], matched, *clerical_decisions(decisions))
     box.keep("matched", i, {"matches": matched.matches, "review": matched.review})
     # the DUPLICATE rule's flag travels with an archive record that moves to its household
     ha = sp.flag_repeated(c["ha"], "archive_no", box.kept("exact", i)["repeated_ha"])
@@ -188,13 +190,35 @@ def classify_part(box, i, owners: dict[str, int], cfg: SpreadSettings):
     box.put("disc", sp.send_discrepancies(disc, owners, i), i)
 
 
-def ledger_part(box, i, ledger_for: Callable, run_id: str, people: pd.DataFrame | None, counties: list[str],
-                cfg: SpreadSettings):
+def ledger_probe_part(box, i, ledger_for: Callable, counties: list[str], cfg: SpreadSettings):
+    """The discrepancies of the partition's counties, and their ledger so far."""
     disc = sp.gather(box.take("disc", i), "disc", order=None)
     if not len(disc):
-        disc = pd.DataFrame(columns=[*DISC_ORDER, "discrepancy_id", "_from"])
+        disc = _no_discrepancies().assign(_from=pd.Series(dtype="int64"))
     disc = disc.sort_values(DISC_ORDER, na_position="first", kind="stable", ignore_index=True)
     earlier, today = ledger_for(counties)
+    box.keep("ledger_in", i, {"disc": disc, "earlier": earlier, "today": today})
+    box.put("ledger_ids", sp.ledger_probe(disc, earlier, today, i, cfg.buckets), i)
+
+
+def ledger_bucket(box, b, cfg: SpreadSettings):
+    box.put("handover", sp.ledger_owners(box.take("ledger_ids", b)), b)
+
+
+def handover_part(box, i, cfg: SpreadSettings):
+    got = box.kept("ledger_in", i)
+    earlier, today, out = sp.hand_over(got["earlier"], got["today"],
+                                       sp.gather(box.take("handover", i), "handover", order=None))
+    box.keep("ledger_own", i, {"earlier": earlier, "today": today})
+    box.put("handed", out, i)
+
+
+def ledger_part(box, i, run_id: str, people: pd.DataFrame | None, counties: list[str], cfg: SpreadSettings):
+    disc, own, handed = box.kept("ledger_in", i)["disc"], box.kept("ledger_own", i), box.take("handed", i)
+    earlier, today = ([f for f in [own[name], *(h[name] for h in handed if name in h)] if len(f)]
+                      for name in ("earlier", "today"))
+    earlier = pd.concat(earlier, ignore_index=True) if earlier else pd.DataFrame()
+    today = pd.concat(today, ignore_index=True) if today else pd.DataFrame()
     tracked = track_ledger(disc, earlier, today, cfg.settings.as_of.isoformat(), run_id, counties, people=people)
     box.keep("ledger", i, {"ledger": tracked.ledger, "changes": tracked.changes})
     box.put("disc_back", sp.send_back(tracked.discrepancies), i)
@@ -204,7 +228,7 @@ def unify_part(box, i, cfg: SpreadSettings):
     c, m = box.kept("canon", i), box.kept("matched", i)
     disc = sp.gather(box.take("disc_back", i), "disc", order=None)
     disc = disc.sort_values(DISC_ORDER, na_position="first", kind="stable", ignore_index=True) if len(disc) \
-        else pd.DataFrame(columns=DISC_ORDER + ["discrepancy_id", "status"])
+        else _no_discrepancies()
     canon = Canonical(c["ps"], c["members"], box.kept("ha", i)["ha"], c["quarantine"])
     if not len(canon.ps) and not len(canon.ha):  # a partition that owns no records publishes none
         box.keep("tables", i, {"quarantine": canon.quarantine} if len(canon.quarantine) else {})
@@ -255,14 +279,15 @@ def _no_ledger(counties):
 
 def run_spread(loaders: list, cfg: SpreadSettings, mapper=serial, box=None, *, run_id: str = "run",
                ledger_for: Callable = _no_ledger, ledger_counties: list[str] = (),
-               people: pd.DataFrame | None = None, decisions: pd.DataFrame | None = None) -> SpreadRun:
+               people: pd.DataFrame | None = None) -> SpreadRun:
     """Every stage over ``cfg.parts`` partitions and ``cfg.buckets`` buckets of keys.
 
     ``ledger_for(counties)``: the ledger of those counties at the latest earlier date and
     what an earlier run today left (``track_ledger``'s ``earlier`` and ``today``);
     ``ledger_counties``: the counties those ledgers hold (each needs an owner, or its
-    items could never be resolved); ``people``/``decisions``: the people's state of the
-    台账 (``track_ledger``, ``finish_match``).
+    items could never be resolved); ``people``: the people's state of the 台账
+    (``track_ledger``). The people's answers on REVIEW_MATCH pairs (``finish_match``'s
+    ``decisions``) are not taken yet: a confirmed pair may span two partitions.
     """
     box = box if box is not None else MemoryBox()
     parts, bucket_ids = range(cfg.parts), range(cfg.buckets)
@@ -280,9 +305,12 @@ def run_spread(loaders: list, cfg: SpreadSettings, mapper=serial, box=None, *, r
     mapper(member_bucket, [(box, b, cfg) for b in bucket_ids])
     sample = known_sample(pd.concat(mapper(sample_part, [(box, i, cfg) for i in parts]), ignore_index=True))
     model = fit_from_counts(mapper(candidates_part, [(box, i, sample, cfg) for i in parts]))
-    mapper(assign_part, [(box, i, model, decisions, cfg) for i in parts])
+    mapper(assign_part, [(box, i, model, cfg) for i in parts])
     mapper(classify_part, [(box, i, owners, cfg) for i in parts])
     owned = {i: sorted(c for c, o in owners.items() if o == i) for i in parts}
-    mapper(ledger_part, [(box, i, ledger_for, run_id, people, owned[i], cfg) for i in parts])
+    mapper(ledger_probe_part, [(box, i, ledger_for, owned[i], cfg) for i in parts])
+    mapper(ledger_bucket, [(box, b, cfg) for b in bucket_ids])
+    mapper(handover_part, [(box, i, cfg) for i in parts])
+    mapper(ledger_part, [(box, i, run_id, people, owned[i], cfg) for i in parts])
     mapper(unify_part, [(box, i, cfg) for i in parts])
     return SpreadRun(box, cfg.parts, owners, model)

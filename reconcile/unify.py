@@ -114,4 +114,8 @@ def unify(ps: pd.DataFrame, ha: pd.DataFrame, matches: pd.DataFrame, discrepanci
     u = housing_facts(u, ha)
     unified = u[UNIFIED_COLUMNS].sort_values("unified_id").reset_index(drop=True)
     others = ha[(ha["target_type"] != POOR) & ~isin(ha["archive_no"], matched_arch)]
-    return unified, others.drop(columns=["_row"], errors="ignore").sort_values("archive_no").reset_index(drop=True)
+    # the export's unknown columns stay out, as in records_ha: which there are depends on
+    # the files read, and a partition of a national run reads only some
+    others = others.drop(columns=["_row", *(c for c in others.columns if c.startswith("extra:") or c.startswith("_"))],
+                         errors="ignore")
+    return unified, others.sort_values("archive_no").reset_index(drop=True)

@@ -56,6 +56,12 @@ def hostile_raw(world_raw) -> dict[str, pd.DataFrame]:
     # one ID in two counties' households (DUPLICATE across partitions)
     a, b = ps.index[ps["village_code"].str[:6] == counties[0]][7], ps.index[ps["village_code"].str[:6] == counties[1]][9]
     ps.loc[b, "householder_id"] = ps.loc[a, "householder_id"]
+    # a county where no one has a usable ID: nothing there for the model to learn from, its
+    # candidates still count in the fit
+    for frame in (ps, ha):
+        frame.loc[frame["village_code"].str[:6] == counties[-1], "householder_id"] = ""
+    idless = ps.loc[ps["village_code"].str[:6] == counties[-1], "household_no"]
+    members.loc[members["household_no"].isin(idless), "id_no"] = ""
     # roster rows of no household
     lost = members.iloc[:3].copy()
     lost["household_no"] = ["X1", "X2", "X3"]
@@ -85,19 +91,19 @@ class Ledger:
         return (e[e["county_code"].isin(counties)] if len(e) else e), pd.DataFrame()
 
 
-def spread(raw, specs, as_of, parts, seed, earlier=None):
+def spread(raw, specs, as_of, parts, seed, earlier=None, shares=None, buckets=None):
     rng = np.random.default_rng(seed)
-    shares = {k: rng.integers(0, parts, len(v)) for k, v in raw.items()}  # any row anywhere
+    shares = shares or {k: rng.integers(0, parts, len(v)) for k, v in raw.items()}  # any row anywhere
     loaders = [Rows({k: v[shares[k] == i].reset_index(drop=True) for k, v in raw.items()}) for i in range(parts)]
     counties = sorted(raw["ps_households"]["village_code"].str[:6].dropna().unique())
     groups = [counties[i::parts] for i in range(parts)]
     earlier = earlier if earlier is not None else pd.DataFrame(columns=["county_code"])
-    cfg = SpreadSettings(core.Settings(as_of=as_of), specs, parts=parts, buckets=parts + 1, groups=groups)
+    cfg = SpreadSettings(core.Settings(as_of=as_of), specs, parts=parts, buckets=buckets or parts + 1, groups=groups)
     return run_spread(loaders, cfg, ledger_for=Ledger(earlier),
                       ledger_counties=sorted(earlier["county_code"].dropna().unique()))
 
 
-@pytest.mark.parametrize("parts,seed", [(1, 0), (3, 1), (4, 2)])
+@pytest.mark.parametrize("parts,seed", [(1, 0), (3, 1), (4, 2), (6, 3)])  # 6: a county per partition
 def test_any_cut_gives_the_single_process_tables(hostile_raw, specs, parts, seed):
     whole, tracked = single(hostile_raw, specs, AS_OF)
     assert (whole["quarantine"]["problem"] == "orphan").sum() == 3
@@ -112,10 +118,24 @@ def test_any_cut_gives_the_single_process_tables(hostile_raw, specs, parts, seed
     pd.testing.assert_frame_equal(changes, tracked.changes.sort_values("discrepancy_id", ignore_index=True))
 
 
+def test_partitions_with_one_source_or_nothing_and_empty_buckets(hostile_raw, specs):
+    whole, tracked = single(hostile_raw, specs, AS_OF)
+    shares = {"ps_households": np.zeros(len(hostile_raw["ps_households"]), dtype=int),   # all households in 0,
+              "ha_archive": np.ones(len(hostile_raw["ha_archive"]), dtype=int),          # the archive in 1,
+              "ps_members": np.full(len(hostile_raw["ps_members"]), 2)}                  # members in 2, 3 empty
+    run = spread(hostile_raw, specs, AS_OF, 4, 0, shares=shares, buckets=40)
+    for name in TABLES:
+        pd.testing.assert_frame_equal(run.table(name), whole[name], obj=name)
+
+
 def test_the_ledger_of_a_later_date_is_the_single_process_ledger(hostile_raw, specs):
     _, first = single(hostile_raw, specs, AS_OF)
     later = {k: v.copy() for k, v in hostile_raw.items()}
     later["ha_archive"] = later["ha_archive"].iloc[200:]  # some problems go away, some come
+    # households that moved to another county since: their items are the same items
+    ps = later["ps_households"]
+    moved = ps.index[ps["village_code"].str[:6] == "520302"][:40]
+    ps.loc[moved, "village_code"] = "520303" + ps.loc[moved, "village_code"].str[6:]
     whole, tracked = single(later, specs, NEXT, earlier=first.ledger)
     run = spread(later, specs, NEXT, 3, 5, earlier=first.ledger)
     assert set(tracked.ledger["status"]) >= {"resolved", "open", "new"}

@@ -201,7 +201,7 @@ def ledger_probe_part(box, i, ledger_for: Callable, counties: list[str], cfg: Sp
     box.put("ledger_ids", sp.ledger_probe(disc, earlier, today, i, cfg.buckets), i)
 
 
-def ledger_bucket(box, b, cfg: SpreadSettings):
+def ledger_owners_bucket(box, b, cfg: SpreadSettings):
     box.put("handover", sp.ledger_owners(box.take("ledger_ids", b)), b)
 
 
@@ -309,7 +309,7 @@ def run_spread(loaders: list, cfg: SpreadSettings, mapper=serial, box=None, *, r
     mapper(classify_part, [(box, i, owners, cfg) for i in parts])
     owned = {i: sorted(c for c, o in owners.items() if o == i) for i in parts}
     mapper(ledger_probe_part, [(box, i, ledger_for, owned[i], cfg) for i in parts])
-    mapper(ledger_bucket, [(box, b, cfg) for b in bucket_ids])
+    mapper(ledger_owners_bucket, [(box, b, cfg) for b in bucket_ids])
     mapper(handover_part, [(box, i, cfg) for i in parts])
     mapper(ledger_part, [(box, i, run_id, people, owned[i], cfg) for i in parts])
     mapper(unify_part, [(box, i, cfg) for i in parts])

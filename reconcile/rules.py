@@ -181,8 +181,9 @@ REPEATED_ID = "_id_repeated"  # where records are one partition of a run: the ru
 def duplicate(ctx: RuleContext) -> pd.DataFrame:
     out = []
     for agency, frame, key in (("ps", ctx.ps, "household_no"), ("ha", ctx.ha, "archive_no")):
-        v = frame.loc[frame["householder_id_valid"], [key, "householder_id", *frame.columns.intersection([REPEATED_ID])]]
-        d = v[v[REPEATED_ID].to_numpy(dtype=bool)] if REPEATED_ID in v else v[v["householder_id"].duplicated(keep=False)]
+        v = frame.loc[frame["householder_id_valid"]]
+        repeated = v[REPEATED_ID].to_numpy(dtype=bool) if REPEATED_ID in v else v["householder_id"].duplicated(keep=False)
+        d = v.loc[repeated, [key, "householder_id"]]
         out.append(pd.DataFrame({key: d[key], "agency": agency, "field": "householder_id",
                                  f"{agency}_value": d["householder_id"]}))
     return pd.concat(out, ignore_index=True)

@@ -54,7 +54,8 @@ def hostile_raw(world_raw) -> dict[str, pd.DataFrame]:
     twin["_row"] = ps["_row"].max() + 1 + np.arange(len(twin))
     ps = pd.concat([ps, twin], ignore_index=True)
     # one ID in two counties' households (DUPLICATE across partitions)
-    a, b = ps.index[ps["village_code"].str[:6] == counties[0]][7], ps.index[ps["village_code"].str[:6] == counties[1]][9]
+    in_county = [ps.index[ps["village_code"].str[:6] == c] for c in counties[:2]]
+    a, b = in_county[0][7], in_county[1][9]
     ps.loc[b, "householder_id"] = ps.loc[a, "householder_id"]
     # a county where no one has a usable ID: nothing there for the model to learn from, its
     # candidates still count in the fit

@@ -190,3 +190,34 @@ def provinces(folder: Path, name: str) -> list[str]:
 def counties_in(folder: Path, name: str) -> list[str]:
     return sorted(p.name.split("=", 1)[1] for p in Path(folder, name).glob("province=*/county=*")
                   if p.is_dir() and not p.name.endswith(NO_COUNTY))
+
+
+def write_ordered(files: list[Path], keys: list[str], target: Path) -> int:
+    """Files of one table as one Parquet file, rows ordered by ``keys`` (empty first),
+    byte for byte what ``publish.write_parquet`` writes of the same rows in that order.
+    In Arrow, not pandas: a province's table in about twice its size, not four or five
+    times (a worker of 2 GB writes a province of 500,000 households)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
+    table = table.take(pc.sort_indices(table, options=pc.SortOptions(
+        sort_keys=[(k, "ascending", "at_start") for k in keys])))
+    table = _pandas_units(table).combine_chunks()
+    pq.write_table(table, target, compression="zstd")
+    return table.num_rows
+
+
+def _pandas_units(table):
+    """Dates back in the unit the frame had (Parquet stores seconds as milliseconds)."""
+    import pyarrow as pa
+
+    for col in (table.schema.pandas_metadata or {}).get("columns", []):
+        name, kind = col.get("name"), str(col.get("numpy_type"))
+        if kind.startswith("datetime64[") and name in table.schema.names:
+            want = pa.timestamp(kind[len("datetime64["):-1])
+            i = table.schema.get_field_index(name)
+            if table.schema.field(i).type != want:
+                table = table.set_column(i, table.schema.field(i).with_type(want), table.column(i).cast(want))
+    return table

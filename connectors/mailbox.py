@@ -58,5 +58,10 @@ class FileBox:
         folder = Path(self.root, "kept", stage, str(part))
         return self._read(folder) if folder.is_dir() else {}
 
+    def discard(self, stage: str) -> None:
+        """A stage's mail (or ``kept/NAME``: a state) once no stage reads it: the run's
+        folder holds a few stages' worth, not all of them."""
+        shutil.rmtree(Path(self.root, stage), ignore_errors=True)
+
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)

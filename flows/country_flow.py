@@ -36,9 +36,9 @@ import reconcile as core
 from connectors import datasets
 from connectors.errors import ClusterError
 from connectors.mailbox import FileBox
-from connectors.publish import Staging, prepare_out, write_parquet
+from connectors.publish import Staging, prepare_out
 from connectors.store import Store, default_url
-from reconcile.spread_plan import SpreadSettings, order_table, run_spread
+from reconcile.spread_plan import TABLE_ORDER, SpreadSettings, order_table, run_spread
 from schemas.config import load_source_specs
 from schemas.defaults import DEADLINE, PARTITION_RECORDS
 
@@ -103,9 +103,8 @@ def province_files(folder: str, province: str) -> dict[str, int]:
     for name in (*TABLES, *LEDGER_TABLES):
         files = datasets.share_files(Path(folder), name, province=province)
         if files:
-            frame = order_table_any(name, datasets.read_shares(files))
-            write_parquet(frame, target / f"{name}.parquet")
-            rows[name] = len(frame)
+            keys = ["discrepancy_id"] if name in LEDGER_TABLES else TABLE_ORDER[name]
+            rows[name] = datasets.write_ordered(files, keys, target / f"{name}.parquet")
     return rows
 
 

@@ -22,6 +22,8 @@ partition computes exactly what the single process computes for its records.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -231,7 +233,42 @@ def flag_repeated(frame: pd.DataFrame, key: str, repeated: pd.DataFrame) -> pd.D
     return frame.assign(**{REPEATED_ID: isin(frame[key], repeated.get(key, pd.Series(dtype="string")))})
 
 
-# --- 4. archives matched across partitions move to their household's ---------------------------------
+# --- 4. the model's known sample: the smallest hashes of the whole run, without gathering it ----------
+
+@dataclass(frozen=True)
+class SampleCut:
+    """Which of a partition's sample candidates (``match_scored.sample_candidates``) are in
+    the run's known sample: hashes below ``threshold``, and at it the households ``ties``
+    names (None: every one); no threshold: every candidate (the run has fewer than asked)."""
+    threshold: int | None = None
+    ties: tuple[str, ...] | None = None
+    need_ties: int = 0   # > 0: more candidates share the threshold than the sample takes
+
+    def select(self, cands: pd.DataFrame) -> pd.DataFrame:
+        if self.threshold is None:
+            return cands
+        h = cands["hash"].to_numpy(np.uint64)
+        at = h == np.uint64(self.threshold)
+        if self.ties is not None:
+            at &= isin(cands["household_no"], list(self.ties)).to_numpy()
+        return cands[(h < np.uint64(self.threshold)) | at]
+
+
+def sample_cut(hashes: list[np.ndarray], size: int) -> SampleCut:
+    """The cut that keeps the ``size`` smallest of every partition's smallest hashes.
+
+    >>> sample_cut([np.array([5, 1], dtype=np.uint64), np.array([3], dtype=np.uint64)], 2)
+    SampleCut(threshold=3, ties=None, need_ties=0)
+    """
+    every = np.concatenate([np.asarray(h, dtype=np.uint64) for h in hashes]) if hashes else np.zeros(0, np.uint64)
+    if len(every) <= size:
+        return SampleCut()
+    t = np.partition(every, size - 1)[size - 1]
+    need = size - int((every < t).sum())
+    return SampleCut(int(t), None, need if int((every == t).sum()) > need else 0)
+
+
+# --- 5. archives matched across partitions move to their household's ---------------------------------
 
 def send_matched_away(ha: pd.DataFrame, by_id: pd.DataFrame, part: int) -> tuple[pd.DataFrame, Outbox]:
     """(the archive records that stay, those matched by ID to another partition's household
@@ -242,7 +279,7 @@ def send_matched_away(ha: pd.DataFrame, by_id: pd.DataFrame, part: int) -> tuple
     return ha[~moving], send({}, "ha", ha[moving], dest[moving].to_numpy())
 
 
-# --- 5. the ledger: discrepancies to the partition owning their county, and back ---------------------
+# --- 6. the ledger: discrepancies to the partition owning their county, and back ---------------------
 
 def send_discrepancies(disc: pd.DataFrame, owners: dict[str, int], part: int) -> Outbox:
     return send({}, "disc", disc.assign(_from=part), owner_of(disc["county_code"], owners, part))

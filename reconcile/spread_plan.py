@@ -21,13 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from reconcile import spread as sp
 from reconcile.discrepancies import DISCREPANCY_COLUMNS
 from reconcile.discrepancies import classify as classify_rules
 from reconcile.match import PASS_SCORE, finish
-from reconcile.match_scored import assign, fit_counts, fit_from_counts, known_sample, partition_levels, residual
+from reconcile.match_scored import KNOWN_SAMPLE, assign, fit_counts, fit_from_counts, partition_levels, residual
 from reconcile.match_scored import sample_candidates
 from reconcile.pipeline import (Canonical, ParsedSources, Settings, finish_normalize, orphan_quarantine,
                                 parse_sources, published_tables, track_ledger, unify_households)
@@ -51,6 +52,11 @@ class MemoryBox:
     def take(self, stage: str, dest: int) -> list[dict[str, pd.DataFrame]]:
         got = self._mail.get((stage, dest), {})
         return [got[src] for src in sorted(got)]
+
+    def discard(self, stage: str) -> None:
+        """A stage's mail (or ``kept/NAME``, a state) no stage reads any more."""
+        for key in [k for k in self._mail if k[0] == stage]:
+            del self._mail[key]
 
     def keep(self, stage: str, part: int, frames: dict[str, pd.DataFrame]) -> None:
         """A partition's own state between its stages (apart from what was sent to it)."""
@@ -151,15 +157,23 @@ def _by_id(box, i) -> pd.DataFrame:
     return out.sort_values(["household_no", "archive_no"], ignore_index=True)
 
 
-def sample_part(box, i, cfg: SpreadSettings) -> pd.DataFrame:
+def sample_part(box, i, cfg: SpreadSettings):
+    """The partition's smallest hashes of known-pair candidates (a few hundred KB at most)."""
     c, by_id = box.kept("canon", i), _by_id(box, i)
-    box.keep("by_id", i, {"by_id": by_id})
-    return sample_candidates(by_id, c["ps"], c["ha"])
+    cands = sample_candidates(by_id, c["ps"], c["ha"])
+    box.keep("by_id", i, {"by_id": by_id, "sample": cands})
+    return cands["hash"].to_numpy(np.uint64)
 
 
-def candidates_part(box, i, sample: pd.DataFrame, cfg: SpreadSettings):
-    c, by_id = box.kept("canon", i), box.kept("by_id", i)["by_id"]
-    res = residual(c["ps"], c["ha"], c["members"], by_id, sample)
+def sample_ties_part(box, i, threshold: int, cfg: SpreadSettings) -> list[str]:
+    cands = box.kept("by_id", i)["sample"]
+    return cands.loc[cands["hash"].to_numpy(np.uint64) == np.uint64(threshold), "household_no"].tolist()
+
+
+def candidates_part(box, i, cut: sp.SampleCut, cfg: SpreadSettings):
+    got = box.kept("by_id", i)
+    c, by_id = box.kept("canon", i), got["by_id"]
+    res = residual(c["ps"], c["ha"], c["members"], by_id, cut.select(got["sample"]))
     cand = partition_levels(res)
     box.keep("candidates", i, {"candidates": cand})
     return fit_counts(res, [cand])
@@ -277,6 +291,11 @@ def _no_ledger(counties):
     return pd.DataFrame(), pd.DataFrame()
 
 
+def _done(box, *stages: str) -> None:
+    for stage in stages:
+        box.discard(stage)
+
+
 def run_spread(loaders: list, cfg: SpreadSettings, mapper=serial, box=None, *, run_id: str = "run",
                ledger_for: Callable = _no_ledger, ledger_counties: list[str] = (),
                people: pd.DataFrame | None = None) -> SpreadRun:
@@ -293,24 +312,38 @@ def run_spread(loaders: list, cfg: SpreadSettings, mapper=serial, box=None, *, r
     parts, bucket_ids = range(cfg.parts), range(cfg.buckets)
     mapper(read_part, [(box, i, loaders[i], cfg) for i in parts])
     mapper(dedup_bucket, [(box, b, cfg) for b in bucket_ids])
+    _done(box, "keys")
     seen = mapper(parse_part, [(box, i, cfg) for i in parts])
+    _done(box, "repeated", "kept/raw", "kept/rejected")
     groups = cfg.groups or [[] for _ in parts]
     owners = sp.county_owners(groups, [*seen, pd.Series(1, index=sorted(set(ledger_counties)), dtype="int64")])
     owners = {c: (o if o < cfg.parts else 0) for c, o in owners.items()}  # a county only the ledger knows
     mapper(route_part, [(box, i, owners, cfg) for i in parts])
     mapper(members_bucket, [(box, b, cfg) for b in bucket_ids])
+    _done(box, "households")
     mapper(settle_part, [(box, i, cfg) for i in parts])
+    _done(box, "records", "members", "kept/parsed")
     mapper(exact_bucket, [(box, b, cfg) for b in bucket_ids])
+    _done(box, "ids")
     mapper(member_probe_part, [(box, i, cfg) for i in parts])
+    _done(box, "exact")
     mapper(member_bucket, [(box, b, cfg) for b in bucket_ids])
-    sample = known_sample(pd.concat(mapper(sample_part, [(box, i, cfg) for i in parts]), ignore_index=True))
-    model = fit_from_counts(mapper(candidates_part, [(box, i, sample, cfg) for i in parts]))
+    _done(box, "member_ids")
+    cut = sp.sample_cut(mapper(sample_part, [(box, i, cfg) for i in parts]), KNOWN_SAMPLE)
+    if cut.need_ties:  # households whose hashes are equal at the cut: the smallest numbers, as one process sorts
+        tied = sorted(h for found in mapper(sample_ties_part, [(box, i, cut.threshold, cfg) for i in parts])
+                      for h in found)
+        cut = sp.SampleCut(cut.threshold, tuple(tied[:cut.need_ties]))
+    model = fit_from_counts(mapper(candidates_part, [(box, i, cut, cfg) for i in parts]))
     mapper(assign_part, [(box, i, model, cfg) for i in parts])
     mapper(classify_part, [(box, i, owners, cfg) for i in parts])
+    _done(box, "moved", "kept/stay", "kept/candidates", "kept/by_id", "member")
     owned = {i: sorted(c for c, o in owners.items() if o == i) for i in parts}
     mapper(ledger_probe_part, [(box, i, ledger_for, owned[i], cfg) for i in parts])
     mapper(ledger_owners_bucket, [(box, b, cfg) for b in bucket_ids])
     mapper(handover_part, [(box, i, cfg) for i in parts])
     mapper(ledger_part, [(box, i, run_id, people, owned[i], cfg) for i in parts])
+    _done(box, "disc", "ledger_ids", "handover", "handed", "kept/ledger_in", "kept/ledger_own")
     mapper(unify_part, [(box, i, cfg) for i in parts])
+    _done(box, "disc_back", "kept/matched", "kept/ha", "kept/exact")
     return SpreadRun(box, cfg.parts, owners, model)

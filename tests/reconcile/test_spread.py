@@ -144,3 +144,24 @@ def test_the_ledger_of_a_later_date_is_the_single_process_ledger(hostile_raw, sp
     pd.testing.assert_frame_equal(ledger, tracked.ledger.sort_values("discrepancy_id", ignore_index=True))
     for name in ("discrepancies", "unified"):
         pd.testing.assert_frame_equal(run.table(name), whole[name], obj=name)
+
+
+def test_a_known_sample_smaller_than_the_candidates_is_the_single_process_sample(hostile_raw, specs, monkeypatch):
+    import reconcile.match_scored as scored
+    import reconcile.spread_plan as plan
+
+    monkeypatch.setattr(scored, "KNOWN_SAMPLE", 150)  # the run has about 2,400 candidates
+    monkeypatch.setattr(plan, "KNOWN_SAMPLE", 150)
+    whole, _ = single(hostile_raw, specs, AS_OF)
+    run = spread(hostile_raw, specs, AS_OF, 4, 7)
+    pd.testing.assert_frame_equal(run.table("matches"), whole["matches"])
+
+
+def test_households_tied_at_the_cut_are_taken_in_number_order():
+    from reconcile.spread import SampleCut, sample_cut
+
+    cut = sample_cut([np.array([1, 7, 7], dtype=np.uint64), np.array([7, 9], dtype=np.uint64)], 3)
+    assert (cut.threshold, cut.need_ties) == (7, 2)
+    cands = pd.DataFrame({"household_no": ["H3", "H1", "H2"], "hash": np.array([7, 7, 1], dtype=np.uint64)})
+    picked = SampleCut(7, ("H1", "H2")).select(cands)
+    assert picked["household_no"].tolist() == ["H1", "H2"]

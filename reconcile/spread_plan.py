@@ -2,19 +2,20 @@
 
 A stage is a module function ``stage(box, i, ...)`` on partition (or bucket) ``i``: it
 takes what earlier stages sent it from the mailbox, calls the core, puts what it sends,
-and returns something small (counts, a sample). The caller gives
+and returns something small (counts, a few hashes). The caller gives
 
 - ``box``: where frames wait between stages: :class:`MemoryBox` here (tests, one
   process), files on a shared disk in ``connectors.mailbox`` (a cluster);
 - ``mapper(fn, calls)``: runs ``fn(*call)`` for each call, in any order or at once
-  (in a loop, a thread pool, Prefect tasks on Dask workers), and returns the results
-  in call order;
+  (in a loop, a thread pool, a Dask cluster's workers: ``flows.country_flow.Runner``),
+  and returns the results in call order;
 - per partition a loader: a picklable callable giving ``(raw frames, rejected rows)``
   of that partition's share of the sources (any share: records are sent where they
   belong).
 
 The tables are the single process's (``reconcile.run`` and the ledger), however the run
-is cut and wherever the stages run.
+is cut and wherever the stages run. Mail and states no later stage reads are discarded
+as the run goes, so the box holds a few stages' worth at a time.
 """
 from __future__ import annotations
 

@@ -172,7 +172,6 @@ def country(ps_households: str, ha_archive: str, out: str, as_of: date, ps_membe
             dask_address: str | None = None) -> dict:
     """Reconcile the country's folders of exports as of a date, partition by partition."""
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    log = get_run_logger()
     prepare_out(Path(out))
     folders = {"ps_households": ps_households, "ha_archive": ha_archive}
     if ps_members:
@@ -182,12 +181,10 @@ def country(ps_households: str, ha_archive: str, out: str, as_of: date, ps_membe
     # the locks `anju reconcile` takes on this OUT: no two runs of a date, no ledger import, under this one
     lock = Store(default_url(Path(out)))
     with lock.run_lock(as_of.isoformat()), lock.run_lock("ledger"):
-        return _run(slices, found, folders, out, as_of, deadline, mapping, partition_records, dask_address, run_id,
-                    started_at)
+        return _run(slices, found, out, as_of, deadline, mapping, partition_records, dask_address, run_id, started_at)
 
 
-def _run(slices, found, folders, out, as_of, deadline, mapping, partition_records, dask_address, run_id,
-         started_at) -> dict:
+def _run(slices, found, out, as_of, deadline, mapping, partition_records, dask_address, run_id, started_at) -> dict:
     log = get_run_logger()
     runner = Runner(dask_address)
     log.info("country: %d partitions of about %d records on %s", len(slices), partition_records, runner.name)
@@ -198,7 +195,7 @@ def _run(slices, found, folders, out, as_of, deadline, mapping, partition_record
                 run = stages(slices, core.Settings(as_of=as_of, deadline=deadline), box, runner, run_id,
                              PublishedLedger(out, as_of.isoformat()))
                 parts = runner(write_part, [(box, i, str(staging.path)) for i in range(len(slices))])
-                provs = sorted(set().union(*[datasets.provinces(staging.path, t) for t in (*TABLES, *LEDGER_TABLES)]))
+                provs = sorted(set().union(*(datasets.provinces(staging.path, t) for t in (*TABLES, *LEDGER_TABLES))))
                 per_province = dict(zip(provs, runner(province_files, [(str(staging.path), p) for p in provs])))
             finally:
                 box.remove()

@@ -182,7 +182,8 @@ def duplicate(ctx: RuleContext) -> pd.DataFrame:
     out = []
     for agency, frame, key in (("ps", ctx.ps, "household_no"), ("ha", ctx.ha, "archive_no")):
         v = frame.loc[frame["householder_id_valid"]]
-        repeated = v[REPEATED_ID].to_numpy(dtype=bool) if REPEATED_ID in v else v["householder_id"].duplicated(keep=False)
+        repeated = v[REPEATED_ID].to_numpy(dtype=bool) if REPEATED_ID in v \
+            else v["householder_id"].duplicated(keep=False)
         d = v.loc[repeated, [key, "householder_id"]]
         out.append(pd.DataFrame({key: d[key], "agency": agency, "field": "householder_id",
                                  f"{agency}_value": d["householder_id"]}))

@@ -133,14 +133,14 @@ def same_tables(live: Path, single: Path, work: Path) -> dict[str, bool]:
 
     from connectors.datasets import read_shares, share_files
     from connectors.publish import write_parquet
-    from flows.country_flow import order_table_any
+    from reconcile.spread_plan import order_table
 
     same = {}
     for name in TABLES:
         if not share_files(live, name):  # an empty table has no file by county
             same[name] = len(pd.read_parquet(single / f"{name}.parquet")) == 0
         elif (single / f"{name}.parquet").exists():
-            write_parquet(order_table_any(name, read_shares(share_files(live, name))), work / "national.parquet")
+            write_parquet(order_table(name, read_shares(share_files(live, name))), work / "national.parquet")
             same[name] = (work / "national.parquet").read_bytes() == (single / f"{name}.parquet").read_bytes()
     return same
 

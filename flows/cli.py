@@ -83,12 +83,17 @@ def _url(text: str) -> str:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def existing_folder(text: str) -> str:
+def existing_folder(text: str, missing: str = "输出文件夹不存在") -> str:
     """An argparse type: an existing output folder, made absolute (``anju ledger``, ``anju history``)."""
     p = Path(text).expanduser().resolve()
     if not p.is_dir():
-        raise argparse.ArgumentTypeError(f"{p}：输出文件夹不存在")
+        raise argparse.ArgumentTypeError(f"{p}：{missing}")
     return str(p)
+
+
+def input_folder(text: str) -> str:
+    """An argparse type: an existing folder of export files, made absolute (``anju country``)."""
+    return existing_folder(text, "输入文件夹不存在 / no such folder of export files")
 
 
 def _existing(text: str) -> str:

@@ -14,16 +14,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-def input_folder(text: str) -> str:
-    """An argparse type: an existing folder of export files, made absolute."""
-    p = Path(text).expanduser().resolve()
-    if not p.is_dir():
-        raise argparse.ArgumentTypeError(f"{p}：输入文件夹不存在 / no such folder of export files")
-    return str(p)
-
 
 def add_country_parser(subparsers) -> argparse.ArgumentParser:
-    from flows.cli import _date, _existing, _positive
+    from flows.cli import _date, _existing, _positive, input_folder
     from schemas import defaults
 
     c = subparsers.add_parser("country", help="a national run over folders of exports (a Parquet file per county "

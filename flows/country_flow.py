@@ -78,7 +78,7 @@ def write_part(box, i: int, folder: str) -> dict:
     ledger = led["ledger"].drop(columns=["changed_by_run"])  # as ledger.parquet: the run id is the store's
     for name, frame in [*tables.items(), ("ledger", ledger)]:
         if len(frame):
-            rows[name] = sum(datasets.write_share(Path(folder), name, order_table_any(name, frame), i).values())
+            rows[name] = sum(datasets.write_share(Path(folder), name, order_table(name, frame), i).values())
     q = canon["quarantine"]["source"].value_counts().to_dict() if "quarantine" in canon else {}
     used = {"ps_households": len(canon.get("ps", ())), "ps_members": len(canon.get("members", ())),
             "ha_archive": len(canon.get("ha", ()))}
@@ -89,12 +89,6 @@ def write_part(box, i: int, folder: str) -> dict:
             "discrepancies_by_rule": rules, "ledger_changes": led["changes"]["status"].value_counts().to_dict()}
 
 
-def order_table_any(name: str, frame: pd.DataFrame) -> pd.DataFrame:
-    if name in LEDGER_TABLES:
-        return frame.sort_values("discrepancy_id", kind="stable", ignore_index=True)
-    return order_table(name, frame)
-
-
 def province_files(folder: str, province: str) -> dict[str, int]:
     """One file per table for one province, rows in the single process's order."""
     target = Path(folder, "provinces", province)
@@ -103,8 +97,7 @@ def province_files(folder: str, province: str) -> dict[str, int]:
     for name in (*TABLES, *LEDGER_TABLES):
         files = datasets.share_files(Path(folder), name, province=province)
         if files:
-            keys = ["discrepancy_id"] if name in LEDGER_TABLES else TABLE_ORDER[name]
-            rows[name] = datasets.write_ordered(files, keys, target / f"{name}.parquet")
+            rows[name] = datasets.write_ordered(files, TABLE_ORDER[name], target / f"{name}.parquet")
     return rows
 
 

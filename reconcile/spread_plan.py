@@ -256,7 +256,7 @@ def unify_part(box, i, cfg: SpreadSettings):
 
 TABLE_ORDER = {"matches": ["household_no", "archive_no"], "discrepancies": DISC_ORDER, "unified": ["unified_id"],
                "quarantine": ["source", "row_number"], "other_groups": ["archive_no"], "records_ps": ["_row"],
-               "records_ha": ["_row"]}
+               "records_ha": ["_row"], "ledger": ["discrepancy_id"]}
 
 
 @dataclass
@@ -279,8 +279,8 @@ class SpreadRun:
     def ledger(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(the run's ledger, what it changed), as the single process orders them."""
         got = [self.box.kept("ledger", i) for i in range(self.parts)]
-        return tuple(pd.concat([g[k] for g in got], ignore_index=True).sort_values(
-            "discrepancy_id", kind="stable", ignore_index=True) for k in ("ledger", "changes"))
+        return tuple(order_table("ledger", pd.concat([g[k] for g in got], ignore_index=True))
+                     for k in ("ledger", "changes"))
 
 
 def order_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:

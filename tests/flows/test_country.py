@@ -41,9 +41,9 @@ def national(live: Path, name: str, path: Path) -> bytes:
     """A table of the whole run from its files by county, in the single process's order."""
     from connectors.datasets import read_shares, share_files
     from connectors.publish import write_parquet
-    from flows.country_flow import order_table_any
+    from reconcile.spread_plan import order_table
 
-    write_parquet(order_table_any(name, read_shares(share_files(live, name))), path)
+    write_parquet(order_table(name, read_shares(share_files(live, name))), path)
     return path.read_bytes()
 
 

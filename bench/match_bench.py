@@ -115,6 +115,9 @@ def main() -> None:
     if args.splink_python:
         import subprocess
 
+        # Anju's figures first: a Splink run at 1M takes long and may not finish.
+        print(json.dumps(report, ensure_ascii=False), file=sys.stderr, flush=True)
+
         from reconcile.names import pinyin_keys
 
         dump = out / "splink"
@@ -127,7 +130,7 @@ def main() -> None:
         canon.members[["household_no", "name", "id_no"]].to_parquet(dump / "members.parquet", index=False)
         del canon, result, disc
         done = subprocess.run([args.splink_python, str(ROOT / "bench" / "splink_baseline.py"), str(dump)],
-                              capture_output=True, text=True, check=True)
+                              stdout=subprocess.PIPE, text=True, check=True)
         pairs = pd.read_parquet(dump / "splink_pairs.parquet")
         report["splink"] = {**score(pairs, truth), "seconds": json.loads(done.stdout.strip().splitlines()[-1])["seconds"]}
         report["speedup_match_stage"] = round(report["splink"]["seconds"] / report["anju"]["seconds"], 1)

@@ -39,8 +39,10 @@ def read_live_tables(out: Path, as_of: str, names) -> dict[str, pd.DataFrame]:
 
 def keep_failed_gate(folder: Path, out: Path, as_of: str, run_id: str, summary: dict) -> Path:
     """Copy a failed gate's Data Docs and its summary to ``OUT/.failed/<as_of>/<run_id>/``
-    for whoever is on call; returns that folder."""
+    for whoever is on call (the summary alone when the gate wrote none); returns that folder."""
     kept = Path(out) / ".failed" / as_of / run_id
-    shutil.copytree(Path(folder) / "datadocs", kept / "datadocs")
+    if (Path(folder) / "datadocs").is_dir():
+        shutil.copytree(Path(folder) / "datadocs", kept / "datadocs")
+    kept.mkdir(parents=True, exist_ok=True)
     (kept / "gate.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
     return kept

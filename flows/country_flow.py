@@ -13,7 +13,8 @@ province and county (``TABLE/province=PP/county=CCCCCC/part-NNNNN.parquet``), on
 per table and province (``provinces/PP/TABLE.parquet``, what an analyst opens for one
 province), the ledger the same way, and ``run.json``. The ledger of a county follows it
 from run to run through the ledger the last published run of an earlier date left.
-Not in a country run yet: the SQL store, the gate, the reports and workbooks, the alerts,
+Before anything is swapped in, the publishing gate runs per partition and across
+partitions (``flows.country_gate``). Not in a country run yet: the SQL store, the reports and workbooks, the alerts,
 the volume guard, and the people's columns of the 台账 (verdicts, REVIEW_MATCH answers);
 the ledger it follows is its own published one, not the store's that ``anju reconcile``
 keeps (see README, "A national run, every stage partitioned").
@@ -34,6 +35,7 @@ from prefect.cache_policies import NO_CACHE
 
 import reconcile as core
 from connectors import datasets
+from flows import country_gate
 from connectors.errors import ClusterError
 from connectors.mailbox import FileBox
 from connectors.publish import Staging, prepare_out
@@ -188,6 +190,8 @@ def _run(slices, found, out, as_of, deadline, mapping, partition_records, dask_a
                 run = stages(slices, core.Settings(as_of=as_of, deadline=deadline), box, runner, run_id,
                              PublishedLedger(out, as_of.isoformat()))
                 parts = runner(write_part, [(box, i, str(staging.path)) for i in range(len(slices))])
+                gated = country_gate.gate(runner, box, len(slices), max(1, len(slices)), accounting(found, parts),
+                                          staging.path, Path(out), run_id, as_of, deadline)
                 provs = sorted(set().union(*(datasets.provinces(staging.path, t) for t in (*TABLES, *LEDGER_TABLES))))
                 per_province = dict(zip(provs, runner(province_files, [(str(staging.path), p) for p in provs])))
             finally:
@@ -195,6 +199,7 @@ def _run(slices, found, out, as_of, deadline, mapping, partition_records, dask_a
             record = run_record(run_id, as_of, started_at, found, parts, per_province, run.model, runner,
                                 {"partitions": len(slices), "partition_records": partition_records,
                                  "task_runner": runner.name, "deadline": deadline.isoformat(), "mapping": mapping})
+            record["gate"] = gated
             staging.write_json("run.json", record)
             live = staging.commit()
     finally:
@@ -203,22 +208,38 @@ def _run(slices, found, out, as_of, deadline, mapping, partition_records, dask_a
     return {**record, "published": str(live)}
 
 
-def run_record(run_id, as_of, started_at, found, parts, per_province, model, runner, parameters) -> dict:
-    def total(key):
-        out: dict[str, int] = {}
-        for p in parts:
-            for k, v in p[key].items():
-                out[k] = out.get(k, 0) + int(v)
-        return dict(sorted(out.items()))
+def _total(parts: list[dict], key: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for p in parts:
+        for k, v in p[key].items():
+            out[k] = out.get(k, 0) + int(v)
+    return dict(sorted(out.items()))
 
-    read, used, quarantined = total("read"), total("used"), total("quarantined")
+
+def run_inputs(found: dict, parts: list[dict]) -> dict[str, dict]:
+    """Per source: its files, and the rows read, used and quarantined over every partition."""
+    read, used, quarantined = _total(parts, "read"), _total(parts, "used"), _total(parts, "quarantined")
     inputs = {name: {**info, "rows_used": used.get(name, 0), "rows_quarantined": quarantined.get(name, 0)}
               for name, info in found.items()}
-    for name, info in inputs.items():  # every row read is used or quarantined, partitions or not
+    for name, info in inputs.items():
         info["rows_read"] = int(read.get(name, info["rows_read"]))
+    return inputs
+
+
+def accounting(found: dict, parts: list[dict]) -> pd.DataFrame:
+    """The gate's accounting of the whole run (a country run reads every row of its folders)."""
+    return pd.DataFrame([{"source": name, "rows_read": i["rows_read"], "rows_used": i["rows_used"],
+                          "rows_quarantined": i["rows_quarantined"], "rows_out_of_scope": 0}
+                         for name, i in run_inputs(found, parts).items()])
+
+
+def run_record(run_id, as_of, started_at, found, parts, per_province, model, runner, parameters) -> dict:
+    def total(key):
+        return _total(parts, key)
+
     return {"run_id": run_id, "as_of": as_of.isoformat(), "scope": "all", "started_at": started_at,
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "parameters": parameters,
-            "inputs": inputs, "tables": total("rows"), "provinces": per_province,
+            "inputs": run_inputs(found, parts), "tables": total("rows"), "provinces": per_province,
             "matches_by_method": total("matches_by_method"), "discrepancies_by_rule": total("discrepancies_by_rule"),
             "ledger_changes": total("ledger_changes"),
             "match_model": model.as_dict(core.LEVELS) if model is not None else None, "seconds": runner.seconds}

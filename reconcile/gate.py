@@ -12,6 +12,7 @@ import pandas as pd
 
 from reconcile.frames import isin
 from reconcile.masking import mask_full_ids_in
+from reconcile.spread import Outbox, buckets, gather, send
 
 
 def _fate(keys: pd.Series, outcomes: list[tuple[str, pd.Series]]) -> pd.Series:
@@ -39,6 +40,50 @@ def _record_index(frame: pd.DataFrame, keys: list[str], source: pd.DataFrame | N
     return frame.set_axis(pd.Index(record.str.strip(), name="record"))
 
 
+def accounting_frame(accounting: pd.DataFrame, named: bool = True) -> pd.DataFrame:
+    """The ``accounting`` frame: one row per source, rows read beside rows accounted for.
+
+    >>> acc = pd.DataFrame({"source": ["ha_archive"], "rows_read": [10], "rows_used": [8],
+    ...                     "rows_quarantined": [1], "rows_out_of_scope": [1]})
+    >>> accounting_frame(acc)[["rows_read", "rows_accounted"]].to_dict("records")
+    [{'rows_read': 10, 'rows_accounted': 10}]
+    """
+    acc = accounting.assign(rows_accounted=accounting["rows_used"] + accounting["rows_quarantined"]
+                            + accounting["rows_out_of_scope"])
+    return _record_index(acc, ["source"], named=named)
+
+
+def gate_key_probe(frames: dict[str, pd.DataFrame], keys: list[tuple[str, str]], n: int) -> Outbox:
+    """A partition's values of the keys the suites want unique (``schemas.gate.unique_keys``),
+    each to the bucket of its hash: a key repeated in two partitions meets itself there.
+    Missing values are left out, as the uniqueness expectation leaves them."""
+    out: Outbox = {}
+    for frame, column in keys:
+        if frame in frames and column in frames[frame]:
+            values = frames[frame][column].dropna().astype("string").reset_index(drop=True)
+            send(out, f"{frame}.{column}", pd.DataFrame({"key": values}), buckets(values, n))
+    return out
+
+
+def repeated_across(inbox: list[dict[str, pd.DataFrame]]) -> list[dict]:
+    """The keys of one bucket that more than one row holds, whichever partitions sent them:
+    per key, how many values repeat and a few of them (any ID in them masked).
+
+    >>> one = {"matches.archive_no": pd.DataFrame({"key": ["A1", "A2"]})}
+    >>> two = {"matches.archive_no": pd.DataFrame({"key": ["A2"]})}
+    >>> repeated_across([one, two])
+    [{'key': 'matches.archive_no', 'values': 1, 'rows': 2, 'examples': ['A2']}]
+    """
+    found = []
+    for name in sorted({n for m in inbox for n in m}):
+        keys = gather(inbox, name, order=None)["key"]
+        rep = keys[keys.duplicated(keep=False)]
+        if len(rep):
+            examples = sorted(mask_full_ids_in(pd.Series(rep.unique())).tolist())[:5]
+            found.append({"key": name, "values": int(rep.nunique()), "rows": len(rep), "examples": examples})
+    return found
+
+
 def gate_frames(tables: dict[str, pd.DataFrame], analyst_view: pd.DataFrame,
                 accounting: pd.DataFrame, named: bool = True) -> dict[str, pd.DataFrame]:
     """The frames the suites run over, each indexed by the record its rows are about.
@@ -63,8 +108,6 @@ def gate_frames(tables: dict[str, pd.DataFrame], analyst_view: pd.DataFrame,
     ha_fate = pd.DataFrame({"archive_no": ha["archive_no"], "fate": _fate(ha["archive_no"], [
         ("matched", m["archive_no"]), ("ps_missing", rule_keys("PS_MISSING", "archive_no")),
         ("other_group", tables["other_groups"]["archive_no"])])})
-    acc = accounting.assign(rows_accounted=accounting["rows_used"] + accounting["rows_quarantined"]
-                            + accounting["rows_out_of_scope"])
     text = [c for c in ("message", "message_en", "action", "action_en") if c in d.columns]
     discrepancy = ["discrepancy_id", "household_no", "archive_no"]
 
@@ -79,7 +122,7 @@ def gate_frames(tables: dict[str, pd.DataFrame], analyst_view: pd.DataFrame,
         "records_ps": index(ps[["household_no"]], ["household_no"]),
         "records_ha": index(ha[["archive_no"]], ["archive_no"]),
         "ps_fate": index(ps_fate, ["household_no"]), "ha_fate": index(ha_fate, ["archive_no"]),
-        "accounting": index(acc, ["source"]), "progress": index(tables["progress"], ["level", "code"]),
+        "accounting": accounting_frame(accounting, named), "progress": index(tables["progress"], ["level", "code"]),
         "analyst_view": index(analyst_view, discrepancy, d),
         "analyst_text": index(d[text].astype("string"), discrepancy, d),
     }

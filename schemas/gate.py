@@ -73,6 +73,17 @@ def load_suites(group: str = "suites") -> list[SuiteSpec]:
     return [SuiteSpec(name, tuple(entries)) for name, entries in _declared()[group].items()]
 
 
+def unique_keys(group: str = "suites") -> list[tuple[str, str]]:
+    """``(frame, column)`` of every uniqueness a group's suites declare: a run cut into
+    partitions checks these across partitions as well (``flows/country_gate.py``).
+
+    >>> unique_keys()[:2]
+    [('matches', 'archive_no'), ('discrepancies', 'discrepancy_id')]
+    """
+    return [(s.name, e["column"]) for s in load_suites(group) for e in s.entries
+            if e["expect"] == "expect_column_values_to_be_unique"]
+
+
 def _text_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns
             if pd.api.types.is_string_dtype(frame[c]) or pd.api.types.is_object_dtype(frame[c])]

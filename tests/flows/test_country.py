@@ -81,6 +81,7 @@ def test_partitions_on_threads_or_dask_workers_publish_the_single_process_tables
     for name, i in record["inputs"].items():
         assert i["rows_read"] == i["rows_used"] + i["rows_quarantined"], name
     assert record["inputs"]["ps_households"]["rows_quarantined"] == 1
+    assert record["gate"]["failed"] == [] and record["gate"]["evaluated"] > 20  # per partition and across
     assert not list((tmp_path / ".runs").rglob("*.exchange"))
 
 
@@ -118,3 +119,26 @@ def test_a_failed_run_leaves_the_last_outputs_and_no_exchange(harness, counties,
         run_country(counties, tmp_path)
     assert (tmp_path / AS_OF.isoformat()).resolve() == before
     assert not list((tmp_path / ".runs").rglob("*.exchange")) and not list((tmp_path / ".runs").rglob("*.partial"))
+
+
+def test_a_run_the_gate_stops_publishes_nothing(harness, counties, tmp_path, monkeypatch):
+    import reconcile.spread_plan as plan
+    from schemas.published import PublishGateError
+
+    run_country(counties, tmp_path)
+    before = (tmp_path / AS_OF.isoformat()).resolve()
+    real = plan.published_tables
+
+    def scores_out_of_range(*a, **k):  # a core that went wrong: the gate must catch it
+        tables = real(*a, **k)
+        tables["matches"] = tables["matches"].assign(score=2.0)
+        return tables
+
+    monkeypatch.setattr(plan, "published_tables", scores_out_of_range)
+    with pytest.raises(PublishGateError, match="expect_column_values_to_be_between"):
+        run_country(counties, tmp_path)
+    assert (tmp_path / AS_OF.isoformat()).resolve() == before
+    failed = next((tmp_path / ".failed" / AS_OF.isoformat()).iterdir())
+    assert json.loads((failed / "gate.json").read_text("utf-8"))["failed_partitions"]
+    assert list(failed.glob("datadocs/part-*/index.html"))
+    assert not list((tmp_path / ".runs").rglob("*.exchange"))

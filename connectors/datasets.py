@@ -92,24 +92,50 @@ def read_dataset(folder: Path, spec) -> SourceFrame:
 
 @dataclass(frozen=True)
 class PartitionSlice:
-    """One partition's files of every source: called on a worker, it reads them (the
-    loader ``reconcile.spread_plan`` expects)."""
+    """One partition's files of every folder source and range of every database source:
+    called on a worker, it reads them (the loader ``reconcile.spread_plan`` expects)."""
     files: tuple[tuple[str, tuple[FilePiece, ...]], ...]   # (source, its pieces)
     mapping: str | None = None
+    ranges: tuple[tuple[str, str, object], ...] = ()      # (source, location, connectors.sql_ranges.KeyRange)
+    absent: tuple[str, ...] = ()                           # sources none of whose rows are here
 
     def __call__(self) -> tuple[dict[str, pd.DataFrame], dict]:
         from schemas.config import load_source_specs
 
         specs = load_source_specs(self.mapping)
-        return {source: read_pieces(list(found), specs[source], source).frame
-                for source, found in self.files}, {}
+        raw = {source: read_pieces(list(found), specs[source], source).frame for source, found in self.files}
+        for source in self.absent:  # a source with no rows in this partition: none of its rows
+            raw[source] = read_pieces([], specs[source], source).frame
+        if self.ranges:
+            from connectors.sql import read_db
+
+            raw.update({source: read_db(location, specs[source], part=part).frame
+                        for source, location, part in self.ranges})
+        return raw, {}
 
 
-def plan_partitions(folders: dict[str, Path], partition_records: int,
+def plan_partitions(sources: dict[str, Path | str], partition_records: int,
                     mapping: str | None = None) -> tuple[list[PartitionSlice], dict]:
-    """The sources' folders cut into partitions of whole units (a unit: one relative path
-    in every folder), each about ``partition_records`` rows of households and archive
-    records; and what was found (files, rows and digest per source, for run.json)."""
+    """The sources cut into partitions of about ``partition_records`` rows of households
+    and archive records: a folder into whole units (a unit: one relative path in every
+    folder), a database table into ranges of its key (``connectors.sql_ranges``); and what
+    was found (files or ranges, rows and digest per source, for run.json). Partition ``i``
+    reads the ``i``-th group of units and the ``i``-th range of each table."""
+    from connectors.sql import is_db_location
+
+    tables = {name: str(loc) for name, loc in sources.items() if is_db_location(str(loc))}
+    folders = {name: Path(loc) for name, loc in sources.items() if name not in tables}
+    ranges, found_db = {}, {}
+    if tables:
+        from connectors.sql_ranges import plan_ranges
+        from schemas.config import load_source_specs
+
+        specs = load_source_specs(mapping)
+        for name, location in tables.items():
+            ranges[name], found_db[name] = plan_ranges(location, specs[name], partition_records)
+            if name != "ps_members" and not found_db[name]["rows_read"]:
+                raise SourceError(found_db[name]["location"], "no data rows in the table",
+                                  expected=f"rows of {name}")
     by_source = {name: pieces(Path(folder)) for name, folder in folders.items()}
     for name, found in by_source.items():
         if name != "ps_members" and not sum(p.rows for p in found):
@@ -128,12 +154,18 @@ def plan_partitions(folders: dict[str, Path], partition_records: int,
             size = 0
         groups[-1].append(unit)
         size += n
-    slices = [PartitionSlice(tuple((name, tuple(units[u][name] for u in group if name in units[u]))
-                                   for name in sorted(folders)), mapping) for group in groups]
+    n = max([len(groups), *map(len, ranges.values())])
+    slices = [PartitionSlice(tuple((name, tuple(units[u][name] for u in groups[i] if name in units[u]))
+                                   for name in sorted(folders)) if i < len(groups) else (), mapping,
+                             tuple((name, tables[name], ranges[name][i]) for name in sorted(tables)
+                                   if i < len(ranges[name])),
+                             tuple(sorted([*(folders if i >= len(groups) else ()),
+                                           *(t for t in tables if i >= len(ranges[t]))])))
+              for i in range(n)]
     found = {name: {"location": str(Path(folders[name]).resolve()), "format": "parquet dataset",
                     "files": len(p), "rows_read": sum(x.rows for x in p),
                     "sha256": folder_digest(p, Path(folders[name]))} for name, p in by_source.items()}
-    return slices, found
+    return slices, {name: {**found, **found_db}[name] for name in sources}
 
 
 # --- published tables as datasets: TABLE/province=PP/county=CCCCCC/part-NNNNN.parquet ----------------

@@ -313,8 +313,33 @@ def _text(col: pd.Series) -> pd.Series:
     return col.astype("string").fillna("")
 
 
-def read_db(location: str, spec: SourceSpec, attempts: int = 3, backoff: float = 1.0):
+def table_order(conn: sa.Connection, src: DbSource, spec: SourceSpec) -> tuple[sa.Table, list[sa.Column]]:
+    """The source's table as the server describes it, and the order its rows are read in:
+    by the column that holds the key, or by every column the spec knows."""
+    try:
+        table = sa.Table(src.table, sa.MetaData(), schema=src.schema, autoload_with=conn)
+    except sa.exc.NoSuchTableError:
+        raise SourceError(src.display, "the table does not exist",
+                          expected="an existing table (schema.table)") from None
+    names = [c.name for c in table.columns]
+    header = map_headers(names, spec, src.display)
+    order = [table.c[names[p]] for p, canon in header.mapping.items() if canon == spec.key] or \
+        [table.c[names[p]] for p in sorted(header.mapping)]
+    return table, order
+
+
+def source_digest(src: DbSource, names: list[str], rows: int) -> str:
+    return hashlib.sha256(f"{src.display}|{','.join(names)}|{rows}".encode()).hexdigest()
+
+
+def read_db(location: str, spec: SourceSpec, attempts: int = 3, backoff: float = 1.0, part=None):
+    """A table or a checked query, read-only, as text cells. ``part``: one range of the
+    first ordering column (``connectors.sql_ranges.KeyRange``) of a table, its rows
+    numbered as a whole read numbers them."""
     src = parse_location(location)
+    if part is not None and src.query:
+        raise SourceError(src.display, "a query cannot be read a range at a time",
+                          expected="a table or a view (URL#schema.view)")
     # the query is checked before any connection is made: a refused query is not retried
     sql = checked_query(src.query, make_url(src.url).get_backend_name(), src.display) if src.query else None
     engine = read_only_engine(src.url, src.display)
@@ -325,16 +350,10 @@ def read_db(location: str, spec: SourceSpec, attempts: int = 3, backoff: float =
                 if sql is not None:
                     stmt = None
                 else:
-                    try:
-                        table = sa.Table(src.table, sa.MetaData(), schema=src.schema, autoload_with=conn)
-                    except sa.exc.NoSuchTableError:
-                        raise SourceError(src.display, "the table does not exist",
-                                          expected="an existing table (schema.table)") from None
-                    names = [c.name for c in table.columns]
-                    header = map_headers(names, spec, src.display)
-                    order = [table.c[names[p]] for p, canon in header.mapping.items() if canon == spec.key] or \
-                        [table.c[names[p]] for p in sorted(header.mapping)]
+                    table, order = table_order(conn, src, spec)
                     stmt = sa.select(table).order_by(*order)
+                    if part is not None:
+                        stmt = stmt.where(part.condition(order[0]))
                 chunks = []
                 streamed = conn.execution_options(stream_results=True, max_row_buffer=CHUNK_ROWS)
                 # the checked text as it is: no bind parameters, so no ':name' or '%' is read as one
@@ -354,8 +373,8 @@ def read_db(location: str, spec: SourceSpec, attempts: int = 3, backoff: float =
     header = map_headers(names, spec, src.display)
     cells = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=names, dtype="string")
     cells.columns = range(len(names))
-    frame, skipped = assemble(cells, header, 1, spec, src.display)
-    digest = hashlib.sha256(f"{src.display}|{','.join(names)}|{len(cells)}".encode()).hexdigest()
+    frame, skipped = assemble(cells, header, 1 + (part.offset if part is not None else 0), spec, src.display)
+    digest = source_digest(src, names, len(cells))
     return SourceFrame(frame, {"format": "sql", "skipped_rows": skipped, "rejected_rows": [],
                                "unknown_columns": header.unknown, "location_display": src.display,
                                "sha256": digest})

@@ -92,8 +92,11 @@ def existing_folder(text: str, missing: str = "输出文件夹不存在") -> str
 
 
 def input_folder(text: str) -> str:
-    """An argparse type: an existing folder of export files, made absolute (``anju country``)."""
-    return existing_folder(text, "输入文件夹不存在 / no such folder of export files")
+    """An argparse type: an existing folder of export files, made absolute, or a database
+    table as is (``anju country``)."""
+    from connectors.sql import is_db_location
+
+    return text if is_db_location(text) else existing_folder(text, "输入文件夹不存在 / no such folder of export files")
 
 
 def _existing(text: str) -> str:

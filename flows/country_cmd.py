@@ -4,8 +4,10 @@
                  [--partition-records 200000] [--dask-address tcp://HOST:8786|local]
 
 Each folder holds Parquet files, one per county or province (``anju generate --format
-counties`` writes such folders). Without ``--dask-address`` the partitions run on a
-thread pool in this process; with it, on the workers of that Dask cluster (``local``: two
+counties`` writes such folders); a source may also be a database table or view
+(``URL#schema.table``), read in ranges of its key on the workers
+(``connectors.sql_ranges``). Without ``--dask-address`` the partitions run on a thread
+pool in this process; with it, on the workers of that Dask cluster (``local``: two
 process workers started here), which need Anju installed, and the input folders,
 ``--mapping`` and ``OUT`` on a disk they share, at the same paths.
 """
@@ -21,9 +23,9 @@ def add_country_parser(subparsers) -> argparse.ArgumentParser:
 
     c = subparsers.add_parser("country", help="a national run over folders of exports (a Parquet file per county "
                                                "or province), every stage partitioned, on threads or a Dask cluster")
-    c.add_argument("--ps-households", required=True, type=input_folder, help="folder of PS household files")
-    c.add_argument("--ps-members", type=input_folder, help="folder of PS member files (optional)")
-    c.add_argument("--ha-archive", required=True, type=input_folder, help="folder of HA archive files")
+    c.add_argument("--ps-households", required=True, type=input_folder, help="folder of PS household files, or a table (URL#table)")
+    c.add_argument("--ps-members", type=input_folder, help="folder of PS member files, or a table (optional)")
+    c.add_argument("--ha-archive", required=True, type=input_folder, help="folder of HA archive files, or a table (URL#table)")
     c.add_argument("--as-of", required=True, type=_date, help="reconciliation date, YYYY-MM-DD")
     c.add_argument("--out", required=True, type=_existing, help="output folder; the run is published in OUT/AS_OF")
     c.add_argument("--deadline", type=_date, default=defaults.DEADLINE,
@@ -54,8 +56,9 @@ def summary(run: dict) -> str:
     lines = [f"Anju country as of {run['as_of']} (run {run['run_id']}, {run['parameters']['partitions']} partitions "
              f"on {run['parameters']['task_runner']})"]
     for name, i in run["inputs"].items():
+        parts = f"{i['files']} files" if "files" in i else f"{i['ranges']} ranges of a table"
         lines.append(f"  read {name:<14} {i['rows_read']:>10,} rows  {i['rows_used']:>10,} used  "
-                     f"{i['rows_quarantined']:>8,} quarantined   {i['files']} files")
+                     f"{i['rows_quarantined']:>8,} quarantined   {parts}")
     lines.append("  matches: " + ", ".join(f"{k} {v:,}" for k, v in run["matches_by_method"].items()))
     lines.append(f"  discrepancies: {sum(run['discrepancies_by_rule'].values()):,}; provinces: "
                  + ", ".join(run["provinces"]))

@@ -168,10 +168,10 @@ def country(ps_households: str, ha_archive: str, out: str, as_of: date, ps_membe
     """Reconcile the country's folders of exports as of a date, partition by partition."""
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     prepare_out(Path(out))
-    folders = {"ps_households": ps_households, "ha_archive": ha_archive}
+    sources = {"ps_households": ps_households, "ha_archive": ha_archive}
     if ps_members:
-        folders["ps_members"] = ps_members
-    slices, found = datasets.plan_partitions({k: Path(v) for k, v in folders.items()}, partition_records, mapping)
+        sources["ps_members"] = ps_members
+    slices, found = datasets.plan_partitions(sources, partition_records, mapping)
     run_id = f"{as_of:%Y%m%d}-{uuid4().hex[:12]}"
     # the locks `anju reconcile` takes on this OUT: no two runs of a date, no ledger import, under this one
     lock = Store(default_url(Path(out)))

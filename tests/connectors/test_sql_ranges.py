@@ -1,0 +1,69 @@
+"""A table read a range at a time (a country run's partitions): the ranges together are
+the whole read, row for row and row number for row number, rows without a key included,
+on SQLite, PostgreSQL and MariaDB (issue 21)."""
+from __future__ import annotations
+
+import uuid
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from connectors import SourceError, read_source
+from connectors.sql import read_db
+from connectors.sql_ranges import KeyRange, plan_ranges
+from tests.connectors.test_files import HEADERS, ROWS
+from tests.connectors.test_sql import db  # noqa: F401  (a fixture: sqlite, postgres, mariadb)
+
+
+def table_of(keys: list[str | None]) -> pd.DataFrame:
+    rows = [[k, *ROWS[i % 2][1:]] for i, k in enumerate(keys)]
+    return pd.DataFrame(rows, columns=HEADERS)
+
+
+def ranged(location: str, spec, partition_records: int) -> tuple[pd.DataFrame, list[KeyRange], dict]:
+    ranges, found = plan_ranges(location, spec, partition_records)
+    parts = [read_db(location, spec, part=r).frame for r in ranges]
+    return pd.concat(parts, ignore_index=True), ranges, found
+
+
+def test_ranges_of_a_table_are_its_whole_read(db, specs):
+    url, engine, created = db
+    name = f"ha_{uuid.uuid4().hex[:8]}"
+    keys = [f"DA{i:04d}" for i in range(0, 400, 3)] + [None, None] + [f"DB{i}" for i in range(40)]
+    table_of(keys).to_sql(name, engine, index=False)
+    created.append(name)
+    location = f"{url}#{name}"
+    whole = read_source(location, specs["ha_archive"])
+    got, ranges, found = ranged(location, specs["ha_archive"], 25)
+    assert len(ranges) == 7 and sum(r.nulls for r in ranges) == 1  # 174 keys in ranges of about 25
+    pd.testing.assert_frame_equal(got, whole.frame)
+    assert found["rows_read"] == whole.meta["rows_read"] == len(keys)
+    assert found["sha256"] == whole.meta["sha256"]
+
+
+def test_a_query_source_is_refused_for_a_national_run(db, specs):
+    url, _, _ = db
+    with pytest.raises(SourceError, match="a query cannot be read a partition at a time"):
+        plan_ranges(f"{url}#query=SELECT 1 AS x", specs["ha_archive"], 10)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(keys=st.lists(st.one_of(st.none(), st.text(alphabet="AB0１户 ", min_size=0, max_size=4)),
+                     min_size=1, max_size=60, unique=True),
+       partition_records=st.integers(1, 70))
+def test_any_keys_any_cut_read_as_the_whole(tmp_path_factory, specs, keys, partition_records):
+    """Keys of any text (empty, blank, full-width, unique but for one missing one), any
+    number of rows per range: the ranges read back the whole table in order."""
+    path = tmp_path_factory.mktemp("ranges") / "t.sqlite"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    table_of(keys).to_sql("t", engine, index=False)
+    engine.dispose()
+    location = f"sqlite:///{path}#t"
+    ranges, found = plan_ranges(location, specs["ha_archive"], partition_records)
+    parts = [read_db(location, specs["ha_archive"], part=r).frame for r in ranges]
+    whole = read_db(location, specs["ha_archive"]).frame
+    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole)
+    assert found["rows_read"] == len(keys)

@@ -193,7 +193,8 @@ def share_files(folder: Path, name: str, province: str | None = None, counties: 
     """The files of a published table (one province's, or some counties'), in path order."""
     base = Path(folder, name)
     if counties is not None:
-        found = [f for c in sorted(counties) for f in base.glob(f"province={c[:2]}/county={c}/*.parquet")]
+        found = [f for c in sorted(counties)
+                 for f in base.glob(f"province={c[:2] if c != NO_COUNTY else NO_COUNTY}/county={c}/*.parquet")]
     else:
         found = list(base.glob(f"province={province or '*'}/county=*/*.parquet"))
     return sorted(found)

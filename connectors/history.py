@@ -288,7 +288,7 @@ def in_table_order(name: str, frame: pd.DataFrame, extra: list[str] | None = Non
     return frame.sort_values(by, na_position="first", kind="stable").reset_index(drop=True)
 
 
-def _covers(t, d, strict: bool = False):
+def covers(t, d, strict: bool = False):
     """The versions valid as of ``d`` (``strict``: as of the latest snapshot before ``d``)."""
     if strict:
         return sa.and_(t.c.valid_from < d, sa.or_(t.c.valid_to.is_(None), t.c.valid_to >= d))
@@ -357,7 +357,7 @@ class History:
         if columns is not None:
             kinds = {c: k for c, k in kinds.items() if c in columns}
         return sa.select(*self._resolved(t, name, kinds, as_of, strict), t.c.occurrence).where(
-            _covers(t, as_of, strict), *([t.c.county_code.in_(list(counties))] if counties is not None else []))
+            covers(t, as_of, strict), *([t.c.county_code.in_(list(counties))] if counties is not None else []))
 
     @staticmethod
     def _resolved(t, name, kinds, as_of, strict=False):
@@ -423,7 +423,7 @@ class History:
             same_rows = [v.c[c] for c in key] + [v.c.row_hash] + ([v.c.last_seen] if name in SEEN_LEDGERS else [])
             rank = sa.func.row_number().over(partition_by=same_rows, order_by=v.c.occurrence)
             return sa.select(*self._resolved(v, name, kinds, d), v.c.occurrence, v.c.row_hash,
-                             rank.label("_rank")).where(_covers(v, d)).subquery(alias)
+                             rank.label("_rank")).where(covers(v, d)).subquery(alias)
 
         sides = []
         for here_d, there_d in ((d1, d2), (d2, d1)):
@@ -453,9 +453,14 @@ class History:
                              f"it has {', '.join(map(str, frame.columns)) or 'none'}")
 
     def write_snapshot(self, conn, name: str, as_of: str, run_id: str, frame: pd.DataFrame,
-                       counties: list[str] | None) -> None:
+                       counties: list[str] | None, share: list[str | None] | None = None) -> None:
         """Store ``frame`` as the snapshot of ``name`` as of ``as_of`` (with ``counties``:
-        those counties' rows, the others carried over), writing only what changed."""
+        those counties' rows, the others carried over), writing only what changed.
+
+        ``share``: ``frame`` is exactly the rows of these counties (None: the rows of no
+        county) in a snapshot written a share at a time (a national run): it is compared
+        with what the store holds of those counties only, and nothing else is read. A row
+        that moved county ends in its old county's share and starts in its new one's."""
         t, kinds = self._history(name)
         if counties is not None:  # rows outside the scope as the store holds them as of the date
             state = self._frame(conn, name, self._state_select(name, as_of))
@@ -465,10 +470,14 @@ class History:
         new["run_id"] = run_id
         nxt = conn.execute(sa.select(sa.func.min(SNAPSHOTS.c.as_of)).where(
             SNAPSHOTS.c.table_name == name, SNAPSHOTS.c.as_of > as_of)).scalar()
-        near = [_covers(t, as_of), t.c.valid_to == as_of] + ([t.c.valid_from == nxt] if nxt else [])
+        near = [sa.or_(covers(t, as_of), t.c.valid_to == as_of, *([t.c.valid_from == nxt] if nxt else []))]
+        if share is not None:
+            codes = [c for c in share if c is not None]
+            near.append(sa.or_(*([t.c.county_code.in_(codes)] if codes else []),
+                               *([t.c.county_code.is_(None)] if None in share else [])))
         narrow = [t.c.row_key, t.c.valid_from, t.c.valid_to, t.c.row_hash] + ([t.c.last_seen] if name in SEEN_LEDGERS else [])
         # text columns only, so the driver's own tuples serve: no SQLAlchemy Row per stored row
-        found = conn.execute(sa.select(*narrow).where(sa.or_(*near)))
+        found = conn.execute(sa.select(*narrow).where(*near))
         old = pd.DataFrame.from_records(found.cursor.fetchall() if found.cursor is not None else [],
                                         columns=[c.name for c in narrow], coerce_float=False)
         old["row_hash"] = token(name, old)
@@ -505,7 +514,7 @@ class History:
         if len(tail):  # a later snapshot still holds the old version: it resumes there
             keys = tail["row_key"].tolist()
             for start in range(0, len(keys), 500):
-                got = conn.execute(sa.select(t).where(_covers(t, as_of), t.c.row_key.in_(keys[start:start + 500])))
+                got = conn.execute(sa.select(t).where(covers(t, as_of), t.c.row_key.in_(keys[start:start + 500])))
                 piece = pd.DataFrame(got.fetchall(), columns=list(got.keys()))
                 piece["valid_from"] = nxt
                 rows.append(piece)
@@ -517,7 +526,7 @@ class History:
                          .values(valid_to=as_of),
                          [{"k": k, "f": f} for k, f in zip(shorten["row_key"], shorten["valid_from"])])
         columns = [c.name for c in t.columns]
-        with _indexes_rebuilt(conn, t.name, old.empty and sum(map(len, rows)) >= BULK_ROWS):
+        with _indexes_rebuilt(conn, t.name, share is None and old.empty and sum(map(len, rows)) >= BULK_ROWS):
             for part in rows:
                 if len(part):
                     self._insert(conn, t, part.reindex(columns=columns))

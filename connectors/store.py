@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from connectors.history import LEDGER, STORED, History, table_name
+from connectors.history import LEDGER, STORED, History, covers, table_name
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 PUBLISHED = STORED  # the run's tables ``save_run`` keeps (the flow stores those of its tables)
@@ -200,6 +200,44 @@ class Store(History):
                 self.write_snapshot(conn, name, as_of, run_id, frame, counties)
             if before_commit is not None:
                 before_commit()
+
+    @property
+    def shown_url(self) -> str:
+        """The URL fit for logs and run.json: the password never leaves the process."""
+        return _hidden(self.url)
+
+    @_explained
+    def save_shares(self, record: dict, names: list[str], shares) -> None:
+        """A national run's tables and ledger loaded a share at a time, in one transaction.
+
+        ``shares`` yields ``(counties, {name: frame})``: every row of those counties (None:
+        the rows of no county) of each table of ``names`` (the ledger as ``ledger``), the
+        shares together the whole run. Each share is compared with what the store holds of
+        its counties and written in bulk, so no more than a share is in memory; the run is
+        stored whole or not at all, as ``save_run`` stores it.
+        """
+        self.migrate()
+        for name in names:  # reflected before the transaction: SQLite would lock itself out
+            self._history(name)
+        as_of, run_id = record["as_of"], record["run_id"]
+        seen: set[str | None] = set()
+        with self.engine.begin() as conn:
+            conn.execute(RUNS.insert().values(**record))
+            for counties, tables in shares:
+                seen.update(counties)
+                for name in names:
+                    frame, stored = tables[name], table_name(name)
+                    if not len(frame):  # no row of these counties: the table's columns, no row
+                        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in self._history(stored)[1]})
+                    self.check_columns(stored, frame)
+                    self.write_snapshot(conn, stored, as_of, run_id, frame, None, share=counties)
+            for name in map(table_name, names):  # a county the store holds as of the date, and this run not: gone
+                t, kinds = self._history(name)
+                held = {c for (c,) in conn.execute(sa.select(t.c.county_code).where(covers(t, as_of)).distinct())}
+                if held - seen:
+                    none = pd.DataFrame({c: pd.Series(dtype=object) for c in kinds})
+                    self.write_snapshot(conn, name, as_of, run_id, none, None,
+                                        share=sorted(held - seen, key=lambda c: (c is None, c or "")))
 
     @_explained
     def mark_published(self, run_id: str) -> None:

@@ -23,9 +23,11 @@ def add_country_parser(subparsers) -> argparse.ArgumentParser:
 
     c = subparsers.add_parser("country", help="a national run over folders of exports (a Parquet file per county "
                                                "or province), every stage partitioned, on threads or a Dask cluster")
-    c.add_argument("--ps-households", required=True, type=input_folder, help="folder of PS household files, or a table (URL#table)")
+    c.add_argument("--ps-households", required=True, type=input_folder,
+                   help="folder of PS household files, or a table (URL#table)")
     c.add_argument("--ps-members", type=input_folder, help="folder of PS member files, or a table (optional)")
-    c.add_argument("--ha-archive", required=True, type=input_folder, help="folder of HA archive files, or a table (URL#table)")
+    c.add_argument("--ha-archive", required=True, type=input_folder,
+                   help="folder of HA archive files, or a table (URL#table)")
     c.add_argument("--as-of", required=True, type=_date, help="reconciliation date, YYYY-MM-DD")
     c.add_argument("--out", required=True, type=_existing, help="output folder; the run is published in OUT/AS_OF")
     c.add_argument("--deadline", type=_date, default=defaults.DEADLINE,
@@ -33,6 +35,8 @@ def add_country_parser(subparsers) -> argparse.ArgumentParser:
     c.add_argument("--mapping", type=_existing, help="YAML of extra header aliases for a province's layout")
     c.add_argument("--partition-records", type=_positive, default=defaults.PARTITION_RECORDS,
                    help="households and archive records per partition (200000)")
+    c.add_argument("--store", help="SQLAlchemy URL of a SQL store to load the run into, a share of counties at a "
+                   "time (default: none; a national run publishes its files)")
     c.add_argument("--dask-address", help="a Dask scheduler (tcp://HOST:8786), or 'local' for 2 process workers "
                    "started here; default: threads in this process")
     return c
@@ -47,7 +51,7 @@ def cmd_country(args: argparse.Namespace) -> int:
     start_local_server()
     run = country(ps_households=args.ps_households, ps_members=args.ps_members, ha_archive=args.ha_archive,
                   as_of=args.as_of, out=args.out, deadline=args.deadline, mapping=args.mapping,
-                  partition_records=args.partition_records, dask_address=args.dask_address)
+                  partition_records=args.partition_records, dask_address=args.dask_address, store_url=args.store)
     print(summary(run))
     return 0
 

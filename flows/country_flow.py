@@ -1,7 +1,8 @@
 """The ``country`` flow: a national run, every stage partitioned, on threads or a Dask cluster.
 
 Each source is a folder of Parquet files (one per county or province,
-``connectors.datasets``); the run is cut into partitions of whole files of about
+``connectors.datasets``) or a database table (``connectors.sql_ranges``); the run is cut
+into partitions of whole files, or ranges of a table's key, of about
 ``partition_records`` rows. Every stage of ``reconcile.spread_plan`` runs on the
 partitions (or on buckets of hashed keys) where the runner puts them: a thread pool, or
 the workers of a Dask cluster. Frames go from stage to stage through files in the run's
@@ -14,10 +15,11 @@ per table and province (``provinces/PP/TABLE.parquet``, what an analyst opens fo
 province), the ledger the same way, and ``run.json``. The ledger of a county follows it
 from run to run through the ledger the last published run of an earlier date left.
 Before anything is swapped in, the publishing gate runs per partition and across
-partitions (``flows.country_gate``). Not in a country run yet: the SQL store, the reports and workbooks, the alerts,
-the volume guard, and the people's columns of the 台账 (verdicts, REVIEW_MATCH answers);
-the ledger it follows is its own published one, not the store's that ``anju reconcile``
-keeps (see README, "A national run, every stage partitioned").
+partitions (``flows.country_gate``), and with ``store_url`` the run is loaded into the
+SQL store a share of counties at a time (``flows.country_store``). Not in a country run
+yet: the reports and workbooks, the alerts, the volume guard, and the people's columns
+of the 台账 (verdicts, REVIEW_MATCH answers); the ledger it follows is its own published
+one, not the store's (see README, "A national run, every stage partitioned").
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from prefect.cache_policies import NO_CACHE
 
 import reconcile as core
 from connectors import datasets
-from flows import country_gate
+from flows import country_gate, country_store
 from connectors.errors import ClusterError
 from connectors.mailbox import FileBox
 from connectors.publish import Staging, prepare_out
@@ -46,6 +48,7 @@ from schemas.defaults import DEADLINE, PARTITION_RECORDS
 
 TABLES = ("matches", "discrepancies", "unified", "quarantine", "other_groups", "records_ps", "records_ha")
 LEDGER_TABLES = ("ledger",)
+STORED_NAMES = country_store.stored_names(TABLES)
 THREADS = 2
 CONNECT_SECONDS = 10
 
@@ -73,21 +76,30 @@ class PublishedLedger:
         return read(self.earlier), read(self.today)
 
 
-def write_part(box, i: int, folder: str) -> dict:
-    """Partition ``i``'s share of every table into the staged datasets; what it counted."""
+def write_part(box, i: int, folder: str, store_folder: str | None = None) -> dict:
+    """Partition ``i``'s share of every table into the staged datasets (and, for the
+    store, its ledger with the run that changed each item into ``store_folder``); what it
+    counted."""
     tables, led, canon = box.kept("tables", i), box.kept("ledger", i), box.kept("canon", i)
-    rows = {}
+    rows, county_rows = {}, {}
     ledger = led["ledger"].drop(columns=["changed_by_run"])  # as ledger.parquet: the run id is the store's
     for name, frame in [*tables.items(), ("ledger", ledger)]:
         if len(frame):
-            rows[name] = sum(datasets.write_share(Path(folder), name, order_table(name, frame), i).values())
+            by_county = datasets.write_share(Path(folder), name, order_table(name, frame), i)
+            rows[name] = sum(by_county.values())
+            if name in STORED_NAMES:
+                for county, n in by_county.items():
+                    county_rows[county] = county_rows.get(county, 0) + n
+    if store_folder is not None and len(led["ledger"]):
+        datasets.write_share(Path(store_folder), "ledger", order_table("ledger", led["ledger"]), i)
     q = canon["quarantine"]["source"].value_counts().to_dict() if "quarantine" in canon else {}
     used = {"ps_households": len(canon.get("ps", ())), "ps_members": len(canon.get("members", ())),
             "ha_archive": len(canon.get("ha", ()))}
     matched = tables.get("matches", pd.DataFrame({"method": []}))["method"].value_counts().to_dict()
     rules = tables.get("discrepancies", pd.DataFrame({"rule": []}))["rule"].value_counts().to_dict()
     read = canon["read"].iloc[0].to_dict() if "read" in canon and len(canon["read"]) else {}
-    return {"rows": rows, "read": read, "used": used, "quarantined": q, "matches_by_method": matched,
+    return {"rows": rows, "county_rows": county_rows, "read": read, "used": used, "quarantined": q,
+            "matches_by_method": matched,
             "discrepancies_by_rule": rules, "ledger_changes": led["changes"]["status"].value_counts().to_dict()}
 
 
@@ -164,8 +176,9 @@ def stages(slices, settings, box, runner, run_id, ledger):
 @flow(name="country", validate_parameters=True)
 def country(ps_households: str, ha_archive: str, out: str, as_of: date, ps_members: str | None = None,
             deadline: date = DEADLINE, mapping: str | None = None, partition_records: int = PARTITION_RECORDS,
-            dask_address: str | None = None) -> dict:
-    """Reconcile the country's folders of exports as of a date, partition by partition."""
+            dask_address: str | None = None, store_url: str | None = None) -> dict:
+    """Reconcile the country's exports (folders or tables) as of a date, partition by
+    partition; with ``store_url``, load the run into that SQL store too."""
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     prepare_out(Path(out))
     sources = {"ps_households": ps_households, "ha_archive": ha_archive}
@@ -173,35 +186,50 @@ def country(ps_households: str, ha_archive: str, out: str, as_of: date, ps_membe
         sources["ps_members"] = ps_members
     slices, found = datasets.plan_partitions(sources, partition_records, mapping)
     run_id = f"{as_of:%Y%m%d}-{uuid4().hex[:12]}"
-    # the locks `anju reconcile` takes on this OUT: no two runs of a date, no ledger import, under this one
-    lock = Store(default_url(Path(out)))
+    # the locks `anju reconcile` takes on this store: no two runs of a date, no ledger import, under this one
+    lock = Store(store_url or default_url(Path(out)))
     with lock.run_lock(as_of.isoformat()), lock.run_lock("ledger"):
-        return _run(slices, found, out, as_of, deadline, mapping, partition_records, dask_address, run_id, started_at)
+        return _run(slices, found, out, as_of, deadline, mapping, partition_records, dask_address, run_id, started_at,
+                    lock if store_url else None)
 
 
-def _run(slices, found, out, as_of, deadline, mapping, partition_records, dask_address, run_id, started_at) -> dict:
+def _run(slices, found, out, as_of, deadline, mapping, partition_records, dask_address, run_id, started_at,
+         store: Store | None) -> dict:
     log = get_run_logger()
     runner = Runner(dask_address)
     log.info("country: %d partitions of about %d records on %s", len(slices), partition_records, runner.name)
     try:
         with Staging(Path(out), as_of.isoformat(), run_id) as staging:
             box = FileBox(staging.runs / f"{run_id}.exchange")
+            store_folder = Path(box.root, country_store.STORE_FOLDER) if store is not None else None
             try:
                 run = stages(slices, core.Settings(as_of=as_of, deadline=deadline), box, runner, run_id,
                              PublishedLedger(out, as_of.isoformat()))
-                parts = runner(write_part, [(box, i, str(staging.path)) for i in range(len(slices))])
+                parts = runner(write_part, [(box, i, str(staging.path), store_folder and str(store_folder))
+                                            for i in range(len(slices))])
                 gated = country_gate.gate(runner, box, len(slices), max(1, len(slices)), accounting(found, parts),
                                           staging.path, Path(out), run_id, as_of, deadline)
                 provs = sorted(set().union(*(datasets.provinces(staging.path, t) for t in (*TABLES, *LEDGER_TABLES))))
                 per_province = dict(zip(provs, runner(province_files, [(str(staging.path), p) for p in provs])))
+                record = run_record(run_id, as_of, started_at, found, parts, per_province, run.model, runner,
+                                    {"partitions": len(slices), "partition_records": partition_records,
+                                     "task_runner": runner.name, "deadline": deadline.isoformat(),
+                                     "mapping": mapping, "store": store.shown_url if store is not None else None})
+                record["gate"] = gated
+                if store is not None:
+                    started = time.perf_counter()
+                    record["store_shares"] = country_store.load_store(
+                        store, record, staging.path, store_folder, STORED_NAMES, _total(parts, "county_rows"))
+                    record["seconds"]["store"] = round(time.perf_counter() - started, 3)
             finally:
                 box.remove()
-            record = run_record(run_id, as_of, started_at, found, parts, per_province, run.model, runner,
-                                {"partitions": len(slices), "partition_records": partition_records,
-                                 "task_runner": runner.name, "deadline": deadline.isoformat(), "mapping": mapping})
-            record["gate"] = gated
             staging.write_json("run.json", record)
             live = staging.commit()
+        if store is not None:
+            try:
+                store.mark_published(run_id)
+            except Exception as e:  # noqa: BLE001  (the files are in place; the run is published)
+                log.warning("country: outputs in place, but the store still lists run %s as stored: %s", run_id, e)
     finally:
         runner.close()
     log.info("country: published %s (%s)", live, ", ".join(f"{k} {v}s" for k, v in runner.seconds.items()))

@@ -14,6 +14,9 @@ SAMPLE_AS_OF = date(2020, 7, 31)
 
 # Scored matching on Dask: residual records (both sides) per partition.
 PARTITION_RECORDS = 200_000
+# Rows of every stored table (and the ledger) a national run loads into the store at a
+# time: whole counties, up to about this many (``flows/country_store.py``).
+STORE_SHARE_ROWS = 1_000_000
 
 # One sheet of an .xlsx file holds at most this many rows (header included).
 EXCEL_MAX_ROWS = 1_048_576

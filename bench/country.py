@@ -2,6 +2,7 @@
 
     python bench/country.py --households 300000 [--provinces 1] [--workers 2 --workers 1]
                             [--memory-limit 2GB] [--partition-records 100000] [--single] [--cache DIR]
+                            [--store sqlite|URL]
 
 The world: ``--provinces`` generated worlds of ``households / provinces`` each (seeds
 ``seed + k``), the k-th moved to a province code of its own (codes of villages,
@@ -15,7 +16,8 @@ Then for each ``--workers`` count: a ``dask scheduler`` and that many ``dask wor
 --nworkers 1 --nthreads 1 --memory-limit`` processes, and ``anju country
 --dask-address``: the peak RSS of the flow's own process (its Prefect server apart),
 each worker's peak, whether the cluster restarted or paused a worker (its log), and the
-per-stage seconds of run.json. With ``--single``, each table of the partitioned run (its
+per-stage seconds of run.json (``store``: loading ``--store``, a SQLite file in the run's
+OUT or a URL). With ``--single``, each table of the partitioned run (its
 files by county, in the single process's order) is compared byte for byte with the single
 process's table.
 """
@@ -154,6 +156,7 @@ def main() -> int:
     a.add_argument("--memory-limit", default="2GB")
     a.add_argument("--partition-records", type=int, default=100_000)
     a.add_argument("--single", action="store_true")
+    a.add_argument("--store", help="load the country run into this SQL store too ('sqlite': a file in its OUT)")
     a.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "anju-bench")
     args = a.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -171,9 +174,11 @@ def main() -> int:
         out.mkdir()
         procs = cluster(n, args.memory_limit, work)
         try:
+            store = [] if not args.store else \
+                ["--store", f"sqlite:///{out / 'anju.sqlite'}" if args.store == "sqlite" else args.store]
             secs, peaks, code = timed([ANJU, "country", *sources(folder), "--out", str(out), "--partition-records",
-                                       str(args.partition_records), "--dask-address", "tcp://127.0.0.1:8786"],
-                                      work / f"country-{n}.log")
+                                       str(args.partition_records), "--dask-address", "tcp://127.0.0.1:8786",
+                                       *store], work / f"country-{n}.log")
         finally:
             for p in reversed(procs):
                 p.terminate()

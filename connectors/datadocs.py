@@ -25,6 +25,7 @@ import html as htmllib
 import logging
 import re
 import shutil
+import threading
 import time
 from datetime import datetime, timezone
 from dataclasses import dataclass, field
@@ -82,6 +83,9 @@ class GateOutcome:
         return "\n  ".join(lines)
 
 
+_ONE_GATE = threading.Lock()
+
+
 @lru_cache(maxsize=1)
 def cdn_assets() -> dict[str, str]:
     return yaml.safe_load((VENDOR / "assets.yaml").read_text(encoding="utf-8"))
@@ -131,11 +135,15 @@ def run_gate(frames: dict[str, pd.DataFrame], docs: Path | None, run_name: str =
     # GX fingerprints every batch under 1 GB with an md5 over pandas' hash of every cell and
     # the index (a third of the gate's time at a million rows): a batch marker we never
     # read, each batch being this run's own frame. Off while the gate runs: the results are the same.
-    threshold, pandas_execution_engine.HASH_THRESHOLD = pandas_execution_engine.HASH_THRESHOLD, 0
-    try:
-        return _run_gate(frames, docs, run_name, group, mask_ids, suites)
-    finally:
-        pandas_execution_engine.HASH_THRESHOLD = threshold
+    # GX keeps process-wide state (its current context, this threshold): one gate at a time
+    # in a process. A country run's partitions on threads queue here; on process workers
+    # they run side by side.
+    with _ONE_GATE:
+        threshold, pandas_execution_engine.HASH_THRESHOLD = pandas_execution_engine.HASH_THRESHOLD, 0
+        try:
+            return _run_gate(frames, docs, run_name, group, mask_ids, suites)
+        finally:
+            pandas_execution_engine.HASH_THRESHOLD = threshold
 
 
 def _run_gate(frames: dict[str, pd.DataFrame], docs: Path | None, run_name: str, group: str,

@@ -116,31 +116,31 @@ class PartitionSlice:
 
 def plan_partitions(sources: dict[str, Path | str], partition_records: int,
                     mapping: str | None = None) -> tuple[list[PartitionSlice], dict]:
-    """The sources cut into partitions of about ``partition_records`` rows of households
-    and archive records: a folder into whole units (a unit: one relative path in every
-    folder), a database table into ranges of its key (``connectors.sql_ranges``); and what
-    was found (files or ranges, rows and digest per source, for run.json). Partition ``i``
-    reads the ``i``-th group of units and the ``i``-th range of each table."""
+    """The sources cut into partitions of about ``partition_records`` households and
+    archive records (members ride along): a folder into whole units (a unit: one relative
+    path in every folder), each database table into as many ranges of its key as there
+    are partitions (``connectors.sql_ranges``); and what was found (files or ranges, rows
+    and digest per source, for run.json). Partition ``i`` reads the ``i``-th group of
+    units and the ``i``-th range of each table."""
     from connectors.sql import is_db_location
 
     tables = {name: str(loc) for name, loc in sources.items() if is_db_location(str(loc))}
     folders = {name: Path(loc) for name, loc in sources.items() if name not in tables}
-    ranges, found_db = {}, {}
+    by_source = {name: pieces(Path(folder)) for name, folder in folders.items()}
+    rows = {name: sum(p.rows for p in found) for name, found in by_source.items()}
     if tables:
-        from connectors.sql_ranges import plan_ranges
+        from connectors.sql_ranges import count_rows, plan_ranges
         from schemas.config import load_source_specs
 
         specs = load_source_specs(mapping)
-        for name, location in tables.items():
-            ranges[name], found_db[name] = plan_ranges(location, specs[name], partition_records)
-            if name != "ps_members" and not found_db[name]["rows_read"]:
-                raise SourceError(found_db[name]["location"], "no data rows in the table",
-                                  expected=f"rows of {name}")
-    by_source = {name: pieces(Path(folder)) for name, folder in folders.items()}
-    for name, found in by_source.items():
-        if name != "ps_members" and not sum(p.rows for p in found):
-            raise SourceError(str(folders[name]), "no data rows in any of its files",
-                              expected=f"rows of {name} in the folder's Parquet files")
+        rows.update({name: count_rows(location, specs[name]) for name, location in tables.items()})
+    for name, n in rows.items():
+        if name != "ps_members" and not n:
+            from connectors.sql import parse_location
+
+            where = parse_location(tables[name]).display if name in tables else str(folders[name])
+            raise SourceError(where, "no data rows in it",
+                              expected=f"rows of {name} (a folder's Parquet files or a table)")
     units: dict[str, dict[str, FilePiece]] = {}
     for name, found in by_source.items():
         for piece in found:
@@ -154,6 +154,11 @@ def plan_partitions(sources: dict[str, Path | str], partition_records: int,
             size = 0
         groups[-1].append(unit)
         size += n
+    keyed = sum(n for name, n in rows.items() if name in tables and name != "ps_members")
+    ranges, found_db = {}, {}
+    for name, location in tables.items():
+        ranges[name], found_db[name] = plan_ranges(location, specs[name],
+                                                   max(len(groups), -(-keyed // partition_records), 1))
     n = max([len(groups), *map(len, ranges.values())])
     slices = [PartitionSlice(tuple((name, tuple(units[u][name] for u in groups[i] if name in units[u]))
                                    for name in sorted(folders)) if i < len(groups) else (), mapping,
@@ -163,7 +168,7 @@ def plan_partitions(sources: dict[str, Path | str], partition_records: int,
                                            *(t for t in tables if i >= len(ranges[t]))])))
               for i in range(n)]
     found = {name: {"location": str(Path(folders[name]).resolve()), "format": "parquet dataset",
-                    "files": len(p), "rows_read": sum(x.rows for x in p),
+                    "files": len(p), "rows_read": rows[name],
                     "sha256": folder_digest(p, Path(folders[name]))} for name, p in by_source.items()}
     return slices, {name: {**found, **found_db}[name] for name in sources}
 

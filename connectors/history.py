@@ -299,6 +299,8 @@ def covers(t, d, strict: bool = False):
 # without the secondary indexes, which are built again afterwards in the same transaction:
 # SQLite sorts once instead of updating three B-trees a row at a time.
 BULK_ROWS = 100_000
+# Row keys per IN list when a share of a re-run date looks its new keys up elsewhere.
+KEY_BATCH = 1_000
 
 
 @contextmanager
@@ -453,14 +455,18 @@ class History:
                              f"it has {', '.join(map(str, frame.columns)) or 'none'}")
 
     def write_snapshot(self, conn, name: str, as_of: str, run_id: str, frame: pd.DataFrame,
-                       counties: list[str] | None, share: list[str | None] | None = None) -> None:
+                       counties: list[str] | None, share: list[str | None] | None = None,
+                       date_stored: bool = False) -> None:
         """Store ``frame`` as the snapshot of ``name`` as of ``as_of`` (with ``counties``:
         those counties' rows, the others carried over), writing only what changed.
 
         ``share``: ``frame`` is exactly the rows of these counties (None: the rows of no
         county) in a snapshot written a share at a time (a national run): it is compared
-        with what the store holds of those counties only, and nothing else is read. A row
-        that moved county ends in its old county's share and starts in its new one's."""
+        with what the store holds of those counties, and a row that moved county ends in
+        its old county's share and starts in its new one's. ``date_stored``: the date was
+        stored before (a re-run), so a version starting on it may sit in another county:
+        the share's keys the store holds nowhere in its counties are looked up by key,
+        and such a version is replaced here whichever share comes first."""
         t, kinds = self._history(name)
         if counties is not None:  # rows outside the scope as the store holds them as of the date
             state = self._frame(conn, name, self._state_select(name, as_of))
@@ -480,6 +486,14 @@ class History:
         found = conn.execute(sa.select(*narrow).where(*near))
         old = pd.DataFrame.from_records(found.cursor.fetchall() if found.cursor is not None else [],
                                         columns=[c.name for c in narrow], coerce_float=False)
+        if share is not None and date_stored:
+            elsewhere = new.loc[~new["row_key"].isin(old["row_key"]), "row_key"].tolist()
+            got = [conn.execute(sa.select(*narrow).where(near[0], t.c.row_key.in_(elsewhere[i:i + KEY_BATCH])))
+                   .fetchall() for i in range(0, len(elsewhere), KEY_BATCH)]
+            if any(got):
+                moved = pd.DataFrame.from_records([tuple(r) for rows in got for r in rows],
+                                                  columns=[c.name for c in narrow], coerce_float=False)
+                old = pd.concat([old, moved], ignore_index=True)
         old["row_hash"] = token(name, old)
         new["token"] = token(name, new)
         covering = (old["valid_from"] <= as_of) & (old["valid_to"].isna() | (old["valid_to"] > as_of))

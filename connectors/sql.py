@@ -315,7 +315,8 @@ def _text(col: pd.Series) -> pd.Series:
 
 def table_order(conn: sa.Connection, src: DbSource, spec: SourceSpec) -> tuple[sa.Table, list[sa.Column]]:
     """The source's table as the server describes it, and the order its rows are read in:
-    by the column that holds the key, or by every column the spec knows."""
+    by the column that holds the key, then by every column the spec knows (rows sharing a
+    key come in the same order in every read, whole or a range at a time)."""
     try:
         table = sa.Table(src.table, sa.MetaData(), schema=src.schema, autoload_with=conn)
     except sa.exc.NoSuchTableError:
@@ -323,9 +324,8 @@ def table_order(conn: sa.Connection, src: DbSource, spec: SourceSpec) -> tuple[s
                           expected="an existing table (schema.table)") from None
     names = [c.name for c in table.columns]
     header = map_headers(names, spec, src.display)
-    order = [table.c[names[p]] for p, canon in header.mapping.items() if canon == spec.key] or \
-        [table.c[names[p]] for p in sorted(header.mapping)]
-    return table, order
+    key = [p for p, canon in header.mapping.items() if canon == spec.key]
+    return table, [table.c[names[p]] for p in [*key, *(p for p in sorted(header.mapping) if p not in key)]]
 
 
 def source_digest(src: DbSource, names: list[str], rows: int) -> str:
@@ -370,6 +370,9 @@ def read_db(location: str, spec: SourceSpec, attempts: int = 3, backoff: float =
                           expected="a readable table or a valid SELECT") from None
     finally:
         engine.dispose()
+    if part is not None and part.rows is not None and sum(map(len, chunks)) != part.rows:
+        raise SourceError(src.display, f"the table changed while the run read it: a range of {part.rows:,} rows "
+                          f"when the run began has {sum(map(len, chunks)):,} now", expected="run again")
     header = map_headers(names, spec, src.display)
     cells = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=names, dtype="string")
     cells.columns = range(len(names))

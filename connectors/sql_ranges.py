@@ -1,12 +1,14 @@
 """A database table read a range at a time: the partitions of a national run.
 
-A whole read orders a table by the column holding its key (``connectors.sql.read_db``).
-A country run cuts that order into ranges of the same column, each of about
-``partition_records`` rows, read on the workers in parallel with a ``WHERE`` on the range
+A whole read orders a table by the column holding its key, then by the others it maps
+(``connectors.sql.read_db``).
+A country run cuts that order into ranges of the same column, as many as the
+run has partitions, read on the workers in parallel with a ``WHERE`` on the range
 and the same ``ORDER BY``: a range's rows are a stretch of the whole read, so they are
 numbered as the whole read numbers them and the quarantine names the same rows. The
-server draws the cut (``NTILE`` over the column) and counts each range (one scan); the
-flow holds the boundaries, never the keys.
+server draws the cut (``NTILE`` over the column) and counts each range; the flow holds
+the boundaries and the counts, never the keys, and a range that no longer holds its
+count when it is read fails the run (the table changed under it).
 
 The ranges are of the key, not of the region code: the member roster has no region
 column, and any cut gives the same tables (the run routes every record to its county's
@@ -36,11 +38,13 @@ NULLS_FIRST = {"sqlite": True, "mysql": True, "mariadb": True, "postgresql": Fal
 class KeyRange:
     """Rows whose ordering column is > ``after`` and <= ``upto`` (None: open on that
     side), with the rows that have none when ``nulls``; ``offset`` rows of the whole read
-    come before its first."""
+    come before its first; ``rows``: how many it held when the run was planned (a read
+    that finds another number fails: the table changed under the run)."""
     after: Any = None
     upto: Any = None
     nulls: bool = True
     offset: int = 0
+    rows: int | None = None
 
     def condition(self, col):
         inside = [col.is_not(None)] + ([col > self.after] if self.after is not None else []) \
@@ -49,10 +53,8 @@ class KeyRange:
         return sa.or_(within, col.is_(None)) if self.nulls else within
 
 
-def plan_ranges(location: str, spec: SourceSpec, partition_records: int, attempts: int = 3,
-                backoff: float = 1.0) -> tuple[list[KeyRange], dict]:
-    """The table's ranges of about ``partition_records`` rows in read order, and what was
-    found (location, rows, digest as a whole read computes it) for run.json."""
+def _planning(location: str, spec: SourceSpec, work, attempts: int = 3, backoff: float = 1.0):
+    """``work(conn, table, column)`` in a read-only transaction on the source's table."""
     src = parse_location(location)
     if src.query:
         raise SourceError(src.display, "a query cannot be read a partition at a time (its order is its own)",
@@ -63,7 +65,7 @@ def plan_ranges(location: str, spec: SourceSpec, partition_records: int, attempt
             with conn.begin() as tx:
                 _read_only(conn, src.display)
                 table, order = table_order(conn, src, spec)
-                ranges, total = _ranges(conn, table, order[0], partition_records)
+                done = work(conn, table, order[0])
                 tx.rollback()
     except sa.exc.SQLAlchemyError as e:
         raise SourceError(src.display, f"the database could not plan the read ({type(e).__name__}: "
@@ -71,22 +73,39 @@ def plan_ranges(location: str, spec: SourceSpec, partition_records: int, attempt
                           expected="a readable table") from None
     finally:
         engine.dispose()
+    return src, table, done
+
+
+def count_rows(location: str, spec: SourceSpec) -> int:
+    """Rows of the table (what sizes the run's partitions)."""
+    return _planning(location, spec, lambda conn, table, col: _counts(conn, table, col)[0])[2]
+
+
+def plan_ranges(location: str, spec: SourceSpec, pieces: int) -> tuple[list[KeyRange], dict]:
+    """The table cut into about ``pieces`` ranges in read order, and what was found
+    (location, rows, digest as a whole read computes it) for run.json."""
+    src, table, (ranges, total) = _planning(location, spec, lambda conn, t, col: _ranges(conn, t, col, pieces))
     found = {"location": src.display, "format": "sql", "ranges": len(ranges), "rows_read": total,
              "sha256": source_digest(src, [c.name for c in table.columns], total),
              "backend": make_url(src.url).get_backend_name()}
     return ranges, found
 
 
-def _ranges(conn: sa.Connection, table: sa.Table, col, partition_records: int) -> tuple[list[KeyRange], int]:
+def _counts(conn: sa.Connection, table: sa.Table, col) -> tuple[int, int]:
     no_key = sa.case((col.is_(None), 1), else_=0)
     total, nulls = conn.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(no_key), 0))
                                 .select_from(table)).one()
-    total, nulls = int(total), int(nulls)
-    n = -(-(total - nulls) // partition_records)
+    return int(total), int(nulls)
+
+
+def _ranges(conn: sa.Connection, table: sa.Table, col, pieces: int) -> tuple[list[KeyRange], int]:
+    """Three queries: the rows (with and without a key), the top key of each of ``pieces``
+    tiles (NTILE), and one scan counting each range (a CASE over the boundaries)."""
+    total, nulls = _counts(conn, table, col)
     first = NULLS_FIRST.get(conn.dialect.name)
-    if n <= 1 or first is None:
-        return [KeyRange()], total
-    tiles = sa.select(col.label("k"), sa.func.ntile(n).over(order_by=col).label("tile")) \
+    if pieces <= 1 or total - nulls <= 1 or first is None:
+        return [KeyRange(rows=total)], total
+    tiles = sa.select(col.label("k"), sa.func.ntile(pieces).over(order_by=col).label("tile")) \
         .where(col.is_not(None)).subquery()
     tops = [r[0] for r in conn.execute(sa.select(sa.func.max(tiles.c.k)).group_by(tiles.c.tile)
                                        .order_by(tiles.c.tile))]
@@ -97,6 +116,7 @@ def _ranges(conn: sa.Connection, table: sa.Table, col, partition_records: int) -
     ranges, offset, last = [], 0, len(bounds)
     for i in range(last + 1):
         with_nulls = i == (0 if first else last)
-        ranges.append(KeyRange(bounds[i - 1] if i else None, bounds[i] if i < last else None, with_nulls, offset))
-        offset += counts.get(i, 0) + (nulls if with_nulls else 0)
+        rows = counts.get(i, 0) + (nulls if with_nulls else 0)
+        ranges.append(KeyRange(bounds[i - 1] if i else None, bounds[i] if i < last else None, with_nulls, offset, rows))
+        offset += rows
     return ranges, total

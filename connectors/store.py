@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from connectors.history import LEDGER, STORED, History, covers, table_name
+from connectors.history import LEDGER, SNAPSHOTS, STORED, History, covers, table_name
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 PUBLISHED = STORED  # the run's tables ``save_run`` keeps (the flow stores those of its tables)
@@ -67,7 +67,8 @@ class StoreUnavailable(StoreError):
     transient = True
 
 
-def _hidden(url) -> str:
+def shown_url(url) -> str:
+    """A database URL fit for logs and run.json: the password never leaves the process."""
     return sa.engine.make_url(url).render_as_string(hide_password=True)
 
 
@@ -76,10 +77,10 @@ def _explain(url, e: sa.exc.DBAPIError) -> StoreError:
     reason = reason[0] if reason else type(e).__name__
     if (isinstance(e, (sa.exc.OperationalError, sa.exc.InterfaceError)) and e.statement is None) \
             or e.connection_invalidated:
-        err = StoreUnavailable(f"store {_hidden(url)}: cannot connect ({reason})")
+        err = StoreUnavailable(f"store {shown_url(url)}: cannot connect ({reason})")
         err.transient = sa.engine.make_url(url).get_backend_name() != "sqlite"  # a file: no server to wait for
         return err
-    return StoreError(f"store {_hidden(url)}: {reason}")
+    return StoreError(f"store {shown_url(url)}: {reason}")
 
 
 def _explained(method):
@@ -201,11 +202,6 @@ class Store(History):
             if before_commit is not None:
                 before_commit()
 
-    @property
-    def shown_url(self) -> str:
-        """The URL fit for logs and run.json: the password never leaves the process."""
-        return _hidden(self.url)
-
     @_explained
     def save_shares(self, record: dict, names: list[str], shares) -> None:
         """A national run's tables and ledger loaded a share at a time, in one transaction.
@@ -222,22 +218,27 @@ class Store(History):
         as_of, run_id = record["as_of"], record["run_id"]
         seen: set[str | None] = set()
         with self.engine.begin() as conn:
+            stored = {n: conn.execute(sa.select(SNAPSHOTS.c.as_of).where(
+                SNAPSHOTS.c.table_name == table_name(n), SNAPSHOTS.c.as_of == as_of)).first() is not None
+                for n in names}  # before the first share registers the date
             conn.execute(RUNS.insert().values(**record))
             for counties, tables in shares:
                 seen.update(counties)
                 for name in names:
-                    frame, stored = tables[name], table_name(name)
+                    frame, table = tables[name], table_name(name)
                     if not len(frame):  # no row of these counties: the table's columns, no row
-                        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in self._history(stored)[1]})
-                    self.check_columns(stored, frame)
-                    self.write_snapshot(conn, stored, as_of, run_id, frame, None, share=counties)
+                        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in self._history(table)[1]})
+                    self.check_columns(table, frame)
+                    self.write_snapshot(conn, table, as_of, run_id, frame, None, share=counties,
+                                        date_stored=stored[name])
             for name in map(table_name, names):  # a county the store holds as of the date, and this run not: gone
                 t, kinds = self._history(name)
                 held = {c for (c,) in conn.execute(sa.select(t.c.county_code).where(covers(t, as_of)).distinct())}
                 if held - seen:
                     none = pd.DataFrame({c: pd.Series(dtype=object) for c in kinds})
                     self.write_snapshot(conn, name, as_of, run_id, none, None,
-                                        share=sorted(held - seen, key=lambda c: (c is None, c or "")))
+                                        share=sorted(held - seen, key=lambda c: (c is None, c or "")),
+                                        date_stored=True)
 
     @_explained
     def mark_published(self, run_id: str) -> None:

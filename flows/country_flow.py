@@ -41,7 +41,7 @@ from flows import country_gate, country_store
 from connectors.errors import ClusterError
 from connectors.mailbox import FileBox
 from connectors.publish import Staging, prepare_out
-from connectors.store import Store, default_url
+from connectors.store import Store, default_url, shown_url
 from reconcile.spread_plan import TABLE_ORDER, SpreadSettings, order_table, run_spread
 from schemas.config import load_source_specs
 from schemas.defaults import DEADLINE, PARTITION_RECORDS
@@ -214,7 +214,7 @@ def _run(slices, found, out, as_of, deadline, mapping, partition_records, dask_a
                 record = run_record(run_id, as_of, started_at, found, parts, per_province, run.model, runner,
                                     {"partitions": len(slices), "partition_records": partition_records,
                                      "task_runner": runner.name, "deadline": deadline.isoformat(),
-                                     "mapping": mapping, "store": store.shown_url if store is not None else None})
+                                     "mapping": mapping, "store": shown_url(store.url) if store is not None else None})
                 record["gate"] = gated
                 if store is not None:
                     started = time.perf_counter()
@@ -262,12 +262,10 @@ def accounting(found: dict, parts: list[dict]) -> pd.DataFrame:
 
 
 def run_record(run_id, as_of, started_at, found, parts, per_province, model, runner, parameters) -> dict:
-    def total(key):
-        return _total(parts, key)
-
     return {"run_id": run_id, "as_of": as_of.isoformat(), "scope": "all", "started_at": started_at,
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "parameters": parameters,
-            "inputs": run_inputs(found, parts), "tables": total("rows"), "provinces": per_province,
-            "matches_by_method": total("matches_by_method"), "discrepancies_by_rule": total("discrepancies_by_rule"),
-            "ledger_changes": total("ledger_changes"),
+            "inputs": run_inputs(found, parts), "tables": _total(parts, "rows"), "provinces": per_province,
+            "matches_by_method": _total(parts, "matches_by_method"),
+            "discrepancies_by_rule": _total(parts, "discrepancies_by_rule"),
+            "ledger_changes": _total(parts, "ledger_changes"),
             "match_model": model.as_dict(core.LEVELS) if model is not None else None, "seconds": runner.seconds}

@@ -38,11 +38,9 @@ def part_suites() -> list[str]:
 
 def gate_part(box, i: int, folder: str, run_id: str, as_of, deadline, buckets: int) -> dict:
     """The suites over partition ``i``'s tables; its unique keys sent to their buckets."""
-    tables = box.kept("tables", i)
-    if "matches" not in tables:  # a partition of no records (its quarantine is all it has)
-        box.put("gate_keys", {}, i)
-        return {"part": i, "evaluated": 0, "failed": [], "seconds": 0.0}
-    led = box.kept("ledger", i)["ledger"]
+    tables, led = box.kept("tables", i), box.kept("ledger", i).get("ledger")
+    if "matches" not in tables:  # no records of its own: its ledger items (of counties only the ledger knows)
+        return _ledger_only(box, i, led, folder, run_id, buckets)
     published = tables | {"ledger": led, "progress": core.monthly_progress(
         tables["records_ha"], tables["unified"], as_of, deadline, ledger=led)}
     rows = core.analyst_view(tables["discrepancies"])
@@ -52,6 +50,20 @@ def gate_part(box, i: int, folder: str, run_id: str, as_of, deadline, buckets: i
     if not outcome.success:  # again with rows that name their records, and the Data Docs
         outcome = run_gate(core.gate_frames(published, rows, NO_ACCOUNTING), Path(folder, "datadocs", f"part-{i:05d}"),
                            run_id, mask_ids=core.mask_full_ids, suites=part_suites())
+    return {"part": i, "evaluated": outcome.evaluated, "failed": outcome.failed, "seconds": outcome.seconds,
+            "describe": outcome.describe()}
+
+
+def _ledger_only(box, i: int, led, folder: str, run_id: str, buckets: int) -> dict:
+    if led is None or not len(led):
+        box.put("gate_keys", {}, i)
+        return {"part": i, "evaluated": 0, "failed": [], "seconds": 0.0, "describe": ""}
+    frames = {"ledger": core.ledger_frame(led, named=False)}
+    box.put("gate_keys", core.gate_key_probe(frames, unique_keys(), buckets), i)
+    outcome = run_gate(frames, None, run_id, mask_ids=core.mask_full_ids, suites=["ledger"])
+    if not outcome.success:
+        outcome = run_gate({"ledger": core.ledger_frame(led)}, Path(folder, "datadocs", f"part-{i:05d}"), run_id,
+                           mask_ids=core.mask_full_ids, suites=["ledger"])
     return {"part": i, "evaluated": outcome.evaluated, "failed": outcome.failed, "seconds": outcome.seconds,
             "describe": outcome.describe()}
 

@@ -31,7 +31,7 @@ from connectors.publish import Staging, prepare_out
 from connectors.run_files import keep_failed_gate, read_live_tables, write_run_record
 from connectors.sources import SourceFrame, read_source
 from connectors.store import PUBLISHED as STORED
-from connectors.store import Store, default_url
+from connectors.store import Store, default_url, shown_url
 import reconcile as core
 from reconcile import Canonical, IdMatches, MatchResult, Settings
 from schemas.alerts import alert_thresholds
@@ -390,7 +390,7 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
         run = RunRecord(
             run_id=run_id, as_of=as_of.isoformat(), scope=",".join(counties) if counties else "all",
             started_at=started_at,
-            parameters={"deadline": deadline.isoformat(), "mapping": mapping, "store": _redact(store_url),
+            parameters={"deadline": deadline.isoformat(), "mapping": mapping, "store": shown_url(store_url),
                         "counties": counties, "partition_records": partition_records,
                         "report_url": report_url, **partitioning,
                         "accept_change": sorted(set(accept_change or [])), "drops": drops, "guards": guards,
@@ -416,8 +416,3 @@ def today_in_china() -> date:
     return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
-def _redact(url: str) -> str:
-    """A store URL fit for logs and run.json: the password never leaves the process."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

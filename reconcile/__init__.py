@@ -17,7 +17,7 @@ functions as Prefect tasks, the scored matching once per partition)::
     unified, others = reconcile.unify_households(canon, matched.matches, disc, settings)
 """
 from reconcile.compare import LEVELS
-from reconcile.gate import accounting_frame, gate_frames, gate_key_probe, repeated_across
+from reconcile.gate import accounting_frame, gate_frames, gate_key_probe, ledger_frame, repeated_across
 from reconcile.feedback import SOURCE as FEEDBACK_SOURCE
 from reconcile.feedback import cleaned_records, corrections
 from reconcile.ledger import update_ledger
@@ -62,7 +62,7 @@ __all__ = [
     "gate_frames", "mask_full_ids", "masked_rows",
     # ... and across the partitions of a national run: rows read against rows accounted for
     # over the whole run, and the keys the suites want unique, met in buckets of their hash
-    "accounting_frame", "gate_key_probe", "repeated_across",
+    "accounting_frame", "ledger_frame", "gate_key_probe", "repeated_across",
     # correction packages for the agencies
     "FEEDBACK_SOURCE", "cleaned_records", "corrections",
 ]

@@ -53,6 +53,12 @@ def accounting_frame(accounting: pd.DataFrame, named: bool = True) -> pd.DataFra
     return _record_index(acc, ["source"], named=named)
 
 
+def ledger_frame(ledger: pd.DataFrame, named: bool = True) -> pd.DataFrame:
+    """The ``ledger`` frame: the 台账 indexed by its items (a partition of a national run
+    whose counties hold ledger items but no records checks this alone)."""
+    return _record_index(ledger, ["discrepancy_id"], named=named)
+
+
 def gate_key_probe(frames: dict[str, pd.DataFrame], keys: list[tuple[str, str]], n: int) -> Outbox:
     """A partition's values of the keys the suites want unique (``schemas.gate.unique_keys``),
     each to the bucket of its hash: a key repeated in two partitions meets itself there.
@@ -118,7 +124,7 @@ def gate_frames(tables: dict[str, pd.DataFrame], analyst_view: pd.DataFrame,
         "matches": index(matches, ["household_no", "archive_no"]),
         "discrepancies": index(d, discrepancy),
         "unified": index(tables["unified"], ["unified_id", "household_no", "archive_no"]),
-        "ledger": index(tables["ledger"], ["discrepancy_id"]),
+        "ledger": ledger_frame(tables["ledger"], named),
         "records_ps": index(ps[["household_no"]], ["household_no"]),
         "records_ha": index(ha[["archive_no"]], ["archive_no"]),
         "ps_fate": index(ps_fate, ["household_no"]), "ha_fate": index(ha_fate, ["archive_no"]),

@@ -43,3 +43,17 @@ def test_shares_store_what_a_whole_snapshot_stores(tmp_path, order):
         pd.testing.assert_frame_equal(shared.table_as_of("other_groups", as_of),
                                       whole.table_as_of("other_groups", as_of), obj=as_of)
     assert set(shared.table_as_of("other_groups", D2)["archive_no"]) == {"A1", "A2", "A5"}
+
+
+def test_a_date_run_again_with_rows_moved_county_stores_the_last_run(tmp_path):
+    """The second run of a date: versions starting on it sit in other counties' shares."""
+    # A5 started on D2 in 520102 and is now in 520101, whose share comes first; A1 the other way
+    again = groups([("A1", "520102", "特困户"), ("A2", "520102", "特困户"), ("A5", "520101", "低保户"),
+                    ("A6", None, "低保户")])
+    whole, shared = Store(f"sqlite:///{tmp_path / 'whole.sqlite'}"), Store(f"sqlite:///{tmp_path / 'shared.sqlite'}")
+    for i, (as_of, frame) in enumerate([(D1, DATES[D1]), (D2, DATES[D2]), (D2, again), (D3, DATES[D3])]):
+        whole.save_run(run(as_of, f"w{i}"), {"other_groups": frame})
+        shared.save_shares(run(as_of, f"s{i}"), ["other_groups"], by_share(frame))
+    for as_of in DATES:
+        pd.testing.assert_frame_equal(shared.table_as_of("other_groups", as_of),
+                                      whole.table_as_of("other_groups", as_of), obj=as_of)

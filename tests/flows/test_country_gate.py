@@ -90,3 +90,14 @@ def test_a_partition_that_fails_a_suite_gets_data_docs_naming_the_records(box, t
 def test_rows_read_are_checked_against_rows_accounted_over_the_whole_run(box, tmp_path):
     with pytest.raises(PublishGateError, match="the run: accounting: expect_column_pair_values_to_be_equal"):
         run_gate(box, tmp_path, accounting(read=11))
+
+
+def test_a_partition_with_ledger_items_but_no_records_is_checked_too(box, tmp_path):
+    empty = next(i for i in range(PARTS) if "matches" not in _tables(box, i))
+    owner = next(i for i in range(PARTS) if "matches" in _tables(box, i))
+    items = box.kept("ledger", owner)["ledger"].iloc[[0, 0]]  # an item twice, and once more elsewhere
+    box.keep("ledger", empty, {"ledger": items.reset_index(drop=True)})
+    with pytest.raises(PublishGateError) as e:
+        run_gate(box, tmp_path)
+    assert f"partition {empty}: ledger: expect_column_values_to_be_unique(discrepancy_id)" in str(e.value)
+    assert "ledger.discrepancy_id is not unique across partitions: 1 values in 3 rows" in str(e.value)

@@ -84,8 +84,11 @@ def test_a_store_that_fails_mid_load_keeps_nothing_of_the_run(harness, counties,
 
     monkeypatch.setattr(store_module.Store, "write_snapshot", fails_on_the_second_share)
     monkeypatch.setattr("flows.country_store.STORE_SHARE_ROWS", 1)  # a county a share
+    later = tmp_path / "later"
+    later_world(counties, later)  # a run of the date again that changes what is stored
     with pytest.raises(Exception, match="the disk is full"):
-        run_country(counties, tmp_path / "country", store_url=url)
+        run_country(later, tmp_path / "country", store_url=url)
+    assert len(calls) == len(before) + 1  # a whole share was written before the next failed
     after = stored(url, AS_OF)
     for name in before:
         pd.testing.assert_frame_equal(after[name], before[name])

@@ -206,11 +206,12 @@ class Store(History):
     def save_shares(self, record: dict, names: list[str], shares) -> None:
         """A national run's tables and ledger loaded a share at a time, in one transaction.
 
-        ``shares`` yields ``(counties, {name: frame})``: every row of those counties (None:
-        the rows of no county) of each table of ``names`` (the ledger as ``ledger``), the
-        shares together the whole run. Each share is compared with what the store holds of
-        its counties and written in bulk, so no more than a share is in memory; the run is
-        stored whole or not at all, as ``save_run`` stores it.
+        ``shares`` yields ``(counties, name, frame)``: every row of those counties (None:
+        the rows of no county) of table ``name`` of ``names`` (the ledger as ``ledger``),
+        the shares together the whole run, each county's tables in one share. Each is
+        compared with what the store holds of its counties and written in bulk, so no
+        more than one table of one share is in memory; the run is stored whole or not at
+        all, as ``save_run`` stores it.
         """
         self.migrate()
         for name in names:  # reflected before the transaction: SQLite would lock itself out
@@ -222,15 +223,14 @@ class Store(History):
                 SNAPSHOTS.c.table_name == table_name(n), SNAPSHOTS.c.as_of == as_of)).first() is not None
                 for n in names}  # before the first share registers the date
             conn.execute(RUNS.insert().values(**record))
-            for counties, tables in shares:
+            for counties, name, frame in shares:
                 seen.update(counties)
-                for name in names:
-                    frame, table = tables[name], table_name(name)
-                    if not len(frame):  # no row of these counties: the table's columns, no row
-                        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in self._history(table)[1]})
-                    self.check_columns(table, frame)
-                    self.write_snapshot(conn, table, as_of, run_id, frame, None, share=counties,
-                                        date_stored=stored[name])
+                table = table_name(name)
+                if not len(frame):  # no row of these counties: the table's columns, no row
+                    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in self._history(table)[1]})
+                self.check_columns(table, frame)
+                self.write_snapshot(conn, table, as_of, run_id, frame, None, share=counties,
+                                    date_stored=stored[name])
             for name in map(table_name, names):  # a county the store holds as of the date, and this run not: gone
                 t, kinds = self._history(name)
                 held = {c for (c,) in conn.execute(sa.select(t.c.county_code).where(covers(t, as_of)).distinct())}

@@ -47,14 +47,14 @@ def batches(county_rows: dict[str, int], limit: int = STORE_SHARE_ROWS) -> list[
 
 
 def shares(staged: Path, ledger: Path, names: list[str], groups: list[list[str]]):
-    """Each batch of counties' rows of every stored table, as the single process orders them."""
+    """Each batch of counties' rows of each stored table, as the single process orders
+    them, one table at a time."""
     for counties in groups:
-        tables = {}
+        codes = [None if c == datasets.NO_COUNTY else c for c in counties]
         for name in names:
             frame = datasets.read_shares(datasets.share_files(ledger if name == "ledger" else staged, name,
                                                               counties=counties))
-            tables[name] = order_table(name, frame) if len(frame) else frame
-        yield [None if c == datasets.NO_COUNTY else c for c in counties], tables
+            yield codes, name, order_table(name, frame) if len(frame) else frame
 
 
 def load_store(store: Store, record: dict, staged: Path, ledger: Path, names: list[str],

@@ -15,8 +15,10 @@ SAMPLE_AS_OF = date(2020, 7, 31)
 # Scored matching on Dask: residual records (both sides) per partition.
 PARTITION_RECORDS = 200_000
 # Rows of every stored table (and the ledger) a national run loads into the store at a
-# time: whole counties, up to about this many (``flows/country_store.py``).
-STORE_SHARE_ROWS = 1_000_000
+# time: whole counties, up to about this many, one table at a time
+# (``flows/country_store.py``): the flow's process peaked at 1.0 GB loading 300,000
+# households (counties of about 50,000) into SQLite.
+STORE_SHARE_ROWS = 250_000
 
 # One sheet of an .xlsx file holds at most this many rows (header included).
 EXCEL_MAX_ROWS = 1_048_576

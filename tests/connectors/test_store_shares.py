@@ -21,7 +21,7 @@ def run(as_of: str, run_id: str) -> dict:
 
 def by_share(frame: pd.DataFrame):
     for county, rows in frame.groupby(frame["county_code"].fillna("~"), sort=True):
-        yield [None if county == "~" else county], {"other_groups": rows.reset_index(drop=True)}
+        yield [None if county == "~" else county], "other_groups", rows.reset_index(drop=True)
 
 
 DATES = {

@@ -154,7 +154,7 @@ def plan_partitions(sources: dict[str, Path | str], partition_records: int,
             size = 0
         groups[-1].append(unit)
         size += n
-    keyed = sum(n for name, n in rows.items() if name in tables and name != "ps_members")
+    keyed = sum(n for name, n in rows.items() if name != "ps_members")  # folders' and tables' alike
     ranges, found_db = {}, {}
     for name, location in tables.items():
         ranges[name], found_db[name] = plan_ranges(location, specs[name],

@@ -464,9 +464,10 @@ class History:
         county) in a snapshot written a share at a time (a national run): it is compared
         with what the store holds of those counties, and a row that moved county ends in
         its old county's share and starts in its new one's. ``date_stored``: the date was
-        stored before (a re-run), so a version starting on it may sit in another county:
-        the share's keys the store holds nowhere in its counties are looked up by key,
-        and such a version is replaced here whichever share comes first."""
+        stored before (a re-run), so the version holding on it may sit in another county:
+        the share's keys with no version holding on the date in its counties are looked
+        up by key, and such a version is ended or replaced here, whichever share (or the
+        pass over counties gone) comes first."""
         t, kinds = self._history(name)
         if counties is not None:  # rows outside the scope as the store holds them as of the date
             state = self._frame(conn, name, self._state_select(name, as_of))
@@ -487,13 +488,14 @@ class History:
         old = pd.DataFrame.from_records(found.cursor.fetchall() if found.cursor is not None else [],
                                         columns=[c.name for c in narrow], coerce_float=False)
         if share is not None and date_stored:
-            elsewhere = new.loc[~new["row_key"].isin(old["row_key"]), "row_key"].tolist()
+            held = (old["valid_from"] <= as_of) & (old["valid_to"].isna() | (old["valid_to"] > as_of))
+            elsewhere = new.loc[~new["row_key"].isin(old.loc[held, "row_key"]), "row_key"].tolist()
             got = [conn.execute(sa.select(*narrow).where(near[0], t.c.row_key.in_(elsewhere[i:i + KEY_BATCH])))
                    .fetchall() for i in range(0, len(elsewhere), KEY_BATCH)]
             if any(got):
                 moved = pd.DataFrame.from_records([tuple(r) for rows in got for r in rows],
                                                   columns=[c.name for c in narrow], coerce_float=False)
-                old = pd.concat([old, moved], ignore_index=True)
+                old = pd.concat([old, moved], ignore_index=True).drop_duplicates(["row_key", "valid_from"])
         old["row_hash"] = token(name, old)
         new["token"] = token(name, new)
         covering = (old["valid_from"] <= as_of) & (old["valid_to"].isna() | (old["valid_to"] > as_of))

@@ -315,8 +315,10 @@ def _text(col: pd.Series) -> pd.Series:
 
 def table_order(conn: sa.Connection, src: DbSource, spec: SourceSpec) -> tuple[sa.Table, list[sa.Column]]:
     """The source's table as the server describes it, and the order its rows are read in:
-    by the column that holds the key, then by every column the spec knows (rows sharing a
-    key come in the same order in every read, whole or a range at a time)."""
+    by the column that holds the key, then by the text of every other column the spec
+    knows (rows sharing a key come in the same order in every read, whole or a range at a
+    time; as text, so a column the server cannot order, such as PostgreSQL's json, still
+    breaks ties). The first is the column a country run cuts into ranges."""
     try:
         table = sa.Table(src.table, sa.MetaData(), schema=src.schema, autoload_with=conn)
     except sa.exc.NoSuchTableError:
@@ -324,8 +326,9 @@ def table_order(conn: sa.Connection, src: DbSource, spec: SourceSpec) -> tuple[s
                           expected="an existing table (schema.table)") from None
     names = [c.name for c in table.columns]
     header = map_headers(names, spec, src.display)
-    key = [p for p, canon in header.mapping.items() if canon == spec.key]
-    return table, [table.c[names[p]] for p in [*key, *(p for p in sorted(header.mapping) if p not in key)]]
+    key = [p for p, canon in header.mapping.items() if canon == spec.key] or sorted(header.mapping)[:1]
+    ties = [sa.cast(table.c[names[p]], sa.Text) for p in sorted(header.mapping) if p not in key]
+    return table, [table.c[names[key[0]]], *ties]
 
 
 def source_digest(src: DbSource, names: list[str], rows: int) -> str:

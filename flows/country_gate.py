@@ -86,7 +86,7 @@ def gate(mapper, box, parts: int, buckets: int, accounting: pd.DataFrame, folder
     done = mapper(gate_part, [(box, i, str(folder), run_id, as_of, deadline, buckets) for i in range(parts)])
     repeated = [r for found in mapper(gate_keys_bucket, [(box, b) for b in range(buckets)]) for r in found]
     box.discard("gate_keys")
-    whole = mapper(national_gate, [(accounting, run_id)])[0]  # on a worker: GX stays out of the flow's process
+    whole = mapper(national_gate, [(accounting, run_id)])[0]  # on a Dask worker, GX stays out of the flow's process
     failed_parts = [d for d in done if d["failed"]]
     summary = {"evaluated": sum(d["evaluated"] for d in done) + whole["evaluated"] + len(unique_keys()),
                "failed": [f for d in failed_parts for f in d["failed"]] + whole["failed"],

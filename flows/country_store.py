@@ -4,8 +4,8 @@ The published tables are staged by county (``TABLE/province=PP/county=CCCCCC/``)
 partition's ledger, with the run that changed each item (the store keeps it; the
 published ledger does not), beside them in the run's exchange folder. The store is
 loaded from those files in shares of whole counties of about ``STORE_SHARE_ROWS`` rows
-(``connectors.store.Store.save_shares``): the flow's process holds one share, never the
-country; every share is compared with what the store holds of its counties and written
+(``connectors.store.Store.save_shares``): the flow's process holds one table of one
+share, never the country; every share is compared with what the store holds of its counties and written
 in bulk, in one transaction, so the run is stored whole or not at all. The run's row is
 written ``stored`` and marked ``published`` once its folder is swapped in, as ``anju
 reconcile`` does.

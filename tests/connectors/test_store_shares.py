@@ -57,3 +57,22 @@ def test_a_date_run_again_with_rows_moved_county_stores_the_last_run(tmp_path):
     for as_of in DATES:
         pd.testing.assert_frame_equal(shared.table_as_of("other_groups", as_of),
                                       whole.table_as_of("other_groups", as_of), obj=as_of)
+
+
+@pytest.mark.parametrize("runs", [
+    # K in 520102 on the date's first run, back in 520101 (which holds its version ending on the date)
+    [(D1, [("K", "520101", "低保户")]), (D2, [("K", "520102", "低保户")]), (D2, [("K", "520101", "特困户")])],
+    # the other way, leaving 520101 with no row at all (its county only in the pass over counties gone)
+    [(D1, [("K", "520102", "低保户")]), (D2, [("K", "520101", "低保户")]), (D2, [("K", "520102", "特困户")])],
+    # the county of the re-run holds K's version starting at the next stored date
+    [(D1, [("K", "520101", "低保户")]), (D3, [("K", "520101", "特困户")]), (D2, [("K", "520102", "低保户")]),
+     (D2, [("K", "520101", "特困户")])],
+], ids=["back to a county ending it", "to a county now empty", "to a county starting it later"])
+def test_a_date_run_again_whatever_the_store_holds_of_the_key_elsewhere(tmp_path, runs):
+    whole, shared = Store(f"sqlite:///{tmp_path / 'whole.sqlite'}"), Store(f"sqlite:///{tmp_path / 'shared.sqlite'}")
+    for i, (as_of, rows) in enumerate(runs):
+        whole.save_run(run(as_of, f"w{i}"), {"other_groups": groups(rows)})
+        shared.save_shares(run(as_of, f"s{i}"), ["other_groups"], by_share(groups(rows)))
+    for as_of in DATES:
+        pd.testing.assert_frame_equal(shared.table_as_of("other_groups", as_of),
+                                      whole.table_as_of("other_groups", as_of), obj=as_of)

@@ -24,6 +24,7 @@ import hashlib
 import os
 import re
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -313,6 +314,25 @@ def _text(col: pd.Series) -> pd.Series:
     return col.astype("string").fillna("")
 
 
+@contextmanager
+def read_only_session(src: DbSource, attempts: int, backoff: float, doing: str, expected: str):
+    """A read-only connection in a transaction rolled back at the end, the engine disposed
+    after; a database error becomes one SourceError naming the source and what it could
+    not ``doing``."""
+    engine = read_only_engine(src.url, src.display)
+    try:
+        with _connect(engine, src, attempts, backoff) as conn:
+            with conn.begin() as tx:
+                _read_only(conn, src.display)
+                yield conn
+                tx.rollback()
+    except sa.exc.SQLAlchemyError as e:
+        raise SourceError(src.display, f"the database could not {doing} ({type(e).__name__}: "
+                          f"{str(getattr(e, 'orig', e)).strip().splitlines()[0]})", expected=expected) from None
+    finally:
+        engine.dispose()
+
+
 def table_order(conn: sa.Connection, src: DbSource, spec: SourceSpec) -> tuple[sa.Table, list[sa.Column]]:
     """The source's table as the server describes it, and the order its rows are read in:
     by the column that holds the key, then by the text of every other column the spec
@@ -345,34 +365,23 @@ def read_db(location: str, spec: SourceSpec, attempts: int = 3, backoff: float =
                           expected="a table or a view (URL#schema.view)")
     # the query is checked before any connection is made: a refused query is not retried
     sql = checked_query(src.query, make_url(src.url).get_backend_name(), src.display) if src.query else None
-    engine = read_only_engine(src.url, src.display)
-    try:
-        with _connect(engine, src, attempts, backoff) as conn:
-            with conn.begin() as tx:
-                _read_only(conn, src.display)
-                if sql is not None:
-                    stmt = None
-                else:
-                    table, order = table_order(conn, src, spec)
-                    stmt = sa.select(table).order_by(*order)
-                    if part is not None:
-                        stmt = stmt.where(part.condition(order[0]))
-                chunks = []
-                streamed = conn.execution_options(stream_results=True, max_row_buffer=CHUNK_ROWS)
-                # the checked text as it is: no bind parameters, so no ':name' or '%' is read as one
-                result = streamed.execute(stmt) if stmt is not None else \
-                    streamed.execution_options(no_parameters=True).exec_driver_sql(sql)
-                names = list(result.keys())
-                while rows := result.fetchmany(CHUNK_ROWS):
-                    chunk = pd.DataFrame(rows, columns=names)
-                    chunks.append(chunk.apply(_text))  # text at once: the typed chunk is let go
-                tx.rollback()
-    except sa.exc.SQLAlchemyError as e:
-        raise SourceError(src.display, f"the database could not run the read ({type(e).__name__}: "
-                          f"{str(getattr(e, 'orig', e)).strip().splitlines()[0]})",
-                          expected="a readable table or a valid SELECT") from None
-    finally:
-        engine.dispose()
+    with read_only_session(src, attempts, backoff, "run the read", "a readable table or a valid SELECT") as conn:
+        if sql is not None:
+            stmt = None
+        else:
+            table, order = table_order(conn, src, spec)
+            stmt = sa.select(table).order_by(*order)
+            if part is not None:
+                stmt = stmt.where(part.condition(order[0]))
+        chunks = []
+        streamed = conn.execution_options(stream_results=True, max_row_buffer=CHUNK_ROWS)
+        # the checked text as it is: no bind parameters, so no ':name' or '%' is read as one
+        result = streamed.execute(stmt) if stmt is not None else \
+            streamed.execution_options(no_parameters=True).exec_driver_sql(sql)
+        names = list(result.keys())
+        while rows := result.fetchmany(CHUNK_ROWS):
+            chunk = pd.DataFrame(rows, columns=names)
+            chunks.append(chunk.apply(_text))  # text at once: the typed chunk is let go
     if part is not None and part.rows is not None and sum(map(len, chunks)) != part.rows:
         raise SourceError(src.display, f"the table changed while the run read it: a range of {part.rows:,} rows "
                           f"when the run began has {sum(map(len, chunks)):,} now", expected="run again")

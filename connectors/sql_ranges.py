@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from connectors.sources import SourceError
-from connectors.sql import _connect, _read_only, parse_location, read_only_engine, source_digest, table_order
+from connectors.sql import parse_location, read_only_session, source_digest, table_order
 from schemas.config import SourceSpec
 
 NULLS_FIRST = {"sqlite": True, "mysql": True, "mariadb": True, "postgresql": False}
@@ -59,20 +59,9 @@ def _planning(location: str, spec: SourceSpec, work, attempts: int = 3, backoff:
     if src.query:
         raise SourceError(src.display, "a query cannot be read a partition at a time (its order is its own)",
                           expected="a table or a view (URL#schema.view) for a national run")
-    engine = read_only_engine(src.url, src.display)
-    try:
-        with _connect(engine, src, attempts, backoff) as conn:
-            with conn.begin() as tx:
-                _read_only(conn, src.display)
-                table, order = table_order(conn, src, spec)
-                done = work(conn, table, order[0])
-                tx.rollback()
-    except sa.exc.SQLAlchemyError as e:
-        raise SourceError(src.display, f"the database could not plan the read ({type(e).__name__}: "
-                          f"{str(getattr(e, 'orig', e)).strip().splitlines()[0]})",
-                          expected="a readable table") from None
-    finally:
-        engine.dispose()
+    with read_only_session(src, attempts, backoff, "plan the read", "a readable table") as conn:
+        table, order = table_order(conn, src, spec)
+        done = work(conn, table, order[0])
     return src, table, done
 
 

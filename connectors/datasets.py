@@ -158,7 +158,7 @@ def plan_partitions(sources: dict[str, Path | str], partition_records: int,
     ranges, found_db = {}, {}
     for name, location in tables.items():
         ranges[name], found_db[name] = plan_ranges(location, specs[name],
-                                                   max(len(groups), -(-keyed // partition_records), 1))
+                                                   max(len(groups), -(-keyed // partition_records), 1), rows[name])
     n = max([len(groups), *map(len, ranges.values())])
     slices = [PartitionSlice(tuple((name, tuple(units[u][name] for u in groups[i] if name in units[u]))
                                    for name in sorted(folders)) if i < len(groups) else (), mapping,
@@ -170,7 +170,8 @@ def plan_partitions(sources: dict[str, Path | str], partition_records: int,
     found = {name: {"location": str(Path(folders[name]).resolve()), "format": "parquet dataset",
                     "files": len(p), "rows_read": rows[name],
                     "sha256": folder_digest(p, Path(folders[name]))} for name, p in by_source.items()}
-    return slices, {name: {**found, **found_db}[name] for name in sources}
+    found.update(found_db)
+    return slices, {name: found[name] for name in sources}
 
 
 # --- published tables as datasets: TABLE/province=PP/county=CCCCCC/part-NNNNN.parquet ----------------

@@ -295,6 +295,11 @@ def covers(t, d, strict: bool = False):
     return sa.and_(t.c.valid_from <= d, sa.or_(t.c.valid_to.is_(None), t.c.valid_to > d))
 
 
+def _holding(versions: pd.DataFrame, as_of: str) -> pd.Series:
+    """Which of the versions read back hold on ``as_of`` (``covers``, on a frame)."""
+    return (versions["valid_from"] <= as_of) & (versions["valid_to"].isna() | (versions["valid_to"] > as_of))
+
+
 # A write this large into a table holding nothing near its date (a first run) goes in
 # without the secondary indexes, which are built again afterwards in the same transaction:
 # SQLite sorts once instead of updating three B-trees a row at a time.
@@ -488,8 +493,7 @@ class History:
         old = pd.DataFrame.from_records(found.cursor.fetchall() if found.cursor is not None else [],
                                         columns=[c.name for c in narrow], coerce_float=False)
         if share is not None and date_stored:
-            held = (old["valid_from"] <= as_of) & (old["valid_to"].isna() | (old["valid_to"] > as_of))
-            elsewhere = new.loc[~new["row_key"].isin(old.loc[held, "row_key"]), "row_key"].tolist()
+            elsewhere = new.loc[~new["row_key"].isin(old.loc[_holding(old, as_of), "row_key"]), "row_key"].tolist()
             got = [conn.execute(sa.select(*narrow).where(near[0], t.c.row_key.in_(elsewhere[i:i + KEY_BATCH])))
                    .fetchall() for i in range(0, len(elsewhere), KEY_BATCH)]
             if any(got):
@@ -498,7 +502,7 @@ class History:
                 old = pd.concat([old, moved], ignore_index=True).drop_duplicates(["row_key", "valid_from"])
         old["row_hash"] = token(name, old)
         new["token"] = token(name, new)
-        covering = (old["valid_from"] <= as_of) & (old["valid_to"].isna() | (old["valid_to"] > as_of))
+        covering = _holding(old, as_of)
         ending = old[old["valid_to"] == as_of].set_index("row_key")
         starting = old[old["valid_from"] == nxt].set_index("row_key") if nxt else ending.iloc[:0]
         ours = new[["row_key", "token"]].rename(columns={"token": "row_hash"}).assign(_position=np.arange(len(new)))

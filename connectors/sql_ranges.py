@@ -67,45 +67,41 @@ def _planning(location: str, spec: SourceSpec, work, attempts: int = 3, backoff:
 
 def count_rows(location: str, spec: SourceSpec) -> int:
     """Rows of the table (what sizes the run's partitions)."""
-    return _planning(location, spec, lambda conn, table, col: _counts(conn, table, col)[0])[2]
+    return _planning(location, spec, lambda conn, table, col: int(
+        conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()))[2]
 
 
-def plan_ranges(location: str, spec: SourceSpec, pieces: int) -> tuple[list[KeyRange], dict]:
-    """The table cut into about ``pieces`` ranges in read order, and what was found
-    (location, rows, digest as a whole read computes it) for run.json."""
-    src, table, (ranges, total) = _planning(location, spec, lambda conn, t, col: _ranges(conn, t, col, pieces))
+def plan_ranges(location: str, spec: SourceSpec, pieces: int, rows: int) -> tuple[list[KeyRange], dict]:
+    """The table of ``rows`` rows (``count_rows``) cut into about ``pieces`` ranges in
+    read order, and what was found (location, rows, digest as a whole read computes it)
+    for run.json."""
+    src, table, (ranges, total) = _planning(location, spec, lambda conn, t, col: _ranges(conn, t, col, pieces, rows))
     found = {"location": src.display, "format": "sql", "ranges": len(ranges), "rows_read": total,
              "sha256": source_digest(src, [c.name for c in table.columns], total),
              "backend": make_url(src.url).get_backend_name()}
     return ranges, found
 
 
-def _counts(conn: sa.Connection, table: sa.Table, col) -> tuple[int, int]:
-    no_key = sa.case((col.is_(None), 1), else_=0)
-    total, nulls = conn.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(no_key), 0))
-                                .select_from(table)).one()
-    return int(total), int(nulls)
-
-
-def _ranges(conn: sa.Connection, table: sa.Table, col, pieces: int) -> tuple[list[KeyRange], int]:
-    """Three queries: the rows (with and without a key), the top key of each of ``pieces``
-    tiles (NTILE), and one scan counting each range (a CASE over the boundaries)."""
-    total, nulls = _counts(conn, table, col)
+def _ranges(conn: sa.Connection, table: sa.Table, col, pieces: int, rows: int) -> tuple[list[KeyRange], int]:
+    """One range of all ``rows``, or two queries: the top key of each of ``pieces`` tiles
+    (NTILE), and one scan counting each range and the rows without a key (a CASE over
+    the boundaries)."""
     first = NULLS_FIRST.get(conn.dialect.name)
-    if pieces <= 1 or total - nulls <= 1 or first is None:
-        return [KeyRange(rows=total)], total
+    if pieces <= 1 or first is None:
+        return [KeyRange(rows=rows)], rows
     tiles = sa.select(col.label("k"), sa.func.ntile(pieces).over(order_by=col).label("tile")) \
         .where(col.is_not(None)).subquery()
     tops = [r[0] for r in conn.execute(sa.select(sa.func.max(tiles.c.k)).group_by(tiles.c.tile)
                                        .order_by(tiles.c.tile))]
     bounds = [b for i, b in enumerate(tops[:-1]) if i == 0 or b != tops[i - 1]]  # the last range runs to the end
-    which = sa.case(*[(col <= b, i) for i, b in enumerate(bounds)], else_=len(bounds))
-    inner = sa.select(which.label("s")).select_from(table).where(col.is_not(None)).subquery()
+    which = sa.case((col.is_(None), -1), *[(col <= b, i) for i, b in enumerate(bounds)], else_=len(bounds))
+    inner = sa.select(which.label("s")).select_from(table).subquery()
     counts = {int(s): int(c) for s, c in conn.execute(sa.select(inner.c.s, sa.func.count()).group_by(inner.c.s))}
+    nulls = counts.pop(-1, 0)
     ranges, offset, last = [], 0, len(bounds)
     for i in range(last + 1):
         with_nulls = i == (0 if first else last)
-        rows = counts.get(i, 0) + (nulls if with_nulls else 0)
-        ranges.append(KeyRange(bounds[i - 1] if i else None, bounds[i] if i < last else None, with_nulls, offset, rows))
-        offset += rows
-    return ranges, total
+        n = counts.get(i, 0) + (nulls if with_nulls else 0)
+        ranges.append(KeyRange(bounds[i - 1] if i else None, bounds[i] if i < last else None, with_nulls, offset, n))
+        offset += n
+    return ranges, offset

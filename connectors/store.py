@@ -227,18 +227,20 @@ class Store(History):
                 seen.update(counties)
                 table = table_name(name)
                 if not len(frame):  # no row of these counties: the table's columns, no row
-                    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in self._history(table)[1]})
+                    frame = self._no_rows(table)
                 self.check_columns(table, frame)
                 self.write_snapshot(conn, table, as_of, run_id, frame, None, share=counties,
                                     date_stored=stored[name])
             for name in map(table_name, names):  # a county the store holds as of the date, and this run not: gone
-                t, kinds = self._history(name)
+                t, _ = self._history(name)
                 held = {c for (c,) in conn.execute(sa.select(t.c.county_code).where(covers(t, as_of)).distinct())}
                 if held - seen:
-                    none = pd.DataFrame({c: pd.Series(dtype=object) for c in kinds})
-                    self.write_snapshot(conn, name, as_of, run_id, none, None,
+                    self.write_snapshot(conn, name, as_of, run_id, self._no_rows(name), None,
                                         share=sorted(held - seen, key=lambda c: (c is None, c or "")),
                                         date_stored=True)
+
+    def _no_rows(self, name: str) -> pd.DataFrame:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in self._history(name)[1]})
 
     @_explained
     def mark_published(self, run_id: str) -> None:

@@ -40,31 +40,32 @@ def gate_part(box, i: int, folder: str, run_id: str, as_of, deadline, buckets: i
     """The suites over partition ``i``'s tables; its unique keys sent to their buckets."""
     tables, led = box.kept("tables", i), box.kept("ledger", i).get("ledger")
     if "matches" not in tables:  # no records of its own: its ledger items (of counties only the ledger knows)
-        return _ledger_only(box, i, led, folder, run_id, buckets)
+        if led is None or not len(led):
+            box.put("gate_keys", {}, i)
+            return {"part": i, "evaluated": 0, "failed": [], "seconds": 0.0, "describe": ""}
+        return {"part": i, **_checked(box, i, lambda named: {"ledger": core.ledger_frame(led, named)}, ["ledger"],
+                                      folder, run_id, buckets)}
     published = tables | {"ledger": led, "progress": core.monthly_progress(
         tables["records_ha"], tables["unified"], as_of, deadline, ledger=led)}
     rows = core.analyst_view(tables["discrepancies"])
-    frames = core.gate_frames(published, rows, NO_ACCOUNTING, named=False)
-    box.put("gate_keys", core.gate_key_probe(frames, unique_keys(), buckets), i)
-    outcome = run_gate(frames, None, run_id, mask_ids=core.mask_full_ids, suites=part_suites())
-    if not outcome.success:  # again with rows that name their records, and the Data Docs
-        outcome = run_gate(core.gate_frames(published, rows, NO_ACCOUNTING), Path(folder, "datadocs", f"part-{i:05d}"),
-                           run_id, mask_ids=core.mask_full_ids, suites=part_suites())
-    return {"part": i, "evaluated": outcome.evaluated, "failed": outcome.failed, "seconds": outcome.seconds,
-            "describe": outcome.describe()}
+    return {"part": i, **_checked(box, i, lambda named: core.gate_frames(published, rows, NO_ACCOUNTING, named),
+                                  part_suites(), folder, run_id, buckets)}
 
 
-def _ledger_only(box, i: int, led, folder: str, run_id: str, buckets: int) -> dict:
-    if led is None or not len(led):
-        box.put("gate_keys", {}, i)
-        return {"part": i, "evaluated": 0, "failed": [], "seconds": 0.0, "describe": ""}
-    frames = {"ledger": core.ledger_frame(led, named=False)}
+def _checked(box, i: int, frames_of, suites: list[str], folder: str, run_id: str, buckets: int) -> dict:
+    """``suites`` over ``frames_of(named=False)``, and only when one fails again over frames
+    whose rows name their records, with the partition's Data Docs; the keys to their buckets."""
+    frames = frames_of(False)
     box.put("gate_keys", core.gate_key_probe(frames, unique_keys(), buckets), i)
-    outcome = run_gate(frames, None, run_id, mask_ids=core.mask_full_ids, suites=["ledger"])
+    outcome = run_gate(frames, None, run_id, mask_ids=core.mask_full_ids, suites=suites)
     if not outcome.success:
-        outcome = run_gate({"ledger": core.ledger_frame(led)}, Path(folder, "datadocs", f"part-{i:05d}"), run_id,
-                           mask_ids=core.mask_full_ids, suites=["ledger"])
-    return {"part": i, "evaluated": outcome.evaluated, "failed": outcome.failed, "seconds": outcome.seconds,
+        outcome = run_gate(frames_of(True), Path(folder, "datadocs", f"part-{i:05d}"), run_id,
+                           mask_ids=core.mask_full_ids, suites=suites)
+    return _outcome(outcome)
+
+
+def _outcome(outcome) -> dict:
+    return {"evaluated": outcome.evaluated, "failed": outcome.failed, "seconds": outcome.seconds,
             "describe": outcome.describe()}
 
 
@@ -73,10 +74,8 @@ def gate_keys_bucket(box, b: int) -> list[dict]:
 
 
 def national_gate(accounting: pd.DataFrame, run_id: str) -> dict:
-    outcome = run_gate({"accounting": core.accounting_frame(accounting)}, None, run_id, mask_ids=core.mask_full_ids,
-                       suites=NATIONAL)
-    return {"evaluated": outcome.evaluated, "failed": outcome.failed, "seconds": outcome.seconds,
-            "describe": outcome.describe()}
+    return _outcome(run_gate({"accounting": core.accounting_frame(accounting)}, None, run_id,
+                             mask_ids=core.mask_full_ids, suites=NATIONAL))
 
 
 def gate(mapper, box, parts: int, buckets: int, accounting: pd.DataFrame, folder: Path, out: Path,

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from connectors import SourceError, read_source
 from connectors.sql import read_db
-from connectors.sql_ranges import KeyRange, plan_ranges
+from connectors.sql_ranges import KeyRange, count_rows, plan_ranges
 from tests.connectors.test_files import HEADERS, ROWS
 from tests.connectors.test_sql import db  # noqa: F401  (a fixture: sqlite, postgres, mariadb)
 
@@ -24,7 +24,7 @@ def table_of(keys: list[str | None]) -> pd.DataFrame:
 
 
 def ranged(location: str, spec, pieces: int) -> tuple[pd.DataFrame, list[KeyRange], dict]:
-    ranges, found = plan_ranges(location, spec, pieces)
+    ranges, found = plan_ranges(location, spec, pieces, count_rows(location, spec))
     parts = [read_db(location, spec, part=r).frame for r in ranges]
     return pd.concat(parts, ignore_index=True), ranges, found
 
@@ -49,7 +49,7 @@ def test_ranges_of_a_table_are_its_whole_read(db, specs):
 def test_a_query_source_is_refused_for_a_national_run(db, specs):
     url, _, _ = db
     with pytest.raises(SourceError, match="a query cannot be read a partition at a time"):
-        plan_ranges(f"{url}#query=SELECT 1 AS x", specs["ha_archive"], 3)
+        plan_ranges(f"{url}#query=SELECT 1 AS x", specs["ha_archive"], 3, 1)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -64,7 +64,7 @@ def test_any_keys_any_cut_read_as_the_whole(tmp_path_factory, specs, keys, piece
     table_of(keys).to_sql("t", engine, index=False)
     engine.dispose()
     location = f"sqlite:///{path}#t"
-    ranges, found = plan_ranges(location, specs["ha_archive"], pieces)
+    ranges, found = plan_ranges(location, specs["ha_archive"], pieces, count_rows(location, specs["ha_archive"]))
     parts = [read_db(location, specs["ha_archive"], part=r).frame for r in ranges]
     whole = read_db(location, specs["ha_archive"]).frame
     pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole)
@@ -75,7 +75,7 @@ def test_a_table_changed_after_the_plan_fails_the_read(tmp_path, specs):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 't.sqlite'}")
     table_of([f"DA{i:03d}" for i in range(30)]).to_sql("t", engine, index=False)
     location = f"sqlite:///{tmp_path / 't.sqlite'}#t"
-    ranges, _ = plan_ranges(location, specs["ha_archive"], 3)
+    ranges, _ = plan_ranges(location, specs["ha_archive"], 3, count_rows(location, specs["ha_archive"]))
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM t WHERE \"档案编号\" = 'DA005'"))
     engine.dispose()

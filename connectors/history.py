@@ -83,8 +83,9 @@ def _kind(col_type) -> str:
 
 def _cells(s: pd.Series, kind: str) -> tuple[pd.Series, pa.Array]:
     """A column's values to store (text stays a pandas string column, datetimes datetime64,
-    numbers and flags Python objects, None for null: :meth:`History._insert` makes the rows
-    SQL-ready) and their canonical text (an Arrow string array, null for null).
+    numbers and flags nullable pandas arrays: :meth:`History._insert` makes the rows it
+    writes SQL-ready, the night after usually none) and their canonical text (an Arrow
+    string array, null for null).
 
     The canonical text is what the row hashes are made of: it must never change, or every
     stored row would count as changed on the next run (``tests/connectors/test_history_encode.py``
@@ -102,19 +103,46 @@ def _cells(s: pd.Series, kind: str) -> tuple[pd.Series, pa.Array]:
                 v = s.astype("string").to_numpy(dtype=object, na_value=None)
             s = pd.Series(v, dtype=object)
         return s, _arrow_text(s)
+    raw = _filled(s, na, kind)
+    if kind == "bool":
+        text = pc.if_else(pa.array(raw, mask=na), _text("1"), _text("0"))
+        return pd.Series(pd.arrays.BooleanArray(raw, na)), text
+    if kind == "int":
+        return pd.Series(pd.arrays.IntegerArray(raw, na)), pc.cast(pa.array(raw, mask=na), pa.large_string())
+    text = np.array([repr(x) for x in raw.tolist()], dtype=object)  # Python's shortest repr: "1.0", not "1"
+    text[na] = None
+    return pd.Series(pd.arrays.FloatingArray(raw, na)), _arrow_text(pd.Series(text, dtype=object))
+
+
+NUMPY_OF_KIND = {"bool": "bool", "int": "int64", "float": "float64"}
+
+
+def _filled(s: pd.Series, na: np.ndarray, kind: str) -> np.ndarray:
+    """A column of flags or numbers as one numpy array, 0 where null: straight from a typed
+    column; value by value (as ``bool()`` and ``to_numeric`` read them) from any other."""
+    typed = pd.api.types.is_bool_dtype(s.dtype) if kind == "bool" else (
+        pd.api.types.is_integer_dtype(s.dtype) if kind == "int" else
+        pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype))
+    if typed:
+        return s.to_numpy(dtype=NUMPY_OF_KIND[kind], na_value=0)
     filled = pd.Series(s.to_numpy(dtype=object), dtype=object).where(~na, 0)
     if kind == "bool":
-        raw = filled.astype(bool).to_numpy()
-        text = np.where(raw, "1", "0").astype(object)
-    elif kind == "int":
-        raw = pd.to_numeric(filled).astype("int64").to_numpy()
-        text = raw.astype(str).astype(object)
-    else:
-        raw = pd.to_numeric(filled).astype("float64").to_numpy()
-        text = np.array([repr(x) for x in raw.tolist()], dtype=object)
-    v = raw.astype(object)  # Python bools, ints and floats
-    v[na], text[na] = None, None
-    return pd.Series(v, dtype=object), _arrow_text(pd.Series(text, dtype=object))
+        return filled.astype(bool).to_numpy()
+    return pd.to_numeric(filled).astype(NUMPY_OF_KIND[kind]).to_numpy()
+
+
+def positions(keys: pd.Series, among: pd.Series) -> np.ndarray:
+    """Where each of ``keys`` stands in ``among`` (unique text), -1 where it does not.
+
+    >>> positions(pd.Series(["b", "x"]), pd.Series(["a", "b"])).tolist()
+    [1, -1]
+    """
+    if not len(keys) or not len(among):
+        return np.full(len(keys), -1, dtype=np.int64)
+    def text(s):
+        return pa.array(s.astype(object).to_numpy(), type=pa.large_string())
+    found = pc.index_in(text(keys), value_set=text(among))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _arrow_text(s: pd.Series) -> pa.Array:
@@ -155,7 +183,13 @@ def _digest(parts: list, size: int) -> list[str]:
     joined = _joined(parts)
     if isinstance(joined, np.ndarray):
         return [blake(x.encode("utf-8", "surrogatepass"), digest_size=size).hexdigest() for x in joined]
-    return [blake(x, digest_size=size).hexdigest() for x in joined.cast(pa.large_binary()).to_pylist()]
+    joined = (joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined).cast(pa.large_binary())
+    if joined.null_count:  # joined parts are never null; were one, it would read as no bytes
+        raise ValueError("a row's canonical text is null")
+    # each row a view of the one UTF-8 buffer: no Python bytes object per row
+    offsets = np.frombuffer(joined.buffers()[1], dtype=np.int64)[joined.offset:joined.offset + len(joined) + 1]
+    data = memoryview(joined.buffers()[2] or b"")
+    return [blake(data[a:b], digest_size=size).hexdigest() for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
 
 
 def encode(name: str, frame: pd.DataFrame, kinds: dict[str, str], as_of: str) -> pd.DataFrame:
@@ -505,20 +539,22 @@ class History:
         covering = _holding(old, as_of)
         ending = old[old["valid_to"] == as_of].set_index("row_key")
         starting = old[old["valid_from"] == nxt].set_index("row_key") if nxt else ending.iloc[:0]
-        ours = new[["row_key", "token"]].rename(columns={"token": "row_hash"}).assign(_position=np.arange(len(new)))
-        if covering.any():
-            m = old[covering].merge(ours, on="row_key", how="outer", suffixes=("_old", ""), indicator=True)
-        else:  # nothing stored holds as of the date (a first run): every row is new, no join needed
-            m = ours.assign(row_hash_old=None, valid_from=None, valid_to=None, _merge="right_only")
-        same = (m["_merge"] == "both") & (m["row_hash_old"] == m["row_hash"])
-        gone = m[(m["_merge"] != "right_only") & ~same]  # its version no longer holds from as_of on
+        # a version holding on the date stays when the snapshot has its key with the same
+        # token; row keys are unique on both sides (the occurrence is part of the key), so a
+        # lookup of positions does what an outer join would, without sorting a million keys
+        held = old[covering.to_numpy(dtype=bool)]
+        at = positions(held["row_key"], new["row_key"])
+        same = at >= 0
+        same[same] = held["row_hash"].to_numpy(dtype=object)[same] == new["token"].to_numpy(dtype=object)[at[same]]
+        gone = held[~same]  # its version no longer holds from as_of on
+        unchanged = np.zeros(len(new), dtype=bool)
+        unchanged[at[same]] = True
         shorten = gone[gone["valid_from"] < as_of]
         tail = gone[gone["valid_to"].isna() | (gone["valid_to"] > nxt)] if nxt else gone.iloc[:0]
         deleted = [(k, f) for k, f in zip(gone.loc[gone["valid_from"] == as_of, "row_key"],
                                           gone.loc[gone["valid_from"] == as_of, "valid_from"])]
-        # the new rows whose version is new, in the snapshot's order (positions, not an isin on
-        # a million keys: pandas' isin on Arrow strings goes value by value)
-        fresh = new.iloc[np.sort(m.loc[(m["_merge"] != "left_only") & ~same, "_position"].to_numpy(dtype="int64"))].copy()
+        # the new rows whose version is new, in the snapshot's order
+        fresh = new.iloc[np.flatnonzero(~unchanged)].copy()
         fresh["valid_from"], fresh["valid_to"] = as_of, nxt
         back = fresh["row_key"].map(ending["row_hash"]) == fresh["token"]  # merge with an equal predecessor
         back = back.fillna(False).astype(bool)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,12 +43,67 @@ RUNS = sa.Table(
 # SQLite's page cache: 2 MB by default, so a million-row write into a table with four
 # indexes keyed by hashes re-reads its own B-tree pages from the OS thousands of times over.
 SQLITE_CACHE_KIB = 256 * 1024
+# Pages of 16 KiB, not 4: rows of thirty columns fill fewer pages, and a first write of a
+# province's tables goes about a fifth faster (bench/e2e.py). SQLite takes it only while
+# the file holds no table yet, so an existing store keeps its own.
+SQLITE_PAGE_BYTES = 16384
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA page_size = {SQLITE_PAGE_BYTES}")
     cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")  # negative: KiB, allocated as used
     cursor.close()
+
+
+class SaveStopped(Exception):
+    """A run's store write was told to stop (its gate failed, a report could not be written)."""
+
+
+class SavingRun:
+    """:meth:`Store.save_run` in a thread of its own, begun as soon as a run's tables are
+    final, so the store (most of publishing at a province's scale) is written while the
+    run's files are staged, checked by the gate and rendered into reports. It commits only
+    when :meth:`commit` is called, after all that passed; :meth:`stop` rolls it back.
+
+    Every read of the store comes before: on SQLite, a write this large takes the file's
+    exclusive lock long before it commits.
+    """
+
+    def __init__(self, store: "Store", record: dict, tables: dict[str, pd.DataFrame], ledger=None,
+                 ledger_scope=None):
+        self._go, self._stop, self._updates = threading.Event(), threading.Event(), {}
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._save, name="anju-store", daemon=True,
+                                        args=(store, record, tables, ledger, ledger_scope))
+        self._thread.start()
+
+    def _save(self, store, record, tables, ledger, ledger_scope) -> None:
+        try:
+            store.save_run(record, tables, ledger, ledger_scope, before_commit=self._wait, stop=self._stop)
+        except BaseException as e:  # noqa: BLE001  (handed to the thread that commits or stops)
+            self._error = e
+
+    def _wait(self) -> dict:
+        self._go.wait()
+        if self._stop.is_set():
+            raise SaveStopped("store: run not stored: stopped before its commit")
+        return self._updates
+
+    def commit(self, **updates) -> None:
+        """Commit once the write is done (``updates``: the run row's last values); raises
+        what the write raised, and then nothing is stored."""
+        self._updates = updates
+        self._go.set()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def stop(self) -> None:
+        """Roll the write back and wait for its thread (before its next table at the latest)."""
+        self._stop.set()
+        self._go.set()
+        self._thread.join()
 
 
 class RunLocked(Exception):
@@ -176,17 +232,19 @@ class Store(History):
     @_explained
     def save_run(self, record: dict, tables: dict[str, pd.DataFrame], ledger: pd.DataFrame | None = None,
                  ledger_scope: list[str] | None = None, *, scope: list[str] | None = None,
-                 before_commit=None) -> None:
+                 before_commit=None, stop: threading.Event | None = None) -> None:
         """The run row, its tables and its ledger in one transaction, as of the run's date.
 
+        ``stop``: once set, the write stops before its next table and nothing is stored.
         ``tables`` are full snapshots (the published tables of :data:`PUBLISHED`, the alerts
         and the alert ledger), or with ``scope`` only the
         rows of those counties: the other rows carry over from the store as of the date.
         ``ledger`` holds the ledger rows of ``ledger_scope`` (None: the whole ledger). Only
         rows that differ from the state as of the date are written; a re-run of a date
         replaces what that date said, and later dates keep what they said.
-        ``before_commit``: called last inside the transaction; if it raises, nothing is stored
-        (the flow waits there for the report files written meanwhile).
+        ``before_commit``: called last inside the transaction; if it raises, nothing is stored;
+        a dict it returns updates the run's row (the flow waits there until the run has
+        passed its gate and its report files are written: see :class:`SavingRun`).
         """
         self.migrate()
         as_of, run_id = record["as_of"], record["run_id"]
@@ -198,9 +256,13 @@ class Store(History):
         with self.engine.begin() as conn:
             conn.execute(RUNS.insert().values(**record))
             for name, frame, counties in writes:
+                if stop is not None and stop.is_set():
+                    raise SaveStopped(f"store: run {run_id} not stored: stopped before table {name}")
                 self.write_snapshot(conn, name, as_of, run_id, frame, counties)
             if before_commit is not None:
-                before_commit()
+                updates = before_commit()
+                if updates:
+                    conn.execute(RUNS.update().where(RUNS.c.run_id == run_id).values(**updates))
 
     @_explained
     def save_shares(self, record: dict, names: list[str], shares) -> None:

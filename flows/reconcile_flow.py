@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from importlib import metadata
@@ -31,7 +30,7 @@ from connectors.publish import Staging, prepare_out
 from connectors.run_files import keep_failed_gate, read_live_tables, write_run_record
 from connectors.sources import SourceFrame, read_source
 from connectors.store import PUBLISHED as STORED
-from connectors.store import Store, default_url, shown_url
+from connectors.store import SavingRun, Store, default_url, shown_url
 import reconcile as core
 from reconcile import Canonical, IdMatches, MatchResult, Settings
 from schemas.alerts import alert_thresholds
@@ -145,51 +144,54 @@ def validate(tables: dict[str, pd.DataFrame]) -> None:
       retry_condition_fn=flows.runtime.retry_if_transient, timeout_seconds=4 * 3600)
 def publish(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, run: RunRecord, out: str, store_url: str,
             counties: list[str] | None) -> str:
-    """Files into a staging folder, then the store in one transaction, then one rename.
+    """Files into a staging folder and the store in one transaction, then one rename.
 
-    A run killed before the store commits leaves both store and files as they were. The
-    store row is written as ``stored`` and marked ``published`` once the folder is swapped
-    in, so a run killed between the commit and the swap is never listed as published (its
+    The store is written in a thread from the start (``SavingRun``) while the files are
+    staged, guarded, gated and rendered; it commits only after all of them passed. A run
+    killed before the store commits leaves both store and files as they were. The store
+    row is written as ``stored`` and marked ``published`` once the folder is swapped in,
+    so a run killed between the commit and the swap is never listed as published (its
     tables and ledger stay in the store until the next run for the date replaces them).
     """
     store = Store(store_url)
+    # the store's reads first: the write about to begin locks a SQLite store to readers
+    led = ledger_snapshot(store, run.as_of, ledger, counties)
+    history = store.ledger_history()
+    history = pd.concat([history[history["as_of"] != run.as_of], pd.DataFrame(
+        {"as_of": [run.as_of], "open": [int(led["status"].isin(OPEN_STATUSES).sum())]})])
+    run.tables["ledger"] = len(led)
+    run.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")  # the store's row: set again below
     with Staging(Path(out), run.as_of, run.run_id) as staging:
-        for name, frame in tables.items():  # the run id of a change is the store's, as in ledger.parquet
-            staging.write_table(name, frame.drop(columns=["changed_by_run"]) if name == "alert_ledger" else frame)
-        led = ledger_snapshot(store, run.as_of, ledger, counties)
-        # the volume guard before the gate: a held run stores and swaps nothing
-        run.guards, profile = run_guards(tables, led, run.as_of, run.run_id, staging.path, Path(out),
-                                         run.parameters["accept_change"],
-                                         GuardThresholds.from_settings(run.parameters["guards"]))
-        staging.write_table(PROFILE_NAME, profile)
-        staging.write_table("ledger", led.drop(columns=["changed_by_run"]))
-        history = store.ledger_history()
-        history = pd.concat([history[history["as_of"] != run.as_of], pd.DataFrame(
-            {"as_of": [run.as_of], "open": [int(led["status"].isin(OPEN_STATUSES).sum())]})])
-        progress = core.monthly_progress(tables["records_ha"], tables["unified"], run.as_of,
-                                         run.parameters["deadline"], ledger=led,
-                                         alert_ledger=tables.get("alert_ledger"))
-        rows = core.analyst_view(tables["discrepancies"])
-        run.gate = gate(tables | {"ledger": led, "progress": progress}, rows, run, staging.path, Path(out))
-        run.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        run.tables["ledger"] = len(led)
-        write_run_record(staging, run)
-        _fault_point("commit")
-        # The report files are written in a thread beside the store's write (most of publishing
-        # at a province's scale; the database drivers leave the GIL while the database works).
-        # The write stays in this thread, so a timeout or an interrupt stops it as before, and
-        # it commits only once the reports are done: a report that fails rolls the run back.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="anju-reports") as pool:
-            reports = pool.submit(write_reports, staging.path, tables, led, progress, history.sort_values("as_of"),
-                                  run, run.parameters["deadline"], rows, alerts=tables["alerts"],
-                                  alert_ledger=tables["alert_ledger"])
-            store.save_run({"run_id": run.run_id, "as_of": run.as_of, "scope": run.scope, "status": "stored",
-                            "started_at": run.started_at, "finished_at": run.finished_at,
-                            "parameters": run.parameters, "inputs": run.inputs, "counts": run.tables,
-                            "timings": run.seconds}, {k: v for k, v in tables.items() if k in STORED},
-                           ledger, counties, before_commit=reports.result)
-            workbook = reports.result()
-        workbook.result()  # the report workbook, written meanwhile by a second process
+        saving = SavingRun(store, {"run_id": run.run_id, "as_of": run.as_of, "scope": run.scope, "status": "stored",
+                                   "started_at": run.started_at, "finished_at": run.finished_at,
+                                   "parameters": run.parameters, "inputs": run.inputs, "counts": run.tables,
+                                   "timings": run.seconds}, {k: v for k, v in tables.items() if k in STORED},
+                           ledger, counties)
+        try:
+            for name, frame in tables.items():  # the run id of a change is the store's, as in ledger.parquet
+                staging.write_table(name, frame.drop(columns=["changed_by_run"]) if name == "alert_ledger" else frame)
+            # the volume guard before the gate: a held run stores and swaps nothing
+            run.guards, profile = run_guards(tables, led, run.as_of, run.run_id, staging.path, Path(out),
+                                             run.parameters["accept_change"],
+                                             GuardThresholds.from_settings(run.parameters["guards"]))
+            staging.write_table(PROFILE_NAME, profile)
+            staging.write_table("ledger", led.drop(columns=["changed_by_run"]))
+            progress = core.monthly_progress(tables["records_ha"], tables["unified"], run.as_of,
+                                             run.parameters["deadline"], ledger=led,
+                                             alert_ledger=tables.get("alert_ledger"))
+            rows = core.analyst_view(tables["discrepancies"])
+            run.gate = gate(tables | {"ledger": led, "progress": progress}, rows, run, staging.path, Path(out))
+            run.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            write_run_record(staging, run)
+            _fault_point("commit")
+            workbook = write_reports(staging.path, tables, led, progress, history.sort_values("as_of"), run,
+                                     run.parameters["deadline"], rows, alerts=tables["alerts"],
+                                     alert_ledger=tables["alert_ledger"])
+            workbook.result()  # the report workbook, written meanwhile by a second process
+        except BaseException:
+            saving.stop()  # nothing stored; the staging folder goes with the exception
+            raise
+        saving.commit(finished_at=run.finished_at)
         _fault_point("stored")
         live = staging.commit()
     try:
@@ -340,6 +342,8 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
                 sources[name].frame = frame
         t = time.perf_counter()
         canon = normalize(sources, settings, mapping)
+        for src in sources.values():  # the raw text is read: only its meta is needed from here on
+            src.frame = None          # (at a province's scale the raw frames hold gigabytes)
         clock.lap("normalize", t)
         _fault_point("normalize")
         t = time.perf_counter()

@@ -1,6 +1,7 @@
 """Small vectorized helpers the stages share: key membership and NFKC, asked of Arrow directly."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -34,6 +35,30 @@ def nfkc(s: pd.Series) -> pd.Series:
         return s
     out = pc.utf8_normalize(pa.array(s.array), form="NFKC")
     return pd.Series(pd.arrays.ArrowStringArray(out), index=s.index, dtype="string")
+
+
+def bytes_absent(s: pd.Series, forbidden: np.ndarray) -> bool:
+    """True when no value of the text column ``s`` holds a byte ``forbidden`` marks (a
+    boolean table of 256): one pass over Arrow's UTF-8 buffer instead of a regex per value.
+    Only ASCII bytes may be marked: in UTF-8 they stand for themselves alone, never inside
+    another character. False says "maybe": the caller asks the exact question then.
+
+    >>> bad = np.zeros(256, dtype=bool); bad[0] = True
+    >>> bytes_absent(pd.Series(["甲", None, "b"]), bad), bytes_absent(pd.Series(["a" + chr(0)]), bad)
+    (True, False)
+    """
+    if forbidden[128:].any():
+        raise ValueError("only ASCII bytes can be looked for in UTF-8 text")
+    text = _arrow(s)
+    for chunk in (text.chunks if isinstance(text, pa.ChunkedArray) else [text]):
+        offsets_buf, data_buf = chunk.buffers()[1:3]
+        if data_buf is None or len(chunk) == 0:
+            continue
+        offsets = np.frombuffer(offsets_buf, dtype=np.int64)[chunk.offset:chunk.offset + len(chunk) + 1]
+        data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0]:offsets[-1]]
+        if forbidden[data].any():
+            return False
+    return True
 
 
 def per_distinct(s: pd.Series, fn, dtype: str = "string") -> pd.Series:

@@ -11,8 +11,9 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from reconcile.frames import WS, nfkc
+from reconcile.frames import WS, bytes_absent, isin, nfkc
 from schemas.frames import ID_PROBLEMS
 from schemas.regions import county_codes
 
@@ -22,20 +23,39 @@ CHECK_CHARS = np.array(list("10X98765432"))
 _EXCEL_NUMBER = r"^[0-9]+(?:\.[0-9]+)?[Ee][+-]?[0-9]+$|^[0-9]+\.[0-9]*$"
 
 
+WS_BYTES = np.zeros(256, dtype=bool)
+WS_BYTES[[ord(c) for c in " \t\r\n\v\f"]] = True
+
+
 def clean_id_text(raw: pd.Series) -> pd.Series:
     """Fold the spellings of one ID onto one: full-width, lowercase x, spaces, apostrophe."""
     s = nfkc(raw).fillna("")
-    s = s.str.replace(WS + "+", "", regex=True).str.lstrip("'‘’`\"")
-    return s.str.upper()
+    if not bytes_absent(s, WS_BYTES):  # most exports hold no space in any ID: no regex then
+        s = s.str.replace(WS + "+", "", regex=True)
+    return s.str.lstrip("'‘’`\"").str.upper()
+
+
+def _ascii_block(texts: pd.Series, width: int) -> np.ndarray:
+    """Strings of exactly ``width`` ASCII characters as one (n, width) array of bytes,
+    read off Arrow's buffer (no Python string per value)."""
+    arr = pa.array(texts.astype("string").array)
+    arr = (arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr).cast(pa.large_binary())
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
+    if arr.null_count or not np.array_equal(np.diff(offsets), np.full(len(arr), width)):
+        raise ValueError(f"expected strings of exactly {width} characters")
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    return data.reshape(-1, width)
 
 
 def check_char(first17: pd.Series) -> pd.Series:
     """The check character for 17-digit strings (all must be ASCII digits)."""
     if first17.empty:
         return pd.Series([], dtype="string", index=first17.index)
-    digits = np.frombuffer("".join(first17.tolist()).encode("ascii"), dtype=np.uint8)
-    digits = digits.reshape(-1, 17).astype(np.int64) - 48
-    idx = (digits @ WEIGHTS) % 11
+    block = _ascii_block(first17, 17)
+    total = np.zeros(len(block), dtype=np.int32)  # a column at a time: no (n, 17) array of int64
+    for j, weight in enumerate(WEIGHTS.tolist()):
+        total += (block[:, j].astype(np.int32) - 48) * weight
+    idx = total % 11
     return pd.Series(CHECK_CHARS[idx], index=first17.index, dtype="string")
 
 
@@ -48,13 +68,20 @@ def normalize_ids(raw: pd.Series, latest_birth: date | None = None) -> pd.DataFr
     NA when valid).
     """
     s = clean_id_text(raw)
-    problem = pd.Series(pd.NA, index=s.index, dtype="string")
-    order = iter(ID_PROBLEMS)
+    # the problem as a code per row (0: none yet, i + 1: ID_PROBLEMS[i]), labelled once at the
+    # end: setting text into an Arrow column row by row copies the column every time
+    codes = np.zeros(len(s), dtype=np.int8)
+    order = iter(enumerate(ID_PROBLEMS, start=1))
 
     def flag(mask: pd.Series, name: str) -> None:
-        if name != next(order, None):  # the tests below run in the order the schema lists
+        code, expected = next(order, (0, None))
+        if name != expected:  # the tests below run in the order the schema lists
             raise AssertionError(f"ID problem {name!r} is tested out of the order of schemas.frames.ID_PROBLEMS")
-        problem.loc[mask.fillna(False) & problem.isna()] = name
+        hit = pd.Series(mask, index=s.index).fillna(False).to_numpy(dtype=bool) & (codes == 0)
+        codes[hit] = code
+
+    def unflagged() -> pd.Series:
+        return pd.Series(codes == 0, index=s.index)
 
     flag(s == "", "empty")
     flag(s.str.fullmatch(_EXCEL_NUMBER), "excel_number")
@@ -64,20 +91,23 @@ def normalize_ids(raw: pd.Series, latest_birth: date | None = None) -> pd.DataFr
 
     # Legacy 15-digit IDs become 18 digits: "19" before the 2-digit year, check appended.
     ident = s.copy()
-    up = is15.fillna(False) & problem.isna()
-    first17 = s[up].str[:6] + "19" + s[up].str[6:]
-    ident.loc[up] = first17 + check_char(first17)
+    up = is15.fillna(False) & unflagged()
+    if up.any():
+        first17 = s[up].str[:6] + "19" + s[up].str[6:]
+        ident.loc[up] = first17 + check_char(first17)
 
-    cand = problem.isna()
-    flag(cand & ~ident.str[:6].isin(county_codes()), "region")
-    born = pd.to_datetime(ident.where(problem.isna()).str[6:14], format="%Y%m%d", errors="coerce")
+    cand = unflagged()
+    flag(cand & ~isin(ident.str[:6], sorted(county_codes())), "region")
+    born = pd.to_datetime(ident.where(unflagged()).str[6:14], format="%Y%m%d", errors="coerce")
     latest = pd.Timestamp(latest_birth or date.today())
-    flag(problem.isna() & (born.isna() | (born.dt.year < 1900) | (born > latest)), "birth_date")
-    rest = problem.isna()
+    flag(unflagged() & (born.isna() | (born.dt.year < 1900) | (born > latest)), "birth_date")
+    rest = unflagged()
     expected = check_char(ident[rest].str[:17])
     flag(rest & (ident.str[17] != expected.reindex(ident.index)), "check_digit")
 
-    valid = problem.isna()
+    valid = unflagged()
+    problem = pd.Series(pd.Categorical.from_codes(codes.astype(np.int64) - 1, categories=list(ID_PROBLEMS)),
+                        index=s.index).astype("string")
     return pd.DataFrame({"id": ident.where(valid, s), "valid": valid, "problem": problem})
 
 

@@ -14,9 +14,10 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
-from reconcile.frames import nfkc, per_distinct
+from reconcile.frames import bytes_absent, nfkc, per_distinct
 
 from reconcile.dates import DATE_RANGE, bad_dates, parse_dates
 from reconcile.ids import normalize_ids
@@ -29,6 +30,8 @@ from reconcile.masking import mask_full_ids_in, masked_rows
 # C0 controls but tab and line breaks, and DEL: PostgreSQL refuses NUL in text, a
 # workbook refuses the others, and no name, code or date holds one.
 CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+CONTROL_BYTES = np.zeros(256, dtype=bool)  # the same characters, as bytes of UTF-8
+CONTROL_BYTES[[*range(0x00, 0x09), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f]] = True
 VALUE_SHOWN = 200  # characters of a quarantined value kept: enough to see what is wrong
 INF = float("inf")
 
@@ -171,7 +174,10 @@ def _control_characters(s: pd.Series) -> pd.Series:
     Parquet or SQL source) holds none, and is not spelled out as text to find that out."""
     if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype):
         return pd.Series(False, index=s.index)
-    return s.astype("string").str.contains(CONTROL, regex=True).fillna(False).astype(bool)
+    s = s.astype("string")
+    if bytes_absent(s, CONTROL_BYTES):  # nearly every column: no cell asked one by one
+        return pd.Series(False, index=s.index)
+    return s.str.contains(CONTROL, regex=True).fillna(False).astype(bool)
 
 
 def _problem(s: pd.Series, rows: pd.Series, column: str, problem: str, reason: str, order: int) -> pd.DataFrame:

@@ -167,7 +167,8 @@ def invalid_id(ctx: RuleContext) -> pd.DataFrame:
 def _member_ids(pairs: pd.DataFrame, members: pd.DataFrame) -> pd.Series:
     """archive_no -> the valid roster ID of the member a roster-matched HA householder is
     (one member of that name in the household; otherwise no proposal)."""
-    valid = members[members["id_no_valid"]]
+    # only the pairs' households: the merge then factorizes thousands of keys, not millions
+    valid = members[members["id_no_valid"] & isin(members["household_no"], pairs["household_no"])]
     found = pairs[["archive_no", "household_no", "member_name"]].merge(
         valid[["household_no", "name", "id_no"]], left_on=["household_no", "member_name"],
         right_on=["household_no", "name"])

@@ -15,6 +15,7 @@ import pandas as pd
 from reconcile.rules import RULES, RuleContext
 from schemas.config import Catalog, load_catalog
 from schemas.field_labels import field_labels
+from reconcile.frames import positions, taken
 from reconcile.masking import mask_full_ids_in
 
 DISCREPANCY_COLUMNS = [
@@ -87,8 +88,9 @@ def classify(ctx: RuleContext, catalog: Catalog | None = None) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype="string") for c in DISCREPANCY_COLUMNS})
     d = pd.concat(frames, ignore_index=True)
-    county = d["household_no"].map(ctx.ps.set_index("household_no")["county_code"])
-    d["county_code"] = county.fillna(d["archive_no"].map(ctx.ha.set_index("archive_no")["county_code"]))
+    county = taken(ctx.ps["county_code"], positions(d["household_no"], ctx.ps["household_no"]), d.index)
+    d["county_code"] = county.fillna(
+        taken(ctx.ha["county_code"], positions(d["archive_no"], ctx.ha["archive_no"]), d.index))
     d["discrepancy_id"] = stable_ids([d["rule"], d["household_no"], d["archive_no"], d["field"]])
     d["status"] = "new"
     d["first_seen"] = ctx.as_of.strftime("%Y-%m-%d")

@@ -8,6 +8,8 @@ import pyarrow.compute as pc
 
 # Regex pieces RE2 (Arrow) runs natively; ``\s`` and ``\d`` send pandas to Python's ``re``.
 WS = r"[ \t\r\n\v\f]"
+WS_BYTES = np.zeros(256, dtype=bool)  # the same characters, as bytes of UTF-8 (``bytes_absent``)
+WS_BYTES[[ord(c) for c in " \t\r\n\v\f"]] = True
 
 
 def _arrow(s) -> pa.Array:
@@ -26,6 +28,30 @@ def isin(s: pd.Series, values) -> pd.Series:
         return pd.Series(False, index=s.index, dtype=bool)
     hit = pc.fill_null(pc.is_in(_arrow(s), value_set=_arrow(values), skip_nulls=True), False)
     return pd.Series(hit.to_numpy(zero_copy_only=False), index=s.index, dtype=bool)
+
+
+def positions(keys, among) -> np.ndarray:
+    """Where each of ``keys`` stands in ``among`` (unique text keys), -1 where it does not;
+    NA is never found. One hash lookup, reused for every column taken at these positions
+    (``Series.map`` with a Series looks every key up again for each column).
+
+    >>> positions(pd.Series(["b", None, "x"]), ["a", "b"]).tolist()
+    [1, -1, -1]
+    """
+    keys = pd.Series(keys) if not isinstance(keys, pd.Series) else keys
+    if len(keys) == 0 or len(among) == 0:
+        return np.full(len(keys), -1, dtype=np.int64)
+    found = pc.index_in(_arrow(keys), value_set=_arrow(pd.Series(among)), skip_nulls=True)
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def taken(values: pd.Series, at: np.ndarray, index) -> pd.Series:
+    """``values`` at positions ``at`` (from :func:`positions`; -1 gives NA), on ``index``.
+
+    >>> taken(pd.Series(["p", "q"], dtype="string"), np.array([1, -1]), [7, 8]).tolist()
+    ['q', <NA>]
+    """
+    return pd.Series(values.array.take(at, allow_fill=True), index=index)
 
 
 def nfkc(s: pd.Series) -> pd.Series:
@@ -59,6 +85,23 @@ def bytes_absent(s: pd.Series, forbidden: np.ndarray) -> bool:
         if forbidden[data].any():
             return False
     return True
+
+
+def without_spaces(s: pd.Series) -> pd.Series:
+    """``s`` with every space, tab and line break taken out (none to take: no regex run).
+
+    >>> without_spaces(pd.Series(["张 伟", "李四", None], dtype="string")).tolist()
+    ['张伟', '李四', <NA>]
+    """
+    return s if bytes_absent(s, WS_BYTES) else s.str.replace(WS + "+", "", regex=True)
+
+
+def matches_regex(s: pd.Series, pattern: str) -> np.ndarray:
+    """Which values of the text column ``s`` contain ``pattern`` (RE2, in Arrow); NA never."""
+    if len(s) == 0:
+        return np.zeros(0, dtype=bool)
+    hit = pc.fill_null(pc.match_substring_regex(_arrow(s), pattern), False)
+    return hit.to_numpy(zero_copy_only=False).astype(bool)
 
 
 def per_distinct(s: pd.Series, fn, dtype: str = "string") -> pd.Series:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from reconcile.frames import WS, bytes_absent, isin, nfkc
+from reconcile.frames import isin, nfkc, without_spaces
 from schemas.frames import ID_PROBLEMS
 from schemas.regions import county_codes
 
@@ -23,15 +23,9 @@ CHECK_CHARS = np.array(list("10X98765432"))
 _EXCEL_NUMBER = r"^[0-9]+(?:\.[0-9]+)?[Ee][+-]?[0-9]+$|^[0-9]+\.[0-9]*$"
 
 
-WS_BYTES = np.zeros(256, dtype=bool)
-WS_BYTES[[ord(c) for c in " \t\r\n\v\f"]] = True
-
-
 def clean_id_text(raw: pd.Series) -> pd.Series:
     """Fold the spellings of one ID onto one: full-width, lowercase x, spaces, apostrophe."""
-    s = nfkc(raw).fillna("")
-    if not bytes_absent(s, WS_BYTES):  # most exports hold no space in any ID: no regex then
-        s = s.str.replace(WS + "+", "", regex=True)
+    s = without_spaces(nfkc(raw).fillna(""))
     return s.str.lstrip("'‘’`\"").str.upper()
 
 

@@ -35,7 +35,7 @@ from datetime import date
 import pandas as pd
 
 from reconcile.discrepancies import fill_template, stable_ids
-from reconcile.frames import isin
+from reconcile.frames import isin, positions, taken
 from schemas.alerts import ALERT_COLUMNS, alert_thresholds, load_alert_kinds, value_labels
 
 HISTORY_COLUMNS = [
@@ -70,8 +70,9 @@ def housing_facts(unified: pd.DataFrame, ha: pd.DataFrame) -> pd.DataFrame:
     """
     by_arch = ha.drop_duplicates("archive_no").set_index("archive_no")
     arch = unified["archive_no"]
-    grade = arch.map(by_arch["danger_grade"]).astype("string")
-    start = pd.to_datetime(arch.map(by_arch["start_date"]))
+    at = positions(arch, by_arch.index)
+    grade = taken(by_arch["danger_grade"], at, arch.index).astype("string")
+    start = pd.to_datetime(taken(by_arch["start_date"], at, arch.index))
     return unified.assign(danger_grade=grade, start_date=start)
 
 

@@ -15,7 +15,7 @@ from importlib import resources
 
 import pandas as pd
 
-from reconcile.frames import WS, nfkc, per_distinct
+from reconcile.frames import matches_regex, nfkc, per_distinct, without_spaces
 
 MIDDLE_DOTS = "·•‧・∙⋅‐.．"
 
@@ -32,10 +32,19 @@ def _t2s_table() -> dict[int, str]:
     return table
 
 
+@lru_cache(maxsize=1)
+def _t2s_class() -> str:
+    """The characters :func:`_t2s_table` folds, as one RE2 character class."""
+    return "[" + "".join(f"\\x{{{c:x}}}" for c in sorted(_t2s_table())) + "]"
+
+
 def clean_names(raw: pd.Series) -> pd.Series:
-    s = nfkc(raw).str.replace(WS + "+", "", regex=True)
+    s = without_spaces(nfkc(raw))
     table = _t2s_table()
-    s = per_distinct(s, lambda name: name.translate(table))  # no Arrow kernel for translate
+    # only names holding a character to fold are translated (no Arrow kernel for translate)
+    fold = matches_regex(s, _t2s_class())
+    if fold.any():
+        s = s.mask(fold, per_distinct(s[fold], lambda name: name.translate(table)))
     return s.mask(s == "")
 
 

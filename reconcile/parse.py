@@ -16,8 +16,10 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from reconcile.frames import bytes_absent, nfkc, per_distinct
+from reconcile.frames import bytes_absent, matches_regex, nfkc, per_distinct
 
 from reconcile.dates import DATE_RANGE, bad_dates, parse_dates
 from reconcile.ids import normalize_ids
@@ -103,10 +105,30 @@ def _parse_code12(col: ColumnSpec, s: pd.Series) -> ColumnResult:
                         "应为12位村级区划代码 / expected a 12-digit village code")
 
 
+PLAIN_WHOLE = r"^[0-9]{1,15}$"  # exact as a float, and read alike by Arrow and pandas
+
+
+def _to_float(t: pd.Series) -> pd.Series:
+    """``pd.to_numeric(t, errors="coerce")`` as nullable floats: the plain whole numbers
+    (nearly every cell of a count or a year) cast by Arrow at once, the rest by pandas.
+
+    >>> _to_float(pd.Series(["007", "2.5", "x", None, "1e3"], dtype="string")).tolist()
+    [7.0, 2.5, <NA>, <NA>, 1000.0]
+    """
+    num = pd.Series(pd.NA, index=t.index, dtype="Float64")
+    plain = matches_regex(t, PLAIN_WHOLE)
+    if plain.any():
+        num[plain] = pc.cast(pa.array(t[plain].array), pa.int64()).to_numpy(zero_copy_only=False).astype("float64")
+    rest = ~plain & t.notna().to_numpy(dtype=bool)
+    if rest.any():
+        num[rest] = pd.to_numeric(t[rest], errors="coerce").astype("Float64")
+    return num
+
+
 def _number(t: pd.Series, low: float | None, high: float | None) -> tuple[pd.Series, pd.Series]:
     """Text to nullable floats, and which are finite and within [low, high]: ``inf``,
     ``nan`` and ``1e400`` are read by ``to_numeric`` but are no amount or count."""
-    num = pd.to_numeric(t, errors="coerce").astype("Float64")
+    num = _to_float(t)
     ok = num.notna() & (num.abs() < INF)
     if low is not None:
         ok &= num >= low

@@ -5,8 +5,10 @@ ID numbers, which must never reach an analyst-facing output in full.
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from reconcile.frames import positions, taken
 from reconcile.ids import mask_ids
 from reconcile.masking import mask_full_ids_in
 from schemas.alerts import load_alert_kinds, value_labels
@@ -160,8 +162,9 @@ def report_grid(discrepancies: pd.DataFrame, ledger: pd.DataFrame, as_of: str, *
     """
     d = discrepancies
     led = ledger.set_index("discrepancy_id") if len(ledger) else None
-    status = d["discrepancy_id"].map(led["status"]) if led is not None else pd.Series(pd.NA, index=d.index)
-    first = d["discrepancy_id"].map(led["first_seen"]) if led is not None else pd.Series(pd.NA, index=d.index)
+    at = positions(d["discrepancy_id"], led.index) if led is not None else None
+    status = taken(led["status"], at, d.index) if led is not None else pd.Series(pd.NA, index=d.index)
+    first = taken(led["first_seen"], at, d.index) if led is not None else pd.Series(pd.NA, index=d.index)
     agency = d["agency"].fillna("").astype("string")
     current = d["ps_value"].where(agency == "ps", d["ha_value"]).astype("string")
     notes = pd.Series("", index=d.index, dtype="string")
@@ -226,14 +229,16 @@ def _people(ledger: pd.DataFrame, key: str, ids: pd.Series) -> dict[str, pd.Seri
     """The people's columns of the ledger entries ``ids``, as the grid shows them (empty
     where the ledger has none: a run before the 台账 had people's columns)."""
     led = ledger.drop_duplicates(key, keep="last").set_index(key) if key in ledger else pd.DataFrame()
+    at = positions(ids, led.index) if len(led.columns) else None  # one lookup for every column
     out = {}
     for c in GRID_PEOPLE:
         if c not in led:
             out[c] = pd.Series(pd.NA, index=ids.index, dtype="string")
         elif c == "overdue":
-            out[c] = ids.map(overdue_flags(led[c])).map({True: "是"}).astype("string")
+            late = np.append(overdue_flags(led[c]).to_numpy(dtype=bool), False)[at]  # -1: the False appended
+            out[c] = pd.Series(np.where(late, "是", None), index=ids.index, dtype="string")
         else:
-            out[c] = ids.map(led[c].astype("string")).astype("string")
+            out[c] = taken(led[c].astype("string"), at, ids.index)
     return out
 
 
@@ -400,7 +405,8 @@ def with_people_columns(rows: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFram
     ids = rows["问题编号"].astype("string")
     out = rows.copy()
     if ledger is not None and len(ledger) and "status" in ledger:
-        status = ids.map(ledger.drop_duplicates("discrepancy_id", keep="last").set_index("discrepancy_id")["status"])
+        last = ledger.drop_duplicates("discrepancy_id", keep="last").set_index("discrepancy_id")["status"]
+        status = taken(last, positions(ids, last.index), ids.index)
         out["状态"] = status.astype("string").fillna(rows["状态"].astype("string"))
     people = _people(ledger if ledger is not None else pd.DataFrame(), "discrepancy_id", ids)
     for c in GRID_PEOPLE:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reconcile.frames import isin
+from reconcile.frames import isin, positions, taken
 from reconcile.discrepancies import stable_ids
 from reconcile.monitor import housing_facts
 from reconcile.rules import POOR, RELOCATION, RENOVATION
@@ -101,15 +101,17 @@ def unify(ps: pd.DataFrame, ha: pd.DataFrame, matches: pd.DataFrame, discrepanci
         u["housing_secured_basis"].isin(["ha_determination", "relocation", "completed_renovation"]), "ha").mask(
         u["housing_secured_basis"] == "unresolved_conflict", "ps,ha")
     u["renovation_source"] = src.mask(u["in_ha"], "ha")
-    u["ha_records"] = u["household_no"].map(counts).fillna(u["in_ha"].astype(int)).astype("int64")
+    u["ha_records"] = taken(counts, positions(u["household_no"], counts.index), u.index).fillna(
+        u["in_ha"].astype(int)).astype("int64")
     u["match_method"], u["match_score"] = u["method"], u["score"]
     u["unified_id"] = stable_ids([u["household_no"].fillna("HA:" + u["archive_no"].fillna(""))])
 
     open_d = discrepancies[discrepancies["status"].isin(OPEN_STATUSES)]
     by_hh = open_d["household_no"].dropna().value_counts()
     by_arch = open_d.loc[open_d["household_no"].isna(), "archive_no"].dropna().value_counts()
-    u["open_discrepancies"] = (u["household_no"].map(by_hh).fillna(0)
-                               + u["archive_no"].map(by_arch).fillna(0)).astype("int64")
+    u["open_discrepancies"] = (taken(by_hh, positions(u["household_no"], by_hh.index), u.index).fillna(0)
+                               + taken(by_arch, positions(u["archive_no"], by_arch.index), u.index).fillna(0)
+                               ).astype("int64")
     u["renovation_status"] = u["renovation_status"].fillna("none")
     u = housing_facts(u, ha)
     unified = u[UNIFIED_COLUMNS].sort_values("unified_id").reset_index(drop=True)

@@ -29,3 +29,37 @@ def test_bytes_absent_agrees_with_the_regex(values, cut):
 def test_control_characters_per_cell(values):
     got = _control_characters(pd.Series(values, dtype=object))
     assert got.tolist() == [v is not None and bool(re.search(CONTROL, v)) for v in values]
+
+
+TRADITIONAL = "張偉國東陳劉•·．.‧ 　\t"
+
+
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=st.sampled_from(TRADITIONAL + "张伟李四ab１"), max_size=8),
+                          st.text(max_size=6)), max_size=25))
+def test_clean_names_folds_as_translating_every_name(values):
+    """Only names holding a character to fold are translated; the result is as if all were."""
+    import unicodedata
+
+    from reconcile.frames import WS
+    from reconcile.names import _t2s_table, clean_names
+
+    want = []
+    for v in values:
+        if v is None:
+            want.append(None)
+            continue
+        t = re.sub(WS + "+", "", unicodedata.normalize("NFKC", v)).translate(_t2s_table())
+        want.append(t or None)
+    got = clean_names(pd.Series(values, dtype="string"))
+    assert [None if x is pd.NA else x for x in got.tolist()] == want
+
+
+@given(st.lists(st.one_of(st.none(), st.from_regex(r"\A[0-9]{1,18}\Z"), st.sampled_from(
+    ["007", "1e400", "inf", "-5", "+5", " 5", "5 ", "2.5", "1,000", "nan", "", "0x10", "٣"]), st.text(max_size=5)),
+    max_size=25))
+def test_to_float_reads_as_pandas_to_numeric(values):
+    from reconcile.parse import _to_float
+
+    t = pd.Series(values, dtype="string")
+    want = pd.to_numeric(t, errors="coerce").astype("Float64")
+    assert _to_float(t).tolist() == want.tolist() or _to_float(t).equals(want)

@@ -123,7 +123,7 @@ def _filled(s: pd.Series, na: np.ndarray, kind: str) -> np.ndarray:
     typed = pd.api.types.is_bool_dtype(s.dtype) if kind == "bool" else (
         pd.api.types.is_integer_dtype(s.dtype) if kind == "int" else
         pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype))
-    if typed:
+    if typed and not isinstance(s.dtype, pd.ArrowDtype):  # numpy or pandas' masked arrays
         return s.to_numpy(dtype=NUMPY_OF_KIND[kind], na_value=0)
     filled = pd.Series(s.to_numpy(dtype=object), dtype=object).where(~na, 0)
     if kind == "bool":

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 
 from connectors.history import LEDGER, SNAPSHOTS, STORED, History, covers, table_name
@@ -72,7 +73,9 @@ class SavingRun:
 
     def __init__(self, store: "Store", record: dict, tables: dict[str, pd.DataFrame], ledger=None,
                  ledger_scope=None):
-        self._go, self._stop, self._updates = threading.Event(), threading.Event(), {}
+        # ready: the writer waits to commit; go: commit (or, with stop, roll back); done: it ended
+        self._ready, self._go, self._stop, self._done = (threading.Event() for _ in range(4))
+        self._updates: dict = {}
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._save, name="anju-store", daemon=True,
                                         args=(store, record, tables, ledger, ledger_scope))
@@ -83,27 +86,52 @@ class SavingRun:
             store.save_run(record, tables, ledger, ledger_scope, before_commit=self._wait, stop=self._stop)
         except BaseException as e:  # noqa: BLE001  (handed to the thread that commits or stops)
             self._error = e
+        finally:
+            self._done.set()
 
     def _wait(self) -> dict:
+        self._ready.set()
         self._go.wait()
         if self._stop.is_set():
             raise SaveStopped("store: run not stored: stopped before its commit")
         return self._updates
 
+    def _ended(self) -> None:
+        """Wait until the writer has ended. Waits on an event, never a bare ``join``: an
+        interrupt there (Ctrl-C, a task's timeout) must not leave a writer that commits
+        after its run gave up; it is told to stop, waited for, then raised."""
+        interrupted: BaseException | None = None
+        while not self._done.is_set():
+            try:
+                self._done.wait(0.5)
+            except BaseException as e:  # noqa: BLE001
+                interrupted = interrupted or e
+                self._stop.set()
+                self._go.set()
+        if interrupted is not None:
+            raise interrupted
+
     def commit(self, **updates) -> None:
         """Commit once the write is done (``updates``: the run row's last values); raises
-        what the write raised, and then nothing is stored."""
+        what the write raised, and then nothing is stored. Interrupted while the tables are
+        still being written, it stops the write: nothing is stored."""
+        try:
+            while not (self._ready.is_set() or self._done.is_set()):
+                self._ready.wait(0.5)
+        except BaseException:
+            self.stop()
+            raise
         self._updates = updates
         self._go.set()
-        self._thread.join()
+        self._ended()
         if self._error is not None:
             raise self._error
 
     def stop(self) -> None:
-        """Roll the write back and wait for its thread (before its next table at the latest)."""
+        """Roll the write back and wait for it to end (before its next table at the latest)."""
         self._stop.set()
         self._go.set()
-        self._thread.join()
+        self._ended()
 
 
 class RunLocked(Exception):
@@ -259,6 +287,7 @@ class Store(History):
                 if stop is not None and stop.is_set():
                     raise SaveStopped(f"store: run {run_id} not stored: stopped before table {name}")
                 self.write_snapshot(conn, name, as_of, run_id, frame, counties)
+                pa.default_memory_pool().release_unused()  # a table's encoding, back to the system
             if before_commit is not None:
                 updates = before_commit()
                 if updates:

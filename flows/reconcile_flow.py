@@ -188,10 +188,10 @@ def publish(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, run: RunRecor
                                      run.parameters["deadline"], rows, alerts=tables["alerts"],
                                      alert_ledger=tables["alert_ledger"])
             workbook.result()  # the report workbook, written meanwhile by a second process
+            saving.commit(finished_at=run.finished_at)
         except BaseException:
-            saving.stop()  # nothing stored; the staging folder goes with the exception
+            saving.stop()  # nothing stored (or, once committed, nothing more); the staging folder goes
             raise
-        saving.commit(finished_at=run.finished_at)
         _fault_point("stored")
         live = staging.commit()
     try:
@@ -293,6 +293,7 @@ class _Clock:
 
     def lap(self, stage: str, started: float) -> None:
         self.seconds[stage] = round(self.seconds.get(stage, 0.0) + time.perf_counter() - started, 3)
+        flows.runtime.release_unused_memory()  # what the stage freed, back to the system
 
 
 @flow(name="reconcile", validate_parameters=True, task_runner=task_runner())
@@ -323,9 +324,10 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
     counties = sorted(set(counties)) if counties else None
     run_id = f"{as_of:%Y%m%d}-{uuid4().hex[:12]}"
     st = Store(store_url)
-    st.migrate()
-    # the ledger lock too: no `anju ledger import` changes people's verdicts under a run
+    # the ledger lock too: no `anju ledger import` changes people's verdicts under a run;
+    # the locks before the first read, so a second run meets the lock, never the first's write
     with st.run_lock(as_of.isoformat()), st.run_lock("ledger"):
+        st.migrate()
         people = people_state(st)
         t = time.perf_counter()
         locations = {"ps_households": ps_households, "ha_archive": ha_archive}
@@ -340,6 +342,7 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
             raw, left_out = core.restrict({n: s.frame for n, s in sources.items()}, counties)
             for name, frame in raw.items():
                 sources[name].frame = frame
+            del raw  # held only by the sources now, and released with them once normalized
         t = time.perf_counter()
         canon = normalize(sources, settings, mapping)
         for src in sources.values():  # the raw text is read: only its meta is needed from here on

@@ -109,8 +109,9 @@ PLAIN_WHOLE = r"^[0-9]{1,15}$"  # exact as a float, and read alike by Arrow and 
 
 
 def _to_float(t: pd.Series) -> pd.Series:
-    """``pd.to_numeric(t, errors="coerce")`` as nullable floats: the plain whole numbers
-    (nearly every cell of a count or a year) cast by Arrow at once, the rest by pandas.
+    """``pd.to_numeric(t, errors="coerce")`` as nullable floats, for a ``string`` column
+    (as ``nfkc`` gives it): the plain whole numbers (nearly every cell of a count or a
+    year) cast by Arrow at once, the rest by pandas.
 
     >>> _to_float(pd.Series(["007", "2.5", "x", None, "1e3"], dtype="string")).tolist()
     [7.0, 2.5, <NA>, <NA>, 1000.0]

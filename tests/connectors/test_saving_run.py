@@ -55,3 +55,28 @@ def test_a_failed_write_is_raised_by_commit_and_stores_nothing(store):
         saving.commit(finished_at="y")
     assert run_id not in store.run_history()["run_id"].tolist()
     assert store.table_as_of("matches", as_of).empty
+
+
+def test_an_interrupt_while_commit_waits_stops_the_write(tmp_path, monkeypatch):
+    """Ctrl-C or a task's timeout lands in ``commit`` while the tables are still being
+    written (most of publishing): the write stops and nothing is stored, ever."""
+    import os
+    import signal
+    import time
+
+    store = Store(f"sqlite:///{tmp_path / 'anju.sqlite'}")
+    store.migrate()
+    write = Store.write_snapshot
+
+    def slow(self, *args, **kwargs):
+        time.sleep(1.5)
+        return write(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "write_snapshot", slow)
+    saving = SavingRun(store, record("r-interrupted", "1990-04-30"), {"matches": MATCHES})
+    threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(KeyboardInterrupt):
+        saving.commit(finished_at="y")
+    assert saving._done.is_set()  # waited for: no writer left behind ...
+    time.sleep(2)  # ... to commit once its table is written
+    assert "r-interrupted" not in store.run_history()["run_id"].tolist()

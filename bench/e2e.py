@@ -15,10 +15,15 @@ the peak stayed within ``--budget-mb`` (exit 1 when it did not: the budget is ch
 here, never in the tests). ``--runs 2`` runs the same inputs again into the same outputs and
 store: the night after, when the store compares every row and writes none.
 
-Measured (2-core machine, idle, SQLite store; issue 20's note has the per-stage tables):
+Measured (2-core machine, idle, SQLite store; issue 20's notes have the per-stage tables):
 100,000 households 41.4 s end to end before the publishing work, 32.6 s after; 1,000,000
 households 350.8 s and 11.4 GB peak before, 226.9 s and 7.2 GB after (publishing 248 → 130 s,
-most of it the first write into the store); the night after, 1M: 195 s.
+most of it the first write into the store); the night after, 1M: 195 s. Then (session of
+2026-11-30: raw frames released, Arrow's freed memory handed back, text checks off Arrow's
+buffers, one key lookup per table, the store written in its own thread): 1M 232.4 s and
+7.0 GB → 211.3 s and 6.1 GB (normalize 25.6 → 18.4 s, publishing 133.0 → 111.5 s); the
+store alone (a 1M run's tables, SQLite) 99.8 → 85.0 s the first night, 49.0 → 30.8 s the
+night after. Runs here vary by ±10% from one to the next.
 """
 from __future__ import annotations
 

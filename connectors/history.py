@@ -139,9 +139,7 @@ def positions(keys: pd.Series, among: pd.Series) -> np.ndarray:
     """
     if not len(keys) or not len(among):
         return np.full(len(keys), -1, dtype=np.int64)
-    def text(s):
-        return pa.array(s.astype(object).to_numpy(), type=pa.large_string())
-    found = pc.index_in(text(keys), value_set=text(among))
+    found = pc.index_in(_arrow_text(keys.astype(object)), value_set=_arrow_text(among.astype(object)))
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 

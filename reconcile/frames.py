@@ -75,16 +75,20 @@ def bytes_absent(s: pd.Series, forbidden: np.ndarray) -> bool:
     """
     if forbidden[128:].any():
         raise ValueError("only ASCII bytes can be looked for in UTF-8 text")
+    return not any(forbidden[data].any() for _, data in utf8_buffers(s))
+
+
+def utf8_buffers(s: pd.Series):
+    """Each Arrow chunk of the text column ``s`` as numpy views, no copy: its value offsets
+    (n + 1, into the bytes) and the UTF-8 bytes of its values, the first value's first."""
     text = _arrow(s)
     for chunk in (text.chunks if isinstance(text, pa.ChunkedArray) else [text]):
         offsets_buf, data_buf = chunk.buffers()[1:3]
-        if data_buf is None or len(chunk) == 0:
-            continue
-        offsets = np.frombuffer(offsets_buf, dtype=np.int64)[chunk.offset:chunk.offset + len(chunk) + 1]
-        data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0]:offsets[-1]]
-        if forbidden[data].any():
-            return False
-    return True
+        offsets = np.frombuffer(offsets_buf, dtype=np.int64)[chunk.offset:chunk.offset + len(chunk) + 1] \
+            if len(chunk) else np.zeros(1, dtype=np.int64)
+        data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0]:offsets[-1]] if data_buf is not None \
+            else np.zeros(0, dtype=np.uint8)
+        yield offsets - offsets[0], data
 
 
 def without_spaces(s: pd.Series) -> pd.Series:

@@ -11,9 +11,8 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
-from reconcile.frames import isin, nfkc, without_spaces
+from reconcile.frames import isin, nfkc, utf8_buffers, without_spaces
 from schemas.frames import ID_PROBLEMS
 from schemas.regions import county_codes
 
@@ -32,13 +31,14 @@ def clean_id_text(raw: pd.Series) -> pd.Series:
 def _ascii_block(texts: pd.Series, width: int) -> np.ndarray:
     """Strings of exactly ``width`` ASCII characters as one (n, width) array of bytes,
     read off Arrow's buffer (no Python string per value)."""
-    arr = pa.array(texts.astype("string").array)
-    arr = (arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr).cast(pa.large_binary())
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset:arr.offset + len(arr) + 1]
-    if arr.null_count or not np.array_equal(np.diff(offsets), np.full(len(arr), width)):
-        raise ValueError(f"expected strings of exactly {width} characters")
-    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-    return data.reshape(-1, width)
+    if texts.isna().any():
+        raise ValueError(f"expected strings of exactly {width} characters, not NA")
+    blocks = []
+    for offsets, data in utf8_buffers(texts):
+        if not np.array_equal(np.diff(offsets), np.full(len(offsets) - 1, width)):
+            raise ValueError(f"expected strings of exactly {width} characters")
+        blocks.append(data.reshape(-1, width))
+    return np.concatenate(blocks) if blocks else np.zeros((0, width), dtype=np.uint8)
 
 
 def check_char(first17: pd.Series) -> pd.Series:

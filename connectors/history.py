@@ -190,6 +190,14 @@ def _digest(parts: list, size: int) -> list[str]:
     return [blake(data[a:b], digest_size=size).hexdigest() for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
 
 
+HASH_ROWS = 100_000  # rows whose canonical text is held at once while hashing
+
+
+def _rows(text, start: int, n: int):
+    """``n`` rows of a column's text from ``start`` (an Arrow array or, per cell, a NumPy one)."""
+    return text[start:start + n] if isinstance(text, np.ndarray) else text.slice(start, n)
+
+
 def encode(name: str, frame: pd.DataFrame, kinds: dict[str, str], as_of: str) -> pd.DataFrame:
     """A snapshot as version rows: the table's columns, with each row's key, occurrence and
     the hash of its values (what tells a changed row).
@@ -200,7 +208,7 @@ def encode(name: str, frame: pd.DataFrame, kinds: dict[str, str], as_of: str) ->
     [[0, '8db9df70a63cf4258a8ab31513ac3bb3', 'b1708f9731ac9454']]
     """
     frame = frame.reset_index(drop=True)
-    out, canon = {}, {}
+    out, texts = {}, {}
     for col, kind in kinds.items():
         src = frame[col] if col in frame.columns else pd.Series([None] * len(frame), dtype=object)
         values, text = _cells(src, kind)
@@ -213,9 +221,9 @@ def encode(name: str, frame: pd.DataFrame, kinds: dict[str, str], as_of: str) ->
                 text = pc.if_else(here, _text(SEEN_ON_THE_DATE), text)
                 here = here.to_numpy(zero_copy_only=False)
             values = values.mask(here, SEEN_ON_THE_DATE)
-        out[col], canon[col] = values, _canonical(text)
+        out[col], texts[col] = values, text
     result = pd.DataFrame(out, index=range(len(frame)))
-    keys = [canon[c] for c in KEYS[name]]
+    keys = [_canonical(texts[c]) for c in KEYS[name]]
     key_text = _joined(keys)
     key_codes = (pd.factorize(key_text)[0] if isinstance(key_text, np.ndarray)
                  else pc.dictionary_encode(key_text).indices.to_numpy(zero_copy_only=False))
@@ -225,7 +233,11 @@ def encode(name: str, frame: pd.DataFrame, kinds: dict[str, str], as_of: str) ->
         if any(isinstance(k, np.ndarray) for k in keys):
             occurrence = np.array(occurrence.to_pylist(), dtype=object)
         result["row_key"] = _digest(keys + [occurrence], 16)
-        result["row_hash"] = _digest([canon[c] for c in kinds if not (name in SEEN_LEDGERS and c == "last_seen")], 8)
+        hashed = [texts[c] for c in kinds if not (name in SEEN_LEDGERS and c == "last_seen")]
+        # a block of rows at a time: the canonical text of every column of a million rows
+        # would hold about as much memory again as the table itself
+        result["row_hash"] = [h for start in range(0, len(frame), HASH_ROWS)
+                              for h in _digest([_canonical(_rows(t, start, HASH_ROWS)) for t in hashed], 8)]
     else:
         result["row_key"], result["row_hash"] = pd.Series(dtype=object), pd.Series(dtype=object)
     return result
@@ -552,7 +564,8 @@ class History:
         deleted = [(k, f) for k, f in zip(gone.loc[gone["valid_from"] == as_of, "row_key"],
                                           gone.loc[gone["valid_from"] == as_of, "valid_from"])]
         # the new rows whose version is new, in the snapshot's order
-        fresh = new.iloc[np.flatnonzero(~unchanged)].copy()
+        # (every row on a first night: the snapshot itself, not a copy of a million rows)
+        fresh = new if not unchanged.any() else new.iloc[np.flatnonzero(~unchanged)].copy()
         fresh["valid_from"], fresh["valid_to"] = as_of, nxt
         back = fresh["row_key"].map(ending["row_hash"]) == fresh["token"]  # merge with an equal predecessor
         back = back.fillna(False).astype(bool)

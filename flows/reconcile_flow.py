@@ -404,6 +404,10 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
                         "monitoring": monitoring, "retention": retention},
             exports=exports, inputs=inputs, tables={k: len(v) for k, v in tables.items()},
             **core.run_counts(canon, matched, disc, moves), seconds=clock.seconds, versions=versions())
+        # counted: the normalized sources, the match's and the ledger's working frames are not
+        # needed to publish (at a province's scale they hold gigabytes the store's write needs)
+        del canon, matched, matches, today, earlier, tracked
+        flows.runtime.release_unused_memory()
         t = time.perf_counter()
         live = publish(tables, ledger, run, out, store_url, counties)
         clock.lap("publish", t)

@@ -87,8 +87,8 @@ def _frame(records: list[dict], string_dtype: bool) -> pd.DataFrame:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(records=st.lists(rows, max_size=12), string_dtype=st.booleans(),
-       name=st.sampled_from(["discrepancy_ledger", "quarantine"]))
-def test_encode_hashes_as_first_defined(records, string_dtype, name):
+       name=st.sampled_from(["discrepancy_ledger", "quarantine"]), hash_rows=st.sampled_from([1, 3, 100_000]))
+def test_encode_hashes_as_first_defined(records, string_dtype, name, hash_rows):
     frame = _frame(records, string_dtype)
     kinds = KINDS if name == "discrepancy_ledger" else {**KINDS}
     if name == "quarantine":  # another key: (source, row_number, column) as published
@@ -96,7 +96,11 @@ def test_encode_hashes_as_first_defined(records, string_dtype, name):
         for c in history.KEYS[name]:
             if c not in frame:
                 frame[c] = frame["county_code"]
-    got = history.encode(name, frame, kinds, AS_OF)
+    block, history.HASH_ROWS = history.HASH_ROWS, hash_rows  # hashed a block of rows at a time
+    try:
+        got = history.encode(name, frame, kinds, AS_OF)
+    finally:
+        history.HASH_ROWS = block
     want = _reference(name, frame, kinds)
     assert got["occurrence"].tolist() == want["occurrence"].tolist()
     assert got["row_key"].tolist() == want["row_key"].tolist()

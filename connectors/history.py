@@ -94,7 +94,7 @@ def _cells(s: pd.Series, kind: str) -> tuple[pd.Series, pa.Array]:
     na = s.isna().to_numpy(dtype=bool)
     if kind == "datetime":
         ts = pd.Series(pd.to_datetime(s))
-        return ts, _arrow_text(ts.dt.strftime(DATETIME_TEXT).astype(object).where(~na, None))
+        return ts, datetime_text(ts)
     if kind == "text":
         if not isinstance(s.dtype, pd.StringDtype):
             v = s.to_numpy(dtype=object).copy()
@@ -243,6 +243,28 @@ def encode(name: str, frame: pd.DataFrame, kinds: dict[str, str], as_of: str) ->
     return result
 
 
+def datetime_text(ts: pd.Series) -> pa.Array:
+    """Datetimes spelled as :data:`DATETIME_TEXT` (null for none), by Arrow's ``strftime``
+    (its ``%S`` of a microsecond timestamp is ``SS.ffffff``); pandas' (a Python call per
+    value) for what Arrow would spell otherwise: a time zone, nanoseconds, a year outside
+    1000-9999.
+
+    >>> datetime_text(pd.Series(pd.to_datetime(["2020-07-31 08:00:01.5", None]))).to_pylist()
+    ['2020-07-31 08:00:01.500000', None]
+    """
+    t = pa.array(ts, from_pandas=True)
+    if pa.types.is_timestamp(t.type) and t.type.tz is None:
+        try:
+            t = t.cast(pa.timestamp("us"))  # refuses to drop nanoseconds
+            years = pc.year(t)
+            if len(t) == t.null_count or (pc.min(years).as_py() >= 1000 and pc.max(years).as_py() <= 9999):
+                return pc.strftime(t, format="%Y-%m-%d %H:%M:%S").cast(pa.large_string())
+        except pa.ArrowInvalid:
+            pass
+    text = ts.dt.strftime(DATETIME_TEXT).astype(object).where(ts.notna(), None)
+    return pa.array(text, type=pa.large_string())
+
+
 def _datetimes(s: pd.Series) -> pd.Series:
     """A column of datetimes as datetime64 (as encoded, or as fetched back: Python datetimes, None)."""
     if pd.api.types.is_datetime64_dtype(s.dtype):
@@ -255,8 +277,9 @@ def _sql_values(s: pd.Series, is_datetime: bool, sqlite: bool) -> list:
     SQLAlchemy stores it in SQLite (text) or as a Python datetime elsewhere."""
     if is_datetime:
         ts = _datetimes(s)
-        v = ts.dt.strftime(DATETIME_TEXT) if sqlite else pd.Series(list(ts.dt.to_pydatetime()), index=ts.index,
-                                                                     dtype=object)
+        if sqlite:
+            return datetime_text(ts).to_pylist()
+        v = pd.Series(list(ts.dt.to_pydatetime()), index=ts.index, dtype=object)
         return v.astype(object).where(ts.notna(), None).tolist()
     arrow = getattr(s.array, "_pa_array", None)
     if arrow is not None:
@@ -272,7 +295,7 @@ def _copy_text(s: pd.Series, kind: str) -> pa.Array:
     flags ``t``/``f``, numbers as Arrow writes them (infinities and NaN spelled out)."""
     if kind == "datetime":
         ts = _datetimes(s)
-        text = pa.array(ts.dt.strftime(DATETIME_TEXT).astype(object).where(ts.notna(), None), type=pa.large_string())
+        text = datetime_text(ts)
     elif kind == "bool":
         flags = pa.array(s.astype(object).where(s.notna(), None), type=pa.bool_())
         text = pc.if_else(flags, _text("t"), _text("f"))

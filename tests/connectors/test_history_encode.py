@@ -14,7 +14,7 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from connectors import history
@@ -117,3 +117,19 @@ def test_lone_surrogate_takes_the_per_cell_path():
     got = history.encode("discrepancy_ledger", frame, KINDS, AS_OF)
     want = _reference("discrepancy_ledger", frame, KINDS)
     assert got[["row_key", "row_hash"]].values.tolist() == want[["row_key", "row_hash"]].values.tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31))),
+                       max_size=6),
+       unit=st.sampled_from(["us", "ns", "s"]), nanos=st.integers(0, 999))
+@example(values=[datetime(1900, 1, 1)], unit="ns", nanos=500)  # Arrow would round it toward 1970
+def test_datetime_text_is_pandas_strftime(values, unit, nanos):
+    """Arrow's spelling of a stored datetime is pandas' (the definition), or pandas' is used."""
+    if unit == "ns":
+        values = [v for v in values if v is None or datetime(1678, 1, 1) <= v <= datetime(2261, 12, 31)]
+    ts = pd.Series(pd.to_datetime(pd.Series(values, dtype=object))).astype(f"datetime64[{unit}]")
+    if unit == "ns":
+        ts = ts + pd.Timedelta(nanoseconds=nanos)
+    want = ts.dt.strftime(history.DATETIME_TEXT).astype(object).where(ts.notna(), None).tolist()
+    assert history.datetime_text(ts).to_pylist() == want

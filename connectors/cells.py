@@ -15,11 +15,12 @@ extracts 清洗数据) goes through this module; no writer has its own copy of t
 * Numbers and dates keep their types; XLSX text cells are written as text cells
   (xlsxwriter ``strings_to_formulas=False``; openpyxl cells forced to ``data_type 's'``),
   so even a missed prefix could never become a live formula in a workbook.
-* Text that starts with ``<r>`` and ends with ``</r>`` gets the same prefix in the
-  workbooks written with xlsxwriter (:func:`text_column`, :func:`xlsx_text`): xlsxwriter
-  takes such a string for rich text already in XML and writes it unescaped, so one cell
-  of an export could otherwise add cells of its own, formulas included, to report.xlsx
-  (and the 台账 workbook reads such a value back without its prefix).
+* Text that starts with ``<r>`` gets the same prefix in the workbooks written with
+  xlsxwriter (:func:`text_column`, :func:`xlsx_text`): xlsxwriter takes a string that
+  starts with ``<r>`` and ends with ``</r>`` (once cut to Excel's 32,767 characters) for
+  rich text already in XML and writes it unescaped, so one cell of an export could
+  otherwise add cells of its own, formulas included, to report.xlsx. (The 台账 workbook
+  reads such a value back without its prefix.)
 * Characters XML 1.0 cannot hold (control characters) become U+FFFD: openpyxl refuses
   them, and one hostile cell must not abort the writing of a package.
 
@@ -78,18 +79,18 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.apply(neutralise_column) if len(frame.columns) else frame.copy()
 
 
-RICH_START, RICH_END = "<r>", "</r>"
+RICH_START = "<r>"
 
 
 def xlsx_text(v: str) -> str:
     """``v`` as xlsxwriter must be given it to write it as text: :func:`neutralise`,
-    :func:`xml_safe`, and the prefix for what xlsxwriter would take for rich text's XML.
+    :func:`xml_safe`, and the prefix for what xlsxwriter could take for rich text's XML.
 
     >>> [xlsx_text(v) for v in ["<r><t>x</t></r>", "<r>", "a<r>b</r>", "=1"]]
-    ["'<r><t>x</t></r>", '<r>', 'a<r>b</r>', "'=1"]
+    ["'<r><t>x</t></r>", "'<r>", 'a<r>b</r>', "'=1"]
     """
     v = xml_safe(neutralise(v))
-    return PREFIX + v if v.startswith(RICH_START) and v.endswith(RICH_END) else v
+    return PREFIX + v if v.startswith(RICH_START) else v
 
 
 def xml_safe(v: str) -> str:
@@ -116,7 +117,7 @@ def text_column(s: pd.Series) -> pd.Series:
     whole column at once): risky text prefixed, control characters as U+FFFD."""
     # the pattern as text, not compiled: Arrow's kernel then runs it, not a Python call per value
     text = neutralise_column(s.astype("string")).str.replace(_ILLEGAL_XML.pattern, "\ufffd", regex=True)
-    rich = (text.str.startswith(RICH_START) & text.str.endswith(RICH_END)).fillna(False).to_numpy(dtype=bool)
+    rich = text.str.startswith(RICH_START).fillna(False).to_numpy(dtype=bool)
     if rich.any():
         text = text.copy()
         text[rich] = PREFIX + text[rich]

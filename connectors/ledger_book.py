@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from connectors.cells import FORMULA_START, PREFIX, RICH_END, RICH_START, text_column
+from connectors.cells import FORMULA_START, PREFIX, RICH_START, text_column
 from connectors.sheetstyle import Book, text_width
 from schemas.config import fold
 from schemas.ledger_people import (KEY, PROTECTION_PASSWORD, SHEET, Reject, header_index, header_of,
@@ -158,8 +158,7 @@ def read_text(v):
     if isinstance(v, date):
         return v.isoformat()
     text = str(v).strip()
-    if text.startswith(PREFIX) and (text[1:].startswith(FORMULA_START)
-                                    or (text[1:].startswith(RICH_START) and text.endswith(RICH_END))):
+    if text.startswith(PREFIX) and text[1:].startswith((*FORMULA_START, RICH_START)):
         text = text[1:]
     return text or None
 

@@ -196,12 +196,9 @@ def write_table(book: Book, ws, frame: pd.DataFrame, first_row: int = 0, *, mone
         write_text(ws, first_row, i, c, header_fmt)
     cell_fmt = [None if k == "text" and not border else book.format(k, border=border) for k in kinds]
     date_fmt = book.format("date", border=border)
-    row = first_row + 1
-    if bulk and write_rows(ws, frame, row, kinds, [date_fmt if k == "date" else f for k, f in zip(kinds, cell_fmt)],
-                           cell_fmt if border else [None] * len(kinds)):
-        row += len(frame)
-    else:
-        row = _write_cells(ws, frame, row, kinds, cell_fmt, date_fmt, border)
+    done = write_rows(ws, frame, first_row + 1, kinds, [date_fmt if k == "date" else f for k, f in zip(kinds, cell_fmt)],
+                      cell_fmt if border else [None] * len(kinds)) if bulk else 0
+    row = _write_cells(ws, frame.iloc[done:], first_row + 1 + done, kinds, cell_fmt, date_fmt, border)
     last_data = row - 1
     if totals is not None:
         bold = [book.format(k, bold=True, border=border) for k in kinds]

@@ -23,7 +23,13 @@ most of it the first write into the store); the night after, 1M: 195 s. Then (se
 buffers, one key lookup per table, the store written in its own thread): 1M 232.4 s and
 7.0 GB → 211.3 s and 6.1 GB (normalize 25.6 → 18.4 s, publishing 133.0 → 111.5 s); the
 store alone (a 1M run's tables, SQLite) 99.8 → 85.0 s the first night, 49.0 → 30.8 s the
-night after. Runs here vary by ±10% from one to the next.
+night after. Runs here vary by ±10% from one to the next. Session of 2026-11-30 (second):
+the report workbook a column at a time (its process 82.1 → 23.8 s at 1M), the store's
+hashing in blocks and the core's frames released before publishing. Measured back to back
+on a machine then running ~30% slower than in the morning (the same code: 220.9 → 285.6 s):
+1M first night 285.6 s / 5,669 MB before, 317.9 s / 5,258 MB after (the store's write is
+the critical path and did not change); the night after, publishing 159.2 → 110.5 s (the
+workbook was its critical path). Compare only runs made back to back.
 """
 from __future__ import annotations
 

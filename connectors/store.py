@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
+from connectors import sqlite_stage
 from connectors.history import LEDGER, SNAPSHOTS, STORED, History, covers, table_name
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -281,7 +282,7 @@ class Store(History):
             writes.append((LEDGER, ledger, ledger_scope))
         for name, frame, _ in writes:  # reflected before the transaction: SQLite would lock itself out
             self.check_columns(name, frame)
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn, sqlite_stage.staging(conn), conn.begin():  # stages: big inserts
             conn.execute(RUNS.insert().values(**record))
             for name, frame, counties in writes:
                 if stop is not None and stop.is_set():
@@ -309,7 +310,7 @@ class Store(History):
             self._history(name)
         as_of, run_id = record["as_of"], record["run_id"]
         seen: set[str | None] = set()
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn, sqlite_stage.staging(conn), conn.begin():  # stages: big inserts
             stored = {n: conn.execute(sa.select(SNAPSHOTS.c.as_of).where(
                 SNAPSHOTS.c.table_name == table_name(n), SNAPSHOTS.c.as_of == as_of)).first() is not None
                 for n in names}  # before the first share registers the date

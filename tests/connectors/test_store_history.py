@@ -372,3 +372,20 @@ def test_other_groups_read_back_as_the_published_file_and_0005_keeps_the_old_row
     wide = pd.read_csv("tests/reference/sample/2020-07-31/other_groups.csv.gz", dtype=str, nrows=30)
     assert list(old.columns) == list(wide.columns)
     store.engine.dispose()
+
+
+@pytest.mark.parametrize("max_stages", [2, 8])
+def test_as_of_queries_hold_when_big_inserts_are_staged(tmp_path, monkeypatch, max_stages):
+    """Every insert of one row or more through a stage file (connectors.sqlite_stage), as
+    a province's first night writes its tables, and past the stages a connection may
+    hold, row by row again: the store still answers what the full snapshots held."""
+    from connectors import sqlite_stage
+
+    monkeypatch.setattr(sqlite_stage, "STAGE_ROWS", 1)
+    monkeypatch.setattr(sqlite_stage, "MAX_STAGES", max_stages)
+    staged = []
+    real = sqlite_stage._Stages.insert
+    monkeypatch.setattr(sqlite_stage._Stages, "insert", lambda self, *a: staged.append(1) or real(self, *a))
+    _play(f"sqlite:///{tmp_path / 'anju.sqlite'}", 4, steps=8)
+    assert len(staged) > 8  # the stages were used, and more inserts than one transaction's stages
+    assert not list(tmp_path.glob(".anju-stage-*"))  # every stage removed

@@ -1,0 +1,146 @@
+"""Big SQLite inserts through a stage file (connectors.sqlite_stage): the same stored
+values, type for type, as row by row; stages detached and removed whatever happens."""
+import math
+import os
+import sqlite3
+import struct
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from connectors import sqlite_stage
+from connectors.history import History
+from connectors.store import Store
+
+KINDS = {"t": sa.Text(), "i": sa.Integer(), "f": sa.Double(asdecimal=False), "b": sa.Boolean(), "d": sa.DateTime()}
+
+
+def _table(name: str) -> sa.Table:
+    return sa.Table(name, sa.MetaData(), *[sa.Column(c, typ) for c, typ in KINDS.items()])
+
+
+texts = st.one_of(st.none(), st.text(max_size=12),
+                  st.sampled_from(["", "\x00", "a\x00b", "中文", " x ", "1", "1.0", "2020-07-31", "NULL", "'--"]))
+floats = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, -0.0, 1.0, 1e300]))
+dates = st.one_of(st.none(), st.datetimes(min_value=pd.Timestamp("1900-01-01").to_pydatetime(),
+                                          max_value=pd.Timestamp("2100-12-31").to_pydatetime()))
+rows = st.lists(st.tuples(texts, st.one_of(st.none(), st.integers(-2**63, 2**63 - 1)), floats,
+                          st.one_of(st.none(), st.booleans()), dates), min_size=1, max_size=30)
+
+
+def _frame(records, arrow_text: bool) -> pd.DataFrame:
+    t, i, f, b, d = zip(*records)
+    return pd.DataFrame({
+        "t": pd.Series(t, dtype="string[pyarrow]" if arrow_text else object),
+        "i": pd.array(i, dtype="Int64"),
+        "f": pd.array([None if x is None or math.isnan(x) else x for x in f], dtype="Float64"),
+        "b": pd.array(b, dtype="boolean"),
+        "d": pd.to_datetime(pd.Series(d, dtype=object)),
+    })
+
+
+def _stored(conn, name: str) -> list[tuple]:
+    """Every value with its storage class; reals by their bytes (-0.0 apart from 0.0)."""
+    cols = ", ".join(f"typeof({c}), {c}" for c in KINDS)
+    out = []
+    for row in conn.exec_driver_sql(f"SELECT {cols} FROM {name} ORDER BY rowid"):
+        out.append(tuple(struct.pack("<d", v) if isinstance(v, float) else v for v in row))
+    return out
+
+
+def _attached(conn) -> list[str]:
+    return [r[1] for r in conn.exec_driver_sql("PRAGMA database_list") if r[1] not in ("main", "temp")]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=rows, arrow_text=st.booleans())
+def test_staged_rows_are_stored_as_row_by_row(tmp_path_factory, monkeypatch, records, arrow_text):
+    monkeypatch.setattr(sqlite_stage, "STAGE_ROWS", 1)
+    folder = tmp_path_factory.mktemp("stage")
+    engine = sa.create_engine(f"sqlite:///{folder / 's.sqlite'}")
+    staged, plain = _table("staged"), _table("plain")
+    staged.metadata.create_all(engine), plain.metadata.create_all(engine)
+    frame = _frame(records, arrow_text)
+    used = []
+    real = sqlite_stage._Stages.insert
+    monkeypatch.setattr(sqlite_stage._Stages, "insert", lambda self, *a: used.append(1) or real(self, *a))
+    with engine.connect() as conn:
+        with sqlite_stage.staging(conn), conn.begin():
+            History._insert(conn, staged, frame)
+        with conn.begin():
+            History._insert(conn, plain, frame)
+        assert used == [1]
+        assert _stored(conn, "staged") == _stored(conn, "plain")
+        assert _attached(conn) == []
+    engine.dispose()
+    assert not list(folder.glob(".anju-stage-*"))
+
+
+def test_a_lone_surrogate_goes_row_by_row_as_before(tmp_path, monkeypatch):
+    monkeypatch.setattr(sqlite_stage, "STAGE_ROWS", 1)
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 's.sqlite'}")
+    t = _table("t")
+    t.metadata.create_all(engine)
+    frame = _frame([("ok", 1, 1.0, True, None), ("\ud800", 2, 2.0, False, None)], arrow_text=False)
+    with engine.connect() as conn, sqlite_stage.staging(conn):
+        with pytest.raises(UnicodeEncodeError):  # what sqlite3 says of it, staged or not
+            with conn.begin():
+                History._insert(conn, t, frame)
+    engine.dispose()
+    assert not list(tmp_path.glob(".anju-stage-*"))
+
+
+def test_a_run_stored_through_stages_reads_back_and_leaves_nothing(tmp_path, monkeypatch):
+    """A first night big enough to stage: the tables read back as written, the stage
+    files are gone and the pooled connection has nothing attached; a stopped write
+    stores nothing and removes its stages too."""
+    import threading
+
+    monkeypatch.setattr(sqlite_stage, "STAGE_ROWS", 2)
+    store = Store(f"sqlite:///{tmp_path / 'anju.sqlite'}")
+    n = 5
+    unified = pd.DataFrame({"unified_id": [f"U{i}" for i in range(n)], "household_no": [f"H{i}" for i in range(n)],
+                            "county_code": ["522425"] * n, "in_ps": [True] * n, "in_ha": [i % 2 == 0 for i in range(n)],
+                            "household_size": pd.array(range(n), dtype="Int64")})
+    record = {"run_id": "r1", "as_of": "2020-07-31", "scope": "all", "status": "ok", "started_at": "2020-08-01 00:00:00"}
+    store.save_run(record, {"unified": unified})
+    got = store.table_as_of("unified", "2020-07-31")
+    assert got["unified_id"].tolist() == unified["unified_id"].tolist()
+    assert got["in_ha"].tolist() == unified["in_ha"].tolist()
+    assert got["household_size"].astype(int).tolist() == list(range(n))
+    assert not list(tmp_path.glob(".anju-stage-*"))
+    with store.engine.connect() as conn:
+        assert _attached(conn) == []
+    stop = threading.Event()
+
+    def stopped():
+        assert list(tmp_path.glob(".anju-stage-*/*.sqlite"))  # the stage is there while the write is open
+        stop.set()
+        raise RuntimeError("gate failed")
+
+    with pytest.raises(RuntimeError, match="gate failed"):
+        changed = unified.assign(household_size=unified["household_size"] + 1)  # every row a new version
+        store.save_run({**record, "run_id": "r2", "as_of": "2020-08-31"}, {"unified": changed}, before_commit=stopped)
+    assert store.snapshot_dates("unified") == ["2020-07-31"]
+    assert not list(tmp_path.glob(".anju-stage-*"))
+    store.engine.dispose()
+
+
+def test_stages_a_killed_run_left_are_swept_and_a_live_ones_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(sqlite_stage, "STAGE_ROWS", 1)
+    dead = tmp_path / ".anju-stage-999999999-abc"  # above any pid this kernel hands out
+    live = tmp_path / f".anju-stage-{os.getppid()}-def"
+    for d in (dead, live):
+        d.mkdir()
+        (d / "anju_stage_0.sqlite").write_bytes(b"")
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 's.sqlite'}")
+    t = _table("t")
+    t.metadata.create_all(engine)
+    with engine.connect() as conn, sqlite_stage.staging(conn), conn.begin():
+        History._insert(conn, t, _frame([("x", 1, 1.0, True, None)], arrow_text=True))
+    engine.dispose()
+    assert not dead.exists() and live.exists()
+    assert sqlite3.connect(tmp_path / "s.sqlite").execute("SELECT count(*) FROM t").fetchone() == (1,)

@@ -245,10 +245,10 @@ def encode(name: str, frame: pd.DataFrame, kinds: dict[str, str], as_of: str) ->
 
 
 def datetime_text(ts: pd.Series) -> pa.Array:
-    """Datetimes spelled as :data:`DATETIME_TEXT` (null for none), by Arrow's ``strftime``
-    (its ``%S`` of a microsecond timestamp is ``SS.ffffff``); pandas' (a Python call per
-    value) for what Arrow would spell otherwise: a time zone, nanoseconds, a year outside
-    1000-9999.
+    """Datetimes spelled as :data:`DATETIME_TEXT` (null for none), by Arrow's cast of a
+    microsecond timestamp to text (``YYYY-MM-DD HH:MM:SS.ffffff``, as its ``strftime``
+    spells it, ten times faster); pandas' (a Python call per value) for what Arrow would
+    spell otherwise: a time zone, nanoseconds, a year outside 1000-9999.
 
     >>> datetime_text(pd.Series(pd.to_datetime(["2020-07-31 08:00:01.5", None]))).to_pylist()
     ['2020-07-31 08:00:01.500000', None]
@@ -259,7 +259,7 @@ def datetime_text(ts: pd.Series) -> pa.Array:
             t = t.cast(pa.timestamp("us"))  # refuses to drop nanoseconds
             years = pc.year(t)
             if len(t) == t.null_count or (pc.min(years).as_py() >= 1000 and pc.max(years).as_py() <= 9999):
-                return pc.strftime(t, format="%Y-%m-%d %H:%M:%S").cast(pa.large_string())
+                return t.cast(pa.large_string())  # Arrow spells it so, 10x faster than its strftime
         except pa.ArrowInvalid:
             pass
     text = ts.dt.strftime(DATETIME_TEXT).astype(object).where(ts.notna(), None)

@@ -319,26 +319,50 @@ def _copy_text(s: pd.Series, kind: str) -> pa.Array:
 STAGE_BLOCK = 100_000  # rows turned into Arrow at a time for a stage
 
 
+class NotStaged(Exception):
+    """A value ``sqlite3`` would bind as another storage class than its column's stage
+    holds (a fraction in an integer column, bytes in a text one, a NumPy scalar in an
+    object column ...): those rows go row by row, as before."""
+
+
+# per kind: the Arrow type a stage holds, the Python types sqlite3 binds to the same
+# storage class, and the Arrow types a typed column may come in
+_STAGED = {
+    "text": (pa.large_string(), (str,), lambda t: pa.types.is_string(t) or pa.types.is_large_string(t)),
+    "int": (pa.int64(), (int,), pa.types.is_integer),
+    "float": (pa.float64(), (float, int), lambda t: pa.types.is_floating(t) or pa.types.is_integer(t)),
+    "bool": (pa.bool_(), (bool,), pa.types.is_boolean),
+}
+
+
+def _stage_column(s: pd.Series, kind: str) -> pa.Array:
+    """A column as its stage holds it: each value as ``_sql_values`` hands it to
+    ``sqlite3`` (flags as 0/1, datetimes as their text), or :class:`NotStaged`."""
+    if kind == "datetime":
+        return datetime_text(_datetimes(s))
+    typ, python, family = _STAGED[kind]
+    arrow = None
+    if s.dtype != object:  # a typed column: Arrow takes its buffers, no Python value each
+        try:
+            arrow = pa.array(s, from_pandas=True)
+        except (pa.ArrowException, TypeError, ValueError):
+            arrow = None
+        if arrow is not None and not family(arrow.type):
+            arrow = None
+    if arrow is None:  # Python values, exactly the types sqlite3 binds as the column's class
+        values = s.to_numpy(dtype=object, copy=True)
+        values[pd.isna(values)] = None
+        if not {type(v) for v in values if v is not None} <= set(python):
+            raise NotStaged(f"column {s.name}")
+        arrow = pa.array(values, type=typ, from_pandas=True)
+    arrow = arrow.cast(typ)  # safe: what would change a value raises
+    return pc.cast(arrow, pa.int64()) if kind == "bool" else arrow
+
+
 def _stage_block(part: pd.DataFrame, t: sa.Table) -> pa.Table:
-    """Rows as a stage holds them: each value as ``_sql_values`` hands it to ``sqlite3``
-    (text, int64, float64; flags 0/1, datetimes as their text), typed by the column."""
-    arrays = []
-    for c in t.columns:
-        s, kind = part[c.name].reset_index(drop=True), _kind(c.type)
-        if kind == "datetime":
-            arrays.append(datetime_text(_datetimes(s)))
-            continue
-        if kind == "bool":
-            flags = pa.array(s.astype(object).where(s.notna(), None), type=pa.bool_())
-            arrays.append(pc.cast(flags, pa.int64()))
-            continue
-        typ = {"int": pa.int64(), "float": pa.float64()}.get(kind, pa.large_string())
-        arrow = getattr(s.array, "_pa_array", None)
-        if kind == "text" and arrow is not None and pa.types.is_string(arrow.type) | pa.types.is_large_string(arrow.type):
-            arrays.append(arrow.cast(typ))
-        else:  # strict: a value sqlite3 would bind as another type raises, and the rows go row by row
-            arrays.append(pa.array(s.to_numpy(dtype=object, na_value=None), type=typ, from_pandas=True))
-    return pa.table(arrays, names=[c.name for c in t.columns])
+    """Rows as a stage holds them, typed by the table's columns."""
+    return pa.table([_stage_column(part[c.name].reset_index(drop=True), _kind(c.type)) for c in t.columns],
+                    names=[c.name for c in t.columns])
 
 
 def _copy_into(conn, t: sa.Table, frame: pd.DataFrame) -> None:
@@ -665,7 +689,7 @@ class History:
             try:
                 if sqlite_stage.insert(conn, t, len(frame), blocks):
                     return
-            except (pa.ArrowException, UnicodeEncodeError):  # text Arrow cannot hold (a lone surrogate)
+            except (NotStaged, pa.ArrowException, UnicodeEncodeError):  # a lone surrogate Arrow cannot hold ...
                 pass
         names = [c.name for c in t.columns]
         q = conn.dialect.identifier_preparer.quote

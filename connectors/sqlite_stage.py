@@ -6,48 +6,62 @@ values. Here a large block of rows goes from Arrow straight into a stage file of
 (the ADBC SQLite driver binds Arrow buffers in C), which the store's connection attaches
 and copies in with one ``INSERT ... SELECT``, inside the run's transaction: stored whole
 or not at all, as before. Measured on the ``unified`` table of a 1M run (1,024,953 rows
-x 34 columns): 15.1 s by ``executemany``, 8.4 s staged (``bench/store_bench.py``).
+x 34 columns): 15.1 s by ``executemany``, 8.4 s staged; the whole first night of a 1M
+run's tables (``bench/store_bench.py``) 79.6 s before, 55.7 s after.
 
 The stored values are the same, type for type (``tests/connectors/test_sqlite_stage.py``):
 text, integers, reals and NULL bind as they do from Python, flags as 0/1, datetimes as
 the text SQLAlchemy writes. A stage is attached until the transaction ends (SQLite will
 not detach a database a transaction has read), so a connection holds at most
-:data:`MAX_STAGES` of them; past that, and for what Arrow cannot hold (a lone surrogate),
-the caller inserts row by row as before.
+:data:`MAX_STAGES` of them. Past that, for a value ``sqlite3`` would store otherwise
+(``connectors.history.NotStaged``: bytes, a fraction in an integer column ...) or Arrow
+cannot hold (a lone surrogate), and when the stage cannot be written (no room), the
+caller inserts row by row as before. Each transaction's stages sit in a folder beside the
+store whose lock it holds; a folder whose lock is free was left by a killed run and is
+removed by the next write.
 """
 from __future__ import annotations
 
-import os
-import re
 import shutil
 import sqlite3
 import tempfile
+import time
+import urllib.parse
 from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
 
 STAGE_ROWS = 50_000  # fewer rows than this go row by row: a stage costs a file and an ATTACH
-MAX_STAGES = 8  # SQLite attaches at most 10 databases to a connection (its compile-time limit)
+MAX_STAGES = 8  # SQLite attaches at most 10 databases to a connection by default (fewer if built so)
 _INFO = "anju_sqlite_stages"
 _PREFIX = ".anju-stage-"
+_LOCK = "stage.lock"  # held while a transaction's stages live: a folder whose lock is free was left
+_ORPHAN_SECONDS = 600  # a folder with no lock yet (killed before it took it) is left after this
 
 
 class _Stages:
     """The stage files of one transaction on one SQLite connection."""
 
-    def __init__(self, folder: Path | None):
-        self.folder, self.dir = folder, None
+    def __init__(self, folder: Path | None, limit: int):
+        self.folder, self.dir, self.lock, self.limit = folder, None, None, limit
         self.attached: list[str] = []
 
-    def insert(self, conn, t: sa.Table, blocks) -> None:
-        if self.dir is None:  # its process id in the name: see _sweep
-            _sweep(self.folder)
-            self.dir = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=self.folder))
+    def insert(self, conn, t: sa.Table, blocks) -> bool:
+        from adbc_driver_manager import Error as StageError
+        from filelock import FileLock
+
+        if self.dir is None:
+            self.dir = Path(tempfile.mkdtemp(prefix=_PREFIX, dir=self.folder))
+            self.lock = FileLock(str(self.dir / _LOCK))
+            self.lock.acquire()
         alias = f"anju_stage_{len(self.attached)}"
         path = self.dir / f"{alias}.sqlite"
         try:
             _write(path, blocks)
+        except (StageError, OSError):  # no room for the stage, say: the rows go row by row
+            path.unlink(missing_ok=True)
+            return False
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -56,6 +70,7 @@ class _Stages:
         self.attached.append(alias)
         names = ", ".join(q(c.name) for c in t.columns)
         conn.exec_driver_sql(f"INSERT INTO main.{q(t.name)} ({names}) SELECT {names} FROM {q(alias)}.staged")
+        return True
 
     def close(self, conn) -> None:
         """Detach the stages (the transaction has ended) and remove their files."""
@@ -67,6 +82,7 @@ class _Stages:
         finally:
             if self.dir is not None:
                 shutil.rmtree(self.dir, ignore_errors=True)
+                self.lock.release()
 
 
 def _write(path: Path, blocks) -> None:
@@ -82,29 +98,38 @@ def _write(path: Path, blocks) -> None:
 
 
 def _folder(conn) -> Path | None:
-    """The store file's folder (room for a copy of its biggest table), or the system's temp."""
+    """The store file's folder (room for a copy of its biggest tables), or the system's temp
+    for a store in memory."""
     name = conn.engine.url.database
-    if not name or name == ":memory:" or name.startswith("file:"):
+    if name and name.startswith("file:"):  # a URI filename: its path, unless it is in memory
+        uri = urllib.parse.urlsplit(name)
+        memory = "mode=memory" in uri.query or uri.path in ("", ":memory:")
+        name = None if memory else urllib.parse.unquote(uri.path)
+    if not name or name == ":memory:":
         return None
     return Path(name).resolve().parent
 
 
 def _sweep(folder: Path | None) -> None:
-    """Stages left by a run that was killed (its process is gone)."""
+    """Remove the stages of transactions that did not end (a killed run): their lock is free."""
+    from filelock import FileLock, Timeout
+
     for left in (folder or Path(tempfile.gettempdir())).glob(f"{_PREFIX}*"):
-        m = re.match(re.escape(_PREFIX) + r"(\d+)-", left.name)
-        if m and left.is_dir() and not _alive(int(m.group(1))):
+        if not left.is_dir() or left.is_symlink():
+            continue
+        if not (left / _LOCK).exists():
+            if time.time() - left.stat().st_mtime > _ORPHAN_SECONDS:
+                shutil.rmtree(left, ignore_errors=True)
+            continue
+        probe = FileLock(str(left / _LOCK))
+        try:
+            probe.acquire(timeout=0)
+        except Timeout:
+            continue  # a live transaction's
+        try:
             shutil.rmtree(left, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        finally:
+            probe.release()
 
 
 @contextmanager
@@ -121,25 +146,31 @@ def staging(conn):
     if conn.dialect.name != "sqlite":
         yield
         return
-    stages = _Stages(_folder(conn))
+    folder = _folder(conn)
+    _sweep(folder)
+    dbapi = conn.connection.dbapi_connection
+    attached = [r for r in dbapi.execute("PRAGMA database_list").fetchall() if r[1] not in ("main", "temp")]
+    free = dbapi.getlimit(sqlite3.SQLITE_LIMIT_ATTACHED) - len(attached)
+    stages = _Stages(folder, min(MAX_STAGES, free))
     conn.info[_INFO] = stages
     try:
         yield
     finally:
         conn.info.pop(_INFO, None)
-        if conn.in_transaction():  # an error before the transaction block ended it
-            conn.rollback()
-        stages.close(conn)
+        try:
+            if conn.in_transaction():  # an error before the transaction block ended it
+                conn.rollback()
+        finally:
+            stages.close(conn)
 
 
 def insert(conn, t: sa.Table, rows: int, blocks) -> bool:
     """``rows`` rows into ``t`` through a stage file when ``conn`` is staging, there are
     :data:`STAGE_ROWS` or more and a stage is free: ``blocks`` yields them as Arrow tables
     of ``t``'s columns, typed as ``sqlite3`` binds them (text, int64, float64; flags 0/1,
-    datetimes as text). False: nothing done (``blocks`` not read), the caller inserts them.
-    What ``blocks`` raises is raised, nothing staged."""
+    datetimes as text). False: nothing done, the caller inserts them (as when the stage
+    could not be written: no room, say). What ``blocks`` raises is raised, nothing staged."""
     stages = conn.info.get(_INFO)
-    if stages is None or rows < STAGE_ROWS or len(stages.attached) >= MAX_STAGES:
+    if stages is None or rows < STAGE_ROWS or len(stages.attached) >= stages.limit:
         return False
-    stages.insert(conn, t, blocks)
-    return True
+    return stages.insert(conn, t, blocks)

@@ -17,8 +17,9 @@ not detach a database a transaction has read), so a connection holds at most
 (``connectors.history.NotStaged``: bytes, a fraction in an integer column ...) or Arrow
 cannot hold (a lone surrogate), and when the stage cannot be written (no room), the
 caller inserts row by row as before. Each transaction's stages sit in a folder beside the
-store whose lock it holds; a folder whose lock is free was left by a killed run and is
-removed by the next write.
+store (the system's temp for a store in memory) whose lock it holds; a folder untouched
+for ten minutes whose lock is free was left by a killed run and is removed by the next
+write.
 """
 from __future__ import annotations
 
@@ -26,7 +27,6 @@ import shutil
 import sqlite3
 import tempfile
 import time
-import urllib.parse
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,7 +37,9 @@ MAX_STAGES = 8  # SQLite attaches at most 10 databases to a connection by defaul
 _INFO = "anju_sqlite_stages"
 _PREFIX = ".anju-stage-"
 _LOCK = "stage.lock"  # held while a transaction's stages live: a folder whose lock is free was left
-_ORPHAN_SECONDS = 600  # a folder with no lock yet (killed before it took it) is left after this
+# A folder untouched this long whose lock is free (or that has none) was left by a run that
+# did not end. Never younger: a run takes its folder's lock just after making it.
+_ORPHAN_SECONDS = 600
 
 
 class _Stages:
@@ -51,23 +53,27 @@ class _Stages:
         from adbc_driver_manager import Error as StageError
         from filelock import FileLock
 
-        if self.dir is None:
-            self.dir = Path(tempfile.mkdtemp(prefix=_PREFIX, dir=self.folder))
-            self.lock = FileLock(str(self.dir / _LOCK))
-            self.lock.acquire()
-        alias = f"anju_stage_{len(self.attached)}"
-        path = self.dir / f"{alias}.sqlite"
+        path = None
         try:
+            if self.dir is None:
+                self.dir = Path(tempfile.mkdtemp(prefix=_PREFIX, dir=self.folder))
+                self.lock = FileLock(str(self.dir / _LOCK))
+                self.lock.acquire()
+            alias = f"anju_stage_{len(self.attached)}"
+            path = self.dir / f"{alias}.sqlite"
             _write(path, blocks)
-        except (StageError, OSError):  # no room for the stage, say: the rows go row by row
-            path.unlink(missing_ok=True)
+        except (StageError, OSError):  # no room for the stage, say: these rows and the rest go row by row
+            self.limit = 0
+            if path is not None:
+                path.unlink(missing_ok=True)
             return False
         except BaseException:
-            path.unlink(missing_ok=True)
+            if path is not None:
+                path.unlink(missing_ok=True)
             raise
         q = conn.dialect.identifier_preparer.quote
+        self.attached.append(alias)  # before: interrupted after the ATTACH, it is still detached at the end
         conn.exec_driver_sql(f"ATTACH DATABASE ? AS {q(alias)}", (str(path),))
-        self.attached.append(alias)
         names = ", ".join(q(c.name) for c in t.columns)
         conn.exec_driver_sql(f"INSERT INTO main.{q(t.name)} ({names}) SELECT {names} FROM {q(alias)}.staged")
         return True
@@ -75,14 +81,18 @@ class _Stages:
     def close(self, conn) -> None:
         """Detach the stages (the transaction has ended) and remove their files."""
         try:  # on the driver's connection: no transaction of SQLAlchemy's begins for it
+            dbapi = conn.connection.dbapi_connection
+            held = {r[1] for r in dbapi.execute("PRAGMA database_list").fetchall()}
             for alias in self.attached:
-                conn.connection.dbapi_connection.execute(f'DETACH DATABASE "{alias}"')
+                if alias in held:
+                    dbapi.execute(f'DETACH DATABASE "{alias}"')
         except sqlite3.Error:
             conn.invalidate()  # not back to the pool with a stage attached
         finally:
             if self.dir is not None:
                 shutil.rmtree(self.dir, ignore_errors=True)
-                self.lock.release()
+                if self.lock is not None:
+                    self.lock.release()
 
 
 def _write(path: Path, blocks) -> None:
@@ -97,39 +107,41 @@ def _write(path: Path, blocks) -> None:
         stage.commit()
 
 
-def _folder(conn) -> Path | None:
-    """The store file's folder (room for a copy of its biggest tables), or the system's temp
-    for a store in memory."""
-    name = conn.engine.url.database
-    if name and name.startswith("file:"):  # a URI filename: its path, unless it is in memory
-        uri = urllib.parse.urlsplit(name)
-        memory = "mode=memory" in uri.query or uri.path in ("", ":memory:")
-        name = None if memory else urllib.parse.unquote(uri.path)
-    if not name or name == ":memory:":
-        return None
-    return Path(name).resolve().parent
+def _folder(dbapi) -> Path | None:
+    """The store file's folder (room for a copy of its biggest tables), as SQLite names the
+    main database's file; the system's temp for a store in memory."""
+    name = next((r[2] for r in dbapi.execute("PRAGMA database_list").fetchall() if r[1] == "main"), "")
+    return Path(name).parent if name else None
 
 
 def _sweep(folder: Path | None) -> None:
-    """Remove the stages of transactions that did not end (a killed run): their lock is free."""
+    """Remove the stages of transactions that did not end (a killed run): folders untouched
+    for :data:`_ORPHAN_SECONDS` whose lock is free. One that cannot be looked at or removed
+    (another user's, another sweep's at the same moment) is left as it is."""
     from filelock import FileLock, Timeout
 
-    for left in (folder or Path(tempfile.gettempdir())).glob(f"{_PREFIX}*"):
-        if not left.is_dir() or left.is_symlink():
-            continue
-        if not (left / _LOCK).exists():
-            if time.time() - left.stat().st_mtime > _ORPHAN_SECONDS:
-                shutil.rmtree(left, ignore_errors=True)
-            continue
-        probe = FileLock(str(left / _LOCK))
+    try:
+        found = list((folder or Path(tempfile.gettempdir())).glob(f"{_PREFIX}*"))
+    except OSError:
+        return
+    for left in found:
         try:
-            probe.acquire(timeout=0)
-        except Timeout:
-            continue  # a live transaction's
-        try:
-            shutil.rmtree(left, ignore_errors=True)
-        finally:
-            probe.release()
+            if left.is_symlink() or not left.is_dir() or time.time() - left.stat().st_mtime < _ORPHAN_SECONDS:
+                continue
+            if not (left / _LOCK).exists():
+                shutil.rmtree(left)
+                continue
+            probe = FileLock(str(left / _LOCK))
+            try:
+                probe.acquire(timeout=0)
+            except Timeout:
+                continue  # a live transaction's
+            try:
+                shutil.rmtree(left)
+            finally:
+                probe.release()
+        except OSError:
+            continue
 
 
 @contextmanager
@@ -143,12 +155,12 @@ def staging(conn):
     ...     _INFO in conn.info
     True
     """
-    if conn.dialect.name != "sqlite":
+    dbapi = conn.connection.dbapi_connection if conn.dialect.name == "sqlite" else None
+    if not isinstance(dbapi, sqlite3.Connection):  # another database, or another SQLite driver
         yield
         return
-    folder = _folder(conn)
+    folder = _folder(dbapi)
     _sweep(folder)
-    dbapi = conn.connection.dbapi_connection
     attached = [r for r in dbapi.execute("PRAGMA database_list").fetchall() if r[1] not in ("main", "temp")]
     free = dbapi.getlimit(sqlite3.SQLITE_LIMIT_ATTACHED) - len(attached)
     stages = _Stages(folder, min(MAX_STAGES, free))

@@ -5,6 +5,7 @@ import os
 import sqlite3
 import struct
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -132,21 +133,24 @@ def test_a_run_stored_through_stages_reads_back_and_leaves_nothing(tmp_path, mon
 
 
 def test_stages_a_killed_run_left_are_swept_and_a_live_ones_kept(tmp_path, monkeypatch):
-    """A stage folder whose lock is free was left by a run that did not end: removed at the
-    next write. One whose lock is held (another run's, now) stays; so does a folder with no
-    lock yet, until it is older than a run could take to lock it."""
+    """A stage folder untouched for ten minutes whose lock is free (or that has none) was
+    left by a run that did not end: removed at the next write. One whose lock is held
+    (another run's, now) stays, and so does a young one, locked or not yet (a run takes
+    its lock just after making its folder)."""
     from filelock import FileLock
 
     monkeypatch.setattr(sqlite_stage, "STAGE_ROWS", 1)
-    dead, live, young, old = (tmp_path / f".anju-stage-{n}" for n in ("dead", "live", "young", "old"))
-    for d in (dead, live, young, old):
+    names = ("dead", "live", "unlocked_old", "unlocked_young", "free_young")
+    dirs = {n: tmp_path / f".anju-stage-{n}" for n in names}
+    for n, d in dirs.items():
         d.mkdir()
         (d / "anju_stage_0.sqlite").write_bytes(b"")
-    for d in (dead, live):
-        (d / "stage.lock").write_bytes(b"")
-    held = FileLock(str(live / "stage.lock"))
+        if not n.startswith("unlocked"):
+            (d / "stage.lock").write_bytes(b"")
+    held = FileLock(str(dirs["live"] / "stage.lock"))
     held.acquire()
-    os.utime(old, (1_000_000_000, 1_000_000_000))
+    for n in ("dead", "live", "unlocked_old"):
+        os.utime(dirs[n], (1_000_000_000, 1_000_000_000))
     engine = sa.create_engine(f"sqlite:///{tmp_path / 's.sqlite'}")
     t = _table("t")
     t.metadata.create_all(engine)
@@ -154,10 +158,60 @@ def test_stages_a_killed_run_left_are_swept_and_a_live_ones_kept(tmp_path, monke
         History._insert(conn, t, _frame([("x", 1, 1.0, True, None)], arrow_text=True))
     engine.dispose()
     held.release()
-    assert not dead.exists() and not old.exists()
-    assert live.exists() and young.exists()
+    assert sorted(p.name for p in tmp_path.glob(".anju-stage-*")) == [
+        ".anju-stage-free_young", ".anju-stage-live", ".anju-stage-unlocked_young"]
     assert sqlite3.connect(tmp_path / "s.sqlite").execute("SELECT count(*) FROM t").fetchone() == (1,)
-    assert sorted(p.name for p in tmp_path.glob(".anju-stage-*")) == [".anju-stage-live", ".anju-stage-young"]
+
+
+def test_a_folder_the_sweep_cannot_read_or_a_stage_it_cannot_make_does_not_stop_the_write(tmp_path, monkeypatch):
+    """Another user's stage folder (no permission to look in it) is left alone; a folder
+    for the stages that cannot be made (read-only, full) leaves the rows to go row by row."""
+    monkeypatch.setattr(sqlite_stage, "STAGE_ROWS", 1)
+    real_exists = Path.exists
+
+    def denied(self, *a, **k):
+        if self.name == "stage.lock":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_exists(self, *a, **k)
+
+    other = tmp_path / ".anju-stage-other"
+    other.mkdir()
+    os.utime(other, (1_000_000_000, 1_000_000_000))
+    monkeypatch.setattr(Path, "exists", denied)
+
+    def no_room(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sqlite_stage.tempfile, "mkdtemp", no_room)
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 's.sqlite'}")
+    t = _table("t")
+    t.metadata.create_all(engine)
+    with engine.connect() as conn:
+        with sqlite_stage.staging(conn), conn.begin():
+            History._insert(conn, t, _frame([("x", 1, 1.0, True, None)], arrow_text=True))
+            History._insert(conn, t, _frame([("y", 2, 2.0, False, None)], arrow_text=True))
+        assert conn.exec_driver_sql("SELECT t FROM t ORDER BY rowid").scalars().all() == ["x", "y"]
+    engine.dispose()
+    assert other.exists()
+
+
+def test_stages_of_a_store_in_memory_go_to_the_system_temp(tmp_path, monkeypatch):
+    monkeypatch.setattr(sqlite_stage, "STAGE_ROWS", 1)
+    monkeypatch.setattr(sqlite_stage.tempfile, "tempdir", str(tmp_path))
+    seen = []
+    real = sqlite_stage._write
+    monkeypatch.setattr(sqlite_stage, "_write", lambda path, blocks: seen.append(path.parent.parent) or real(path, blocks))
+    for url in ("sqlite://", "sqlite:///file:memdb1?mode=memory&cache=shared&uri=true"):
+        engine = sa.create_engine(url, poolclass=sa.pool.SingletonThreadPool)
+        t = _table("t")
+        t.metadata.create_all(engine)
+        with engine.connect() as conn:
+            with sqlite_stage.staging(conn), conn.begin():
+                History._insert(conn, t, _frame([("x", 1, 1.0, True, None)], arrow_text=True))
+            assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
+        engine.dispose()
+    assert seen == [tmp_path, tmp_path]
+    assert not list(tmp_path.glob(".anju-stage-*"))
 
 
 ODD = [None, 0, 1, -1, 2**62, 1.5, -0.0, float("nan"), float("inf"), True, False, "7", "", "a\x00", b"abc",

@@ -31,7 +31,7 @@ on a machine then running ~30% slower than in the morning (the same code: 220.9 
 the critical path and did not change); the night after, publishing 159.2 → 110.5 s (the
 workbook was its critical path). Session of 2026-11-30 (third): a SQLite store's big
 inserts staged from Arrow (connectors/sqlite_stage.py) and datetimes spelled by Arrow's
-cast: 1M first night 189.5 → 151.3 s (publishing 106.7 → 61.5 s); 3M 589.4 → 439.2 s
+cast: 1M first night 181.0 → 144.1 s (publishing 96.6 → 61.9 s); 3M 589.4 → 439.2 s
 (publishing 326.3 → 181.9 s, peak 13.1 → 12.1 GB). Compare only runs made back to back.
 """
 from __future__ import annotations

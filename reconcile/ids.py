@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from schemas.regions import county_codes
 
 WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 CHECK_CHARS = np.array(list("10X98765432"))
+CHECK_BYTES = b"10X98765432"  # the same, as the bytes an ID ends in
 
 _EXCEL_NUMBER = r"^[0-9]+(?:\.[0-9]+)?[Ee][+-]?[0-9]+$|^[0-9]+\.[0-9]*$"
 
@@ -60,7 +62,99 @@ def normalize_ids(raw: pd.Series, latest_birth: date | None = None) -> pd.DataFr
     legacy ID upgraded; otherwise the cleaned text as found), ``valid`` and ``problem``
     (one of ``schemas.frames.ID_PROBLEMS``, tested in that order, the first that applies;
     NA when valid).
+
+    Nearly every cell of an export is already 17 ASCII digits and a digit or ``X``: those
+    are judged on their bytes (:func:`_judge_plain`), the rest by the text rules
+    (:func:`_normalize_text`); each value's result depends on that value alone, and
+    ``tests/reconcile/test_ids_property.py`` holds the two to the same answers.
     """
+    text = raw.astype("string")
+    plain, block = _plain_ids(text)
+    if not plain.any():
+        return _normalize_text(raw, latest_birth)
+    rest = _normalize_text(raw[~plain], latest_birth)
+    codes = _judge_plain(block, latest_birth)
+    fast = pd.DataFrame({"id": text[plain].astype(rest["id"].dtype), "valid": codes == 0,
+                         "problem": _problem_labels(codes, text.index[plain])})
+    out = pd.concat([fast, rest], ignore_index=True)
+    # back in the input's order: the plain rows first in ``out``, then the rest
+    order = np.empty(len(text), dtype=np.int64)
+    order[np.flatnonzero(plain)] = np.arange(int(plain.sum()))
+    order[np.flatnonzero(~plain)] = np.arange(int(plain.sum()), len(text))
+    out = out.take(order)
+    out.index = text.index
+    return out
+
+
+def _plain_ids(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Which values are 17 ASCII digits and a digit or ``X`` (what cleaning leaves as it
+    is), and those values' bytes as one (m, 18) block, read off Arrow's buffers."""
+    present = text.notna().to_numpy(dtype=bool)  # a null slot may hold bytes: it is no ID
+    plain, blocks, done = [], [], 0
+    for offsets, data in utf8_buffers(text):
+        ok = (np.diff(offsets) == 18) & present[done:done + len(offsets) - 1]
+        done += len(offsets) - 1
+        at = offsets[:-1][ok]
+        cols = [data[at + j] for j in range(18)]
+        good = np.ones(len(at), dtype=bool)
+        for j, col in enumerate(cols):
+            good &= ((col >= 48) & (col <= 57)) | (col == 88 if j == 17 else False)
+        ok[np.flatnonzero(ok)[~good]] = False
+        plain.append(ok)
+        blocks.append(np.stack([col[good] for col in cols], axis=1) if len(at) else np.zeros((0, 18), np.uint8))
+    if not plain:
+        return np.zeros(0, dtype=bool), np.zeros((0, 18), dtype=np.uint8)
+    return np.concatenate(plain), np.concatenate(blocks)
+
+
+@lru_cache(maxsize=1)
+def _county_numbers() -> np.ndarray:
+    """The county codes of six digits as integers, sorted (the region an ID's first six
+    digits must name; a code of any other spelling never matches six digits)."""
+    return np.array(sorted(int(c) for c in county_codes() if len(c) == 6 and c.isascii() and c.isdigit()),
+                    dtype=np.int64)
+
+
+def _digits(block: np.ndarray, start: int, stop: int) -> np.ndarray:
+    value = np.zeros(len(block), dtype=np.int64)
+    for j in range(start, stop):
+        value = value * 10 + (block[:, j].astype(np.int64) - 48)
+    return value
+
+
+def _judge_plain(block: np.ndarray, latest_birth) -> np.ndarray:
+    """The problem code (0: valid, i + 1: ``ID_PROBLEMS[i]``) of each plain ID (the rows of
+    ``block``, its 18 ASCII bytes): the region, the birth date, the check character, as
+    the text rules judge them, first failing first."""
+    codes = np.zeros(len(block), dtype=np.int8)
+
+    def flag(hit: np.ndarray, name: str) -> None:
+        codes[hit & (codes == 0)] = ID_PROBLEMS.index(name) + 1
+
+    flag(~np.isin(_digits(block, 0, 6), _county_numbers()), "region")
+    year, month, day = _digits(block, 6, 10), _digits(block, 10, 12), _digits(block, 12, 14)
+    latest = pd.Timestamp(latest_birth or date.today())
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+    real = (month >= 1) & (month <= 12) & (day >= 1)
+    real &= day <= month_days[np.clip(month, 0, 12)] + ((month == 2) & leap)
+    flag(~real | (year < 1900) | (year * 10000 + month * 100 + day > latest.year * 10000 + latest.month * 100
+                                   + latest.day), "birth_date")
+    total = np.zeros(len(block), dtype=np.int32)
+    for j, weight in enumerate(WEIGHTS.tolist()):
+        total += (block[:, j].astype(np.int32) - 48) * weight
+    expected = np.frombuffer(CHECK_BYTES, dtype=np.uint8)[total % 11]
+    flag(block[:, 17] != expected, "check_digit")
+    return codes
+
+
+def _problem_labels(codes: np.ndarray, index) -> pd.Series:
+    return pd.Series(pd.Categorical.from_codes(codes.astype(np.int64) - 1, categories=list(ID_PROBLEMS)),
+                     index=index).astype("string")
+
+
+def _normalize_text(raw: pd.Series, latest_birth: date | None) -> pd.DataFrame:
+    """:func:`normalize_ids` by the text rules, for any spelling."""
     s = clean_id_text(raw)
     # the problem as a code per row (0: none yet, i + 1: ID_PROBLEMS[i]), labelled once at the
     # end: setting text into an Arrow column row by row copies the column every time
@@ -100,8 +194,7 @@ def normalize_ids(raw: pd.Series, latest_birth: date | None = None) -> pd.DataFr
     flag(rest & (ident.str[17] != expected.reindex(ident.index)), "check_digit")
 
     valid = unflagged()
-    problem = pd.Series(pd.Categorical.from_codes(codes.astype(np.int64) - 1, categories=list(ID_PROBLEMS)),
-                        index=s.index).astype("string")
+    problem = _problem_labels(codes, s.index)
     return pd.DataFrame({"id": ident.where(valid, s), "valid": valid, "problem": problem})
 
 

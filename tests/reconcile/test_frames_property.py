@@ -63,3 +63,17 @@ def test_to_float_reads_as_pandas_to_numeric(values):
     t = pd.Series(values, dtype="string")
     want = pd.to_numeric(t, errors="coerce").astype("Float64")
     assert _to_float(t).tolist() == want.tolist() or _to_float(t).equals(want)
+
+
+@given(st.lists(st.one_of(st.none(), st.text(max_size=10), st.binary(max_size=8).map(lambda b: b.decode("latin-1"))),
+                max_size=30),
+       st.sets(st.integers(0, 127), max_size=40))
+def test_bytes_absent_agrees_with_looking_at_every_value(values, marked):
+    """However many bytes are marked and wherever they fall against the column's least and
+    greatest byte, the answer is the one a look at every value's bytes gives."""
+    import numpy as np
+
+    forbidden = np.zeros(256, dtype=bool)
+    forbidden[list(marked)] = True
+    found = any(v is not None and any(b in marked for b in v.encode("utf-8")) for v in values)
+    assert bytes_absent(pd.Series(values, dtype="string"), forbidden) is (not found)

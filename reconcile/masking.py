@@ -25,6 +25,7 @@ from functools import lru_cache
 
 import pandas as pd
 
+from reconcile.frames import matches_regex
 from schemas.gate import FULL_WIDTH, ID_KEPT_HEAD, ID_KEPT_TAIL, ROW_TEXT_SHOWN, full_id_pattern
 
 
@@ -56,13 +57,21 @@ def mask_full_ids(text: str) -> str:
     return text
 
 
+@lru_cache(maxsize=1)
+def _maybe_id() -> str:
+    """What a value :func:`mask_full_ids` may rewrite contains: an ID, or a full-width
+    character it reads as ASCII (a digit, or the X an ID may end in). One pattern, so
+    Arrow reads each value once."""
+    return f"(?:{full_id_pattern()})|[{re.escape(''.join(map(chr, FULL_WIDTH)))}]"
+
+
 def mask_full_ids_in(values: pd.Series) -> pd.Series:
     """:func:`mask_full_ids` over a column: Arrow finds the few values holding an ID (or a
     full-width digit), only those are rewritten."""
     s = values.astype("string")
     if s.empty:
         return s
-    hit = (s.str.contains(full_id_pattern(), regex=True) | s.str.contains("[０-９]", regex=True)).fillna(False)
+    hit = matches_regex(s, _maybe_id())
     if not hit.any():
         return s
     return s.mask(hit, s[hit].map(mask_full_ids).astype("string"))

@@ -181,8 +181,38 @@ PARSERS: dict[str, Callable[..., ColumnResult]] = {
 }
 
 
+# Parsers whose answer for a row depends on its value alone, and whose columns hold few
+# distinct values (dates, years, counts, amounts, codes, vocabularies): each distinct value
+# is parsed once and the answers spread back over the rows (``_per_value``).
+PER_VALUE = {"date", "year", "int", "money", "code12", "vocab", "bool"}
+
+
+def _per_value(parse: Callable[[pd.Series], ColumnResult], s: pd.Series) -> ColumnResult:
+    """``parse(s)``, parsing each distinct value of a text column once: a million dates hold
+    a few thousand. A column of other values (numbers, dates, Python objects, where 1,
+    1.0 and True count as one value) or of mostly distinct ones is parsed as it is."""
+    if not isinstance(s.dtype, pd.StringDtype):
+        return parse(s)
+    codes, distinct = pd.factorize(s, use_na_sentinel=True)
+    if 2 * len(distinct) > len(s):
+        return parse(s)
+    values = pd.Series(distinct, dtype=s.dtype)
+    if (codes < 0).any():  # NA is parsed too, as one more value
+        values = pd.concat([values, pd.Series([pd.NA], dtype=s.dtype)], ignore_index=True)
+    res = parse(values)
+    at = np.where(codes < 0, len(distinct), codes)
+    return ColumnResult(res.values.iloc[at].set_axis(s.index), res.bad.iloc[at].set_axis(s.index), res.problem,
+                        res.reason)
+
+
 def _parse_column(col: ColumnSpec, s: pd.Series, as_of) -> ColumnResult:
     kind, _, arg = col.parse.partition(":")
+    if kind in PER_VALUE:
+        return _per_value(lambda values: _parse_values(col, values, kind, arg, as_of), s)
+    return _parse_values(col, s, kind, arg, as_of)
+
+
+def _parse_values(col: ColumnSpec, s: pd.Series, kind: str, arg: str, as_of) -> ColumnResult:
     if kind == "vocab":
         return _parse_vocab(col, s, arg)
     if kind == "bool":

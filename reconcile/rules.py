@@ -20,6 +20,17 @@ RELOCATION = "易地扶贫搬迁"
 RENOVATION = "农村危房改造"
 
 
+# The record columns the rules read from ``RuleContext.pairs`` (as ps_<column>, ha_<column>);
+# a rule reading another stops with a KeyError in the tests, where every rule runs.
+PAIR_COLUMNS = {
+    "ps": ["household_no", "householder_id", "householder_id_valid", "householder_name", "household_size",
+           "village_code", "housing_secured", "is_relocated", "dilapidation_grade", "exit_status"],
+    "ha": ["archive_no", "householder_id", "householder_id_valid", "householder_name", "household_size",
+           "village_code", "target_type", "guarantee_method", "completion_date", "secured", "secured_result",
+           "danger_grade", "task_year"],
+}
+
+
 @dataclass
 class RuleContext:
     ps: pd.DataFrame
@@ -33,8 +44,11 @@ class RuleContext:
 
     @classmethod
     def build(cls, ps, ha, members, matches, review, as_of: date, deadline: date) -> "RuleContext":
-        pairs = (matches.merge(ps.add_prefix("ps_"), left_on="household_no", right_on="ps_household_no")
-                 .merge(ha.add_prefix("ha_"), left_on="archive_no", right_on="ha_archive_no"))
+        # the pairs carry the record columns the rules read (PAIR_COLUMNS), not all of them:
+        # a million pairs of every column would hold a gigabyte nothing reads
+        ps_side, ha_side = ([c for c in PAIR_COLUMNS[side] if c in frame] for side, frame in (("ps", ps), ("ha", ha)))
+        pairs = (matches.merge(ps[ps_side].add_prefix("ps_"), left_on="household_no", right_on="ps_household_no")
+                 .merge(ha[ha_side].add_prefix("ha_"), left_on="archive_no", right_on="ha_archive_no"))
         return cls(ps, ha, members, matches, pairs, review, pd.Timestamp(as_of), pd.Timestamp(deadline))
 
 
@@ -182,7 +196,8 @@ REPEATED_ID = "_id_repeated"  # where records are one partition of a run: the ru
 def duplicate(ctx: RuleContext) -> pd.DataFrame:
     out = []
     for agency, frame, key in (("ps", ctx.ps, "household_no"), ("ha", ctx.ha, "archive_no")):
-        v = frame.loc[frame["householder_id_valid"]]
+        # the columns first, then the rows: a boolean filter copies every column it is given
+        v = frame.loc[frame["householder_id_valid"], [c for c in (key, "householder_id", REPEATED_ID) if c in frame]]
         repeated = v[REPEATED_ID].to_numpy(dtype=bool) if REPEATED_ID in v \
             else v["householder_id"].duplicated(keep=False)
         d = v.loc[repeated, [key, "householder_id"]]
@@ -194,12 +209,16 @@ def duplicate(ctx: RuleContext) -> pd.DataFrame:
 def date_anomaly(ctx: RuleContext) -> pd.DataFrame:
     ha = ctx.ha
     s, c, a = ha["start_date"], ha["completion_date"], ha["acceptance_date"]
-    checks = [("start_date>completion_date", s > c, iso(s) + " > " + iso(c)),
-              ("acceptance_date<completion_date", a < c, iso(a) + " < " + iso(c))]
+    # each check's value spelled for the rows it found only (few), not for every record
+    checks = [("start_date>completion_date", s > c, lambda h: iso(h["start_date"]) + " > " + iso(h["completion_date"])),
+              ("acceptance_date<completion_date", a < c,
+               lambda h: iso(h["acceptance_date"]) + " < " + iso(h["completion_date"]))]
     for col in ("start_date", "completion_date", "acceptance_date"):
-        checks.append((f"{col}>as_of", ha[col] > ctx.as_of, iso(ha[col])))
-    out = [pd.DataFrame({"archive_no": ha.loc[m.fillna(False), "archive_no"], "agency": "ha",
-                         "field": f, "ha_value": v[m.fillna(False)]}) for f, m, v in checks]
+        checks.append((f"{col}>as_of", ha[col] > ctx.as_of, lambda h, col=col: iso(h[col])))
+    out = []
+    for f, m, value in checks:
+        h = ha.loc[m.fillna(False), ["archive_no", "start_date", "completion_date", "acceptance_date"]]
+        out.append(pd.DataFrame({"archive_no": h["archive_no"], "agency": "ha", "field": f, "ha_value": value(h)}))
     return pd.concat(out, ignore_index=True)
 
 

@@ -8,12 +8,14 @@ records has the same id in every run and the ledger can follow it.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 
 from reconcile.rules import RULES, RuleContext
 from schemas.config import Catalog, load_catalog
+from schemas.defaults import RULE_THREADS
 from schemas.field_labels import field_labels
 from reconcile.frames import positions, taken
 from reconcile.masking import mask_full_ids_in
@@ -66,25 +68,32 @@ def _check_records(code: str, record: str, hits: pd.DataFrame) -> None:
                              f"catalog.yaml's record: {record}")
 
 
+def _dressed(code: str, spec, ctx: RuleContext) -> pd.DataFrame | None:
+    """One rule's hits with the catalog's words (None: no hit)."""
+    hits = RULES[code](ctx)
+    hits = pd.concat([_empty_hits(), hits.astype("string")], ignore_index=True)[HIT_COLUMNS]
+    if hits.empty:
+        return None
+    _check_records(code, spec.record, hits)
+    hits["rule"], hits["severity"] = code, spec.severity
+    hits["owner"] = hits["agency"] if spec.owner == "agency" else spec.owner
+    hits["agency"] = hits["agency"].fillna("")
+    # Chinese text names a field as the agency's own header, never by its code
+    hits["field_zh"] = field_labels(hits["field"], hits["agency"])
+    for col in ANALYST_TEXT:
+        attr = {"message": "message_zh", "action": "action_zh"}.get(col, col)
+        hits[col] = mask_full_ids_in(fill_template(getattr(spec, attr), hits))
+    return hits
+
+
 def classify(ctx: RuleContext, catalog: Catalog | None = None) -> pd.DataFrame:
     """Every discrepancy of every rule, one row each, sorted for byte-stable output."""
     catalog = catalog or load_catalog()
-    frames = []
-    for code, spec in catalog.items():
-        hits = RULES[code](ctx)
-        hits = pd.concat([_empty_hits(), hits.astype("string")], ignore_index=True)[HIT_COLUMNS]
-        if hits.empty:
-            continue
-        _check_records(code, spec.record, hits)
-        hits["rule"], hits["severity"] = code, spec.severity
-        hits["owner"] = hits["agency"] if spec.owner == "agency" else spec.owner
-        hits["agency"] = hits["agency"].fillna("")
-        # Chinese text names a field as the agency's own header, never by its code
-        hits["field_zh"] = field_labels(hits["field"], hits["agency"])
-        for col in ANALYST_TEXT:
-            attr = {"message": "message_zh", "action": "action_zh"}.get(col, col)
-            hits[col] = mask_full_ids_in(fill_template(getattr(spec, attr), hits))
-        frames.append(hits)
+    # the rules read the context and write nothing to it: they run side by side (mostly
+    # pandas and Arrow, which let go of the GIL), their frames kept in the catalog's order
+    with ThreadPoolExecutor(max_workers=RULE_THREADS) as pool:
+        found = list(pool.map(lambda item: _dressed(item[0], item[1], ctx), catalog.items()))
+    frames = [hits for hits in found if hits is not None]
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype="string") for c in DISCREPANCY_COLUMNS})
     d = pd.concat(frames, ignore_index=True)

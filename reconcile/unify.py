@@ -81,8 +81,9 @@ def unify(ps: pd.DataFrame, ha: pd.DataFrame, matches: pd.DataFrame, discrepanci
     left = left.merge(ha[ha_cols].add_suffix("_ha").rename(columns={"archive_no_ha": "archive_no"}),
                       on="archive_no", how="left")
     matched_arch = matches["archive_no"]
-    ha_only = ha[(ha["target_type"] == POOR) & ~isin(ha["archive_no"], matched_arch)]
-    right = ha_only[ha_cols].add_suffix("_ha").rename(columns={"archive_no_ha": "archive_no"})
+    # the columns first, then the rows: a boolean filter copies every column it is given
+    ha_only = ha.loc[(ha["target_type"] == POOR) & ~isin(ha["archive_no"], matched_arch), ha_cols]
+    right = ha_only.add_suffix("_ha").rename(columns={"archive_no_ha": "archive_no"})
     u = pd.concat([left.assign(in_ps=True), right.assign(in_ps=False)], ignore_index=True)
     u["in_ha"] = u["archive_no"].notna()
 

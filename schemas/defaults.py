@@ -14,6 +14,11 @@ SAMPLE_AS_OF = date(2020, 7, 31)
 
 # Scored matching on Dask: residual records (both sides) per partition.
 PARTITION_RECORDS = 200_000
+# Sources parsed at once (``reconcile.pipeline.parse_sources``): the machines Anju runs on
+# have two cores or more, and a run parses three sources.
+PARSE_THREADS = 2
+# Catalog rules applied at once (``reconcile.discrepancies.classify``).
+RULE_THREADS = 2
 # Rows of every stored table (and the ledger) a national run loads into the store at a
 # time: whole counties, up to about this many, one table at a time
 # (``flows/country_store.py``): the flow's process peaked at 1.0 GB loading 300,000

@@ -223,12 +223,14 @@ def _blocking_roster(roster: pd.DataFrame, ps: pd.DataFrame) -> pd.DataFrame:
 
 
 def residual(ps: pd.DataFrame, ha: pd.DataFrame, members: pd.DataFrame, matched: pd.DataFrame,
-             sample: pd.DataFrame | None = None) -> Residual:
+             sample: pd.DataFrame | None = None,
+             feats: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> Residual:
     """What the ID passes (``matched``) left of these records, and what the model learns
     from. ``sample``: the run's known sample (``known_sample``) where these records are one
-    partition of the run; None: these records are the run, the sample is theirs."""
+    partition of the run; None: these records are the run, the sample is theirs.
+    ``feats``: :func:`features` of ``ps`` and ``ha`` where the caller has them already."""
     cfg = load_matching_settings()
-    ps_f, ha_f = features(ps, "household_no"), features(ha, "archive_no")
+    ps_f, ha_f = feats or (features(ps, "household_no"), features(ha, "archive_no"))
     rest_ps = ps_f[~isin(ps_f["household_no"], matched["household_no"])]
     rest_ha = ha_f[~isin(ha_f["archive_no"], matched["archive_no"])]
     # Matched archives that a left-over record could be a second copy of: only those

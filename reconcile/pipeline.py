@@ -25,7 +25,8 @@ from reconcile.ledger import annotate, changes, update_ledger
 from reconcile.ledger_people import apply_people, clerical_decisions, empty_state, values_fingerprint
 from reconcile.match import MatchResult, apply_decisions, finish, members_or_empty
 from reconcile.match import match_by_id as id_passes
-from reconcile.match_scored import Residual, ScoredResult, assign, combine, fit, partition_levels, residual
+from reconcile.match_scored import (Residual, ScoredResult, assign, combine, features, fit, partition_levels,
+                                    residual)
 from reconcile.parse import finish_quarantine, parse_source, rejected_quarantine
 from reconcile.partition import county_groups
 from reconcile.rules import REPEATED_ID, RuleContext
@@ -173,8 +174,11 @@ def match_by_id(canon: Canonical) -> IdMatches:
         ids.matches["method"].value_counts().to_dict()  # {'id_exact': 1767, 'member_id': 47}
     """
     members = members_or_empty(canon.members)
-    by_id = id_passes(canon.ps, members, canon.ha)
-    return IdMatches(by_id, residual(canon.ps, canon.ha, members, by_id))
+    # the records' comparison features do not depend on the ID passes: made meanwhile
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        feats = pool.submit(lambda: (features(canon.ps, "household_no"), features(canon.ha, "archive_no")))
+        by_id = id_passes(canon.ps, members, canon.ha)
+        return IdMatches(by_id, residual(canon.ps, canon.ha, members, by_id, feats=feats.result()))
 
 
 def partitions(res: Residual, max_records: int = PARTITION_RECORDS) -> list[Residual]:

@@ -68,6 +68,7 @@ def normalize_ids(raw: pd.Series, latest_birth: date | None = None) -> pd.DataFr
     (:func:`_normalize_text`); each value's result depends on that value alone, and
     ``tests/reconcile/test_ids_property.py`` holds the two to the same answers.
     """
+    latest_birth = latest_birth or date.today()  # once: both paths judge against the same day
     text = raw.astype("string")
     plain, block = _plain_ids(text)
     if not plain.any():

@@ -39,22 +39,33 @@ def _ascii_alnum(c: str) -> bool:
 
 
 def mask_full_ids(text: str) -> str:
-    """``text`` with every full ID masked as ``522425********0014`` (the length kept)."""
+    """``text`` with every full ID masked as ``522425********0014`` (the length kept). An
+    ID is found in the text with full-width digits and X read as ASCII; what is not part of
+    an ID is kept as written."""
     pattern = _compiled()
-    text = text.translate(FULL_WIDTH)
-
-    def masked(m: re.Match) -> str:
-        whole = m.group(0)  # the ID with at most one boundary character on each side
-        lead = 0 if _ascii_alnum(whole[0]) else 1
-        trail = len(whole) if _ascii_alnum(whole[-1]) else len(whole) - 1
-        value = whole[lead:trail]
-        hidden = len(value) - ID_KEPT_HEAD - ID_KEPT_TAIL
-        return whole[:lead] + value[:ID_KEPT_HEAD] + "*" * hidden + value[-ID_KEPT_TAIL:] + whole[trail:]
-
-    previous = None
-    while previous != text:  # a match eats one boundary character: IDs side by side need a second pass
-        previous, text = text, pattern.sub(masked, text)
+    folded = text.translate(FULL_WIDTH)  # one character for one: positions in both agree
+    found = True
+    while found:  # a match eats one boundary character: IDs side by side need a second pass
+        found, kept, last = False, [], 0
+        for m in pattern.finditer(folded):
+            whole = m.group(0)  # the ID with at most one boundary character on each side
+            start = m.start() + (0 if _ascii_alnum(whole[0]) else 1)
+            end = m.start() + (len(whole) if _ascii_alnum(whole[-1]) else len(whole) - 1)
+            value = folded[start:end]
+            hidden = len(value) - ID_KEPT_HEAD - ID_KEPT_TAIL
+            kept.append((last, start, value[:ID_KEPT_HEAD] + "*" * hidden + value[-ID_KEPT_TAIL:]))
+            last, found = end, True
+        if found:
+            folded, text = (_spliced(t, kept, last) for t in (folded, text))
     return text
+
+
+def _spliced(text: str, masked: list[tuple[int, int, str]], last: int) -> str:
+    """``text`` with each masked ID (the text kept from ``a``, the ID from ``b``) in place."""
+    parts = []
+    for a, b, value in masked:
+        parts += [text[a:b], value]
+    return "".join(parts) + text[last:]
 
 
 @lru_cache(maxsize=1)

@@ -22,3 +22,11 @@ VALUES = st.one_of(st.none(), st.lists(st.one_of(PIECES, st.text(alphabet="01234
 def test_a_column_is_masked_as_each_of_its_values(values):
     got = mask_full_ids_in(pd.Series(values, dtype="object")).tolist()
     assert got == [pd.NA if v is None else mask_full_ids(v) for v in values]
+
+
+def test_what_is_not_part_of_an_id_is_kept_as_written():
+    """Full-width digits and X are read as ASCII to find an ID; only the ID is rewritten
+    (the review of issue 20's change: a column's full-width Ｘ alone had become X)."""
+    cells = pd.Series(["Ｘ", "ｘ小明", "ＸＬ号 ５２２", "身份证52242519880312001Ｘ有误", "５２２４２５１９８８０３１２００１Ｘ，Ｘ"])
+    assert mask_full_ids_in(cells).tolist() == ["Ｘ", "ｘ小明", "ＸＬ号 ５２２", "身份证522425********001X有误",
+                                                "522425********001X，Ｘ"]

@@ -190,9 +190,12 @@ def _normalize_text(raw: pd.Series, latest_birth: date | None) -> pd.DataFrame:
     born = pd.to_datetime(ident.where(unflagged()).str[6:14], format="%Y%m%d", errors="coerce")
     latest = pd.Timestamp(latest_birth or date.today())
     flag(unflagged() & (born.isna() | (born.dt.year < 1900) | (born > latest)), "birth_date")
-    rest = unflagged()
-    expected = check_char(ident[rest].str[:17])
-    flag(rest & (ident.str[17] != expected.reindex(ident.index)), "check_digit")
+    rest = unflagged().to_numpy()
+    wrong = np.zeros(len(ident), dtype=bool)  # by position: the index may repeat a label
+    if rest.any():
+        found = ident[rest]
+        wrong[rest] = found.str[17].to_numpy(dtype=object) != check_char(found.str[:17]).to_numpy(dtype=object)
+    flag(wrong, "check_digit")
 
     valid = unflagged()
     problem = _problem_labels(codes, s.index)

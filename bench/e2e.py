@@ -7,8 +7,9 @@ For each size, the world is generated once (as ``anju generate --households N --
 --format parquet`` writes it) and cached in ``--cache``; then the ``reconcile`` flow runs
 in this process exactly as ``anju reconcile`` runs it (local Prefect, SQLite store in a
 fresh output folder) while a thread samples the resident memory of this process and of
-its children (Prefect's temporary server) every 50 ms. Printed, one table per size:
-seconds and peak RSS of every stage (the flow's own stage clock, read by wrapping its
+its children (Prefect's temporary server, the report workbook's process) every 50 ms.
+Printed, one table per size: seconds, peak RSS and CPU seconds (this process and its
+children; up to twice the seconds on two cores) of every stage (the flow's own stage clock, read by wrapping its
 ``lap``), the gaps between stages (Prefect, the store's migrations, shaping the
 published tables), end to end, the output sizes (published folder, store), and whether
 the peak stayed within ``--budget-mb`` (exit 1 when it did not: the budget is checked
@@ -62,24 +63,39 @@ SOURCES = ("ps_households", "ps_members", "ha_archive")
 
 
 class Sampler(threading.Thread):
-    """RSS of this process (and of it with its children) every ``every`` seconds."""
+    """RSS of this process (and of it with its children) every ``every`` seconds.
 
-    def __init__(self, every: float = 0.05):
+    The children are listed again only every ``relist`` seconds: listing them walks every
+    process of the machine, and doing it 20 times a second cost the run being measured
+    about 10% of a core (py-spy, 1M households)."""
+
+    def __init__(self, every: float = 0.05, relist: float = 1.0):
         super().__init__(daemon=True)
-        self.every, self.samples, self.stop = every, [], threading.Event()
+        self.every, self.relist, self.samples, self.stop = every, relist, [], threading.Event()
         self.me = psutil.Process()
 
     def run(self) -> None:
+        children, listed = [], float("-inf")
         while not self.stop.is_set():
-            own = self.me.memory_info().rss
+            now = time.perf_counter()
+            if now - listed >= self.relist:
+                children, listed = self.me.children(recursive=True), now
+            own, cpu = self.me.memory_info().rss, sum(self.me.cpu_times()[:4])  # with children it has reaped
             tree = own
-            for child in self.me.children(recursive=True):
+            for child in children:
                 try:
                     tree += child.memory_info().rss
-                except psutil.Error:
+                    cpu += sum(child.cpu_times()[:2])
+                except psutil.Error:  # ended since it was listed
                     pass
-            self.samples.append((time.perf_counter(), own, tree))
+            self.samples.append((now, own, tree, cpu))
             self.stop.wait(self.every)
+
+    def cpu(self, start: float, end: float) -> float:
+        """CPU seconds (user and system) this process and its children used between two times:
+        against the wall time, how much of the two cores a stage kept busy."""
+        got = [s[3] for s in self.samples if start <= s[0] <= end]
+        return max(got) - min(got) if got else 0.0
 
     def peak(self, start: float, end: float, tree: bool = False) -> float:
         got = [s[2 if tree else 1] for s in self.samples if start <= s[0] <= end]
@@ -129,19 +145,21 @@ def run_once(folder: Path, out: Path) -> tuple[list[tuple[str, float, float]], f
 def table(households: int, folder: Path, out: Path, budget_mb: float | None) -> bool:
     windows, began, ended, s = run_once(folder, out)
     print(f"\n{households:,} households ({folder})")
-    print(f"{'stage':<24}{'seconds':>9}{'peak RSS MB':>13}{'with children MB':>18}")
+    print(f"{'stage':<24}{'seconds':>9}{'peak RSS MB':>13}{'with children MB':>18}{'CPU s':>9}")
     last = began
     for stage, start, end in windows:
         if start - last > 0.5:
             print(f"{'  (between stages)':<24}{start - last:>9.1f}{s.peak(last, start):>13.0f}"
-                  f"{s.peak(last, start, True):>18.0f}")
-        print(f"{stage:<24}{end - start:>9.1f}{s.peak(start, end):>13.0f}{s.peak(start, end, True):>18.0f}")
+                  f"{s.peak(last, start, True):>18.0f}{s.cpu(last, start):>9.1f}")
+        print(f"{stage:<24}{end - start:>9.1f}{s.peak(start, end):>13.0f}{s.peak(start, end, True):>18.0f}"
+              f"{s.cpu(start, end):>9.1f}")
         last = end
     if ended - last > 0.5:
         print(f"{'  (after publishing)':<24}{ended - last:>9.1f}{s.peak(last, ended):>13.0f}"
-              f"{s.peak(last, ended, True):>18.0f}")
+              f"{s.peak(last, ended, True):>18.0f}{s.cpu(last, ended):>9.1f}")
     peak = s.peak(began, ended)
-    print(f"{'end to end':<24}{ended - began:>9.1f}{peak:>13.0f}{s.peak(began, ended, True):>18.0f}")
+    print(f"{'end to end':<24}{ended - began:>9.1f}{peak:>13.0f}{s.peak(began, ended, True):>18.0f}"
+          f"{s.cpu(began, ended):>9.1f}")
     store = out / "anju.sqlite"
     print(f"outputs: published {size_mb(out) - (store.stat().st_size / 2**20 if store.exists() else 0):.0f} MB, "
           f"store {store.stat().st_size / 2**20 if store.exists() else 0:.0f} MB")

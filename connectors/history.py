@@ -182,13 +182,23 @@ def _digest(parts: list, size: int) -> list[str]:
     joined = _joined(parts)
     if isinstance(joined, np.ndarray):
         return [blake(x.encode("utf-8", "surrogatepass"), digest_size=size).hexdigest() for x in joined]
-    joined = (joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined).cast(pa.large_binary())
-    if joined.null_count:  # joined parts are never null; were one, it would read as no bytes
-        raise ValueError("a row's canonical text is null")
-    # each row a view of the one UTF-8 buffer: no Python bytes object per row
-    offsets = np.frombuffer(joined.buffers()[1], dtype=np.int64)[joined.offset:joined.offset + len(joined) + 1]
-    data = memoryview(joined.buffers()[2] or b"")
+    offsets, data = _utf8_rows(joined)  # each row a view of the one buffer: no bytes object per row
     return [blake(data[a:b], digest_size=size).hexdigest() for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+
+
+def _utf8_rows(text: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, memoryview]:
+    """An Arrow text array's UTF-8 buffer and the offsets of its rows in it (row ``i`` is
+    ``data[offsets[i]:offsets[i + 1]]``), without a Python object per row.
+
+    >>> offsets, data = _utf8_rows(pa.array(["ab", "", "c"]).slice(1))
+    >>> [bytes(data[a:b]) for a, b in zip(offsets[:-1], offsets[1:])]
+    [b'', b'c']
+    """
+    text = (text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text).cast(pa.large_binary())
+    if text.null_count:  # never null here; were a row null, it would read as no bytes
+        raise ValueError("a row's text is null")
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64)[text.offset:text.offset + len(text) + 1]
+    return offsets, memoryview(text.buffers()[2] or b"")
 
 
 HASH_ROWS = 100_000  # rows whose canonical text is held at once while hashing
@@ -289,30 +299,39 @@ def _sql_values(s: pd.Series, is_datetime: bool, sqlite: bool) -> list:
 
 
 COPY_ROWS = 100_000  # rows per COPY: the text of one batch is held in memory at a time
+COPY_READ_BYTES = 1 << 20  # what the driver reads of a batch at a time
 
 
 def _copy_text(s: pd.Series, kind: str) -> pa.Array:
     """A column in COPY's text format: ``\\N`` for null, backslash, tab and line ends escaped,
-    flags ``t``/``f``, numbers as Arrow writes them (infinities and NaN spelled out)."""
+    flags ``t``/``f``, numbers as Arrow writes them (infinities and NaN spelled out).
+
+    A typed column goes to Arrow from its buffers; only an untyped (object) one is read a
+    Python value at a time (``tests/connectors/test_copy_text.py`` holds both to the
+    original value-by-value definition)."""
     if kind == "datetime":
-        ts = _datetimes(s)
-        text = datetime_text(ts)
+        text = datetime_text(_datetimes(s))
     elif kind == "bool":
-        flags = pa.array(s.astype(object).where(s.notna(), None), type=pa.bool_())
+        flags = (pa.array(s, from_pandas=True) if pd.api.types.is_bool_dtype(s.dtype)
+                 else pa.array(s.astype(object).where(s.notna(), None), type=pa.bool_()))
         text = pc.if_else(flags, _text("t"), _text("f"))
     elif kind == "float":
-        x = pa.array(pd.to_numeric(s.astype(object).where(s.notna(), None)), type=pa.float64(), from_pandas=True)
-        text = pc.cast(x, pa.large_string())
+        x = (s.to_numpy(dtype="float64", na_value=np.nan) if pd.api.types.is_float_dtype(s.dtype)
+             else pd.to_numeric(s.astype(object).where(s.notna(), None)))
+        text = pc.cast(pa.array(x, type=pa.float64(), from_pandas=True), pa.large_string())
         for arrow_spelling, pg in (("inf", "Infinity"), ("-inf", "-Infinity"), ("nan", "NaN")):
             text = pc.if_else(pc.equal(text, arrow_spelling), _text(pg), text)
     elif kind == "int":
-        text = pc.cast(pa.array(s.astype(object).where(s.notna(), None), type=pa.int64()), pa.large_string())
+        ints = (pa.array(s, from_pandas=True) if pd.api.types.is_integer_dtype(s.dtype)
+                else pa.array(s.astype(object).where(s.notna(), None), type=pa.int64()))
+        text = pc.cast(ints.cast(pa.int64()), pa.large_string())
     else:
-        text = _arrow_text(s.astype(object).where(s.notna(), None))
+        text = _arrow_text(s)
         if isinstance(text, np.ndarray):  # a lone surrogate: no UTF-8 for PostgreSQL to take
             raise ValueError(f"store: column {s.name!r} holds text that is not valid Unicode (a lone surrogate)")
         for raw, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
-            text = pc.replace_substring(text, raw, escaped)
+            if pc.any(pc.match_substring(text, raw)).as_py():  # most columns hold none: no copy
+                text = pc.replace_substring(text, raw, escaped)
     return pc.fill_null(text, _text("\\N"))
 
 
@@ -366,7 +385,8 @@ def _stage_block(part: pd.DataFrame, t: sa.Table) -> pa.Table:
 
 
 def _copy_into(conn, t: sa.Table, frame: pd.DataFrame) -> None:
-    """The rows of ``frame`` into ``t`` by COPY FROM STDIN (text format), in batches."""
+    """The rows of ``frame`` into ``t`` by COPY FROM STDIN (text format), in batches: each
+    batch's lines joined by Arrow into one UTF-8 buffer, sent as it is."""
     q = conn.dialect.identifier_preparer.quote
     sql = f"COPY {q(t.name)} ({', '.join(q(c.name) for c in t.columns)}) FROM STDIN"
     cursor = conn.connection.dbapi_connection.cursor()
@@ -375,7 +395,8 @@ def _copy_into(conn, t: sa.Table, frame: pd.DataFrame) -> None:
             part = frame.iloc[start:start + COPY_ROWS]
             cols = [_copy_text(part[c.name].reset_index(drop=True), _kind(c.type)) for c in t.columns]
             lines = pc.binary_join_element_wise(*cols, _text("\t")) if len(cols) > 1 else cols[0]
-            cursor.copy_expert(sql, io.StringIO("\n".join(lines.to_pylist()) + "\n"))
+            offsets, data = _utf8_rows(pc.binary_join_element_wise(lines, _text(""), _text("\n")))
+            cursor.copy_expert(sql, io.BytesIO(data[offsets[0]:offsets[-1]]), size=COPY_READ_BYTES)
     finally:
         cursor.close()
 

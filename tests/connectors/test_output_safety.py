@@ -301,3 +301,17 @@ def test_neutralise_examples():
     assert [neutralise(v) for v in ("-12.5", "-3", "-1e5", "-1+1", "＝1", "＠A1", "\tx", "张三", "'=1")] == \
         ["-12.5", "-3", "-1e5", "'-1+1", "'＝1", "'＠A1", "'\tx", "张三", "'=1"]
     assert [neutralise(v) for v in (5, -3.5, None, date(2020, 1, 1))] == [5, -3.5, None, date(2020, 1, 1)]
+
+
+@given(st.lists(st.lists(st.sampled_from(list("<>&\u2028\u2029/\\\"'a张") + ["</script>", "<!--"])).map("".join)))
+def test_script_json_escapes_exactly_the_unsafe_characters(values):
+    """Every ``<``, ``>``, ``&``, U+2028 and U+2029 of the JSON, and nothing else, becomes
+    its ``\\uXXXX`` escape (held to the regex it replaced); the JSON reads back as it was."""
+    from connectors.htmlsafety import script_json
+
+    text = json.dumps(values, ensure_ascii=False)
+    expected = re.sub("[<>&\u2028\u2029]", lambda m: f"\\u{ord(m.group(0)):04x}", text)
+    got = script_json(values)
+    assert got == expected
+    assert json.loads(got) == values
+    assert not re.search("[<>&\u2028\u2029]", got)

@@ -388,7 +388,8 @@ def _copy_into(conn, t: sa.Table, frame: pd.DataFrame) -> None:
     """The rows of ``frame`` into ``t`` by COPY FROM STDIN (text format), in batches: each
     batch's lines joined by Arrow into one UTF-8 buffer, sent as it is."""
     q = conn.dialect.identifier_preparer.quote
-    sql = f"COPY {q(t.name)} ({', '.join(q(c.name) for c in t.columns)}) FROM STDIN"
+    # the bytes are UTF-8 whatever the connection's client encoding (a GBK client, say)
+    sql = f"COPY {q(t.name)} ({', '.join(q(c.name) for c in t.columns)}) FROM STDIN WITH (ENCODING 'UTF8')"
     cursor = conn.connection.dbapi_connection.cursor()
     try:
         for start in range(0, len(frame), COPY_ROWS):

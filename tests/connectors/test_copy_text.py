@@ -121,4 +121,26 @@ def test_copy_into_sends_the_lines_python_would_join(rows, batch):
         cols = [_reference_text(part["name"], "text"), _reference_text(part["n"], "int")]
         expected.append(("\n".join("\t".join(r) for r in zip(*cols)) + "\n").encode("utf-8"))
     assert [body for _, body in cursor.sent] == expected
-    assert all(sql == 'COPY t (name, n) FROM STDIN' for sql, _ in cursor.sent)
+    assert all(sql == "COPY t (name, n) FROM STDIN WITH (ENCODING 'UTF8')" for sql, _ in cursor.sent)
+
+
+def test_copy_is_read_as_utf8_whatever_the_client_encoding(fresh_database):
+    """The batch goes as UTF-8 bytes: a connection whose client encoding is GBK (as a Chinese
+    server's may be) must still store 张三, not mojibake or an error."""
+    import sqlalchemy as sa
+
+    from connectors.store import Store
+
+    url = sa.engine.make_url(fresh_database("postgres")).update_query_dict({"client_encoding": "GBK"})
+    store = Store(url.render_as_string(hide_password=False))
+    store.migrate()
+    t, _ = store._history("matches")
+    frame = pd.DataFrame({c.name: pd.Series([None] * 2, dtype="string") for c in t.columns})
+    frame["household_no"] = pd.Series(["张三\t", "户口"], dtype="string")
+    frame[["run_id", "valid_from", "row_key", "row_hash"]] = [["r", "2020-07-31", "k1", "h"], ["r", "2020-07-31", "k2", "h"]]
+    frame["occurrence"] = pd.Series([0, 0], dtype="Int64")
+    with store.engine.begin() as conn:
+        assert conn.exec_driver_sql("SHOW client_encoding").scalar() == "GBK"
+        history._copy_into(conn, t, frame)
+        back = conn.exec_driver_sql("SELECT household_no FROM matches ORDER BY row_key").scalars().all()
+    assert back == ["张三\t", "户口"]

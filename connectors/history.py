@@ -309,20 +309,22 @@ def _copy_text(s: pd.Series, kind: str) -> pa.Array:
     A typed column goes to Arrow from its buffers; only an untyped (object) one is read a
     Python value at a time (``tests/connectors/test_copy_text.py`` holds both to the
     original value-by-value definition)."""
+    # categorical and sparse columns pass pandas' dtype tests but not Arrow's buffers
+    typed = not isinstance(s.dtype, (pd.CategoricalDtype, pd.SparseDtype))
     if kind == "datetime":
         text = datetime_text(_datetimes(s))
     elif kind == "bool":
-        flags = (pa.array(s, from_pandas=True) if pd.api.types.is_bool_dtype(s.dtype)
+        flags = (pa.array(s, from_pandas=True) if typed and pd.api.types.is_bool_dtype(s.dtype)
                  else pa.array(s.astype(object).where(s.notna(), None), type=pa.bool_()))
         text = pc.if_else(flags, _text("t"), _text("f"))
     elif kind == "float":
-        x = (s.to_numpy(dtype="float64", na_value=np.nan) if pd.api.types.is_float_dtype(s.dtype)
+        x = (s.to_numpy(dtype="float64", na_value=np.nan) if typed and pd.api.types.is_float_dtype(s.dtype)
              else pd.to_numeric(s.astype(object).where(s.notna(), None)))
         text = pc.cast(pa.array(x, type=pa.float64(), from_pandas=True), pa.large_string())
         for arrow_spelling, pg in (("inf", "Infinity"), ("-inf", "-Infinity"), ("nan", "NaN")):
             text = pc.if_else(pc.equal(text, arrow_spelling), _text(pg), text)
     elif kind == "int":
-        ints = (pa.array(s, from_pandas=True) if pd.api.types.is_integer_dtype(s.dtype)
+        ints = (pa.array(s, from_pandas=True) if typed and pd.api.types.is_integer_dtype(s.dtype)
                 else pa.array(s.astype(object).where(s.notna(), None), type=pa.int64()))
         text = pc.cast(ints.cast(pa.int64()), pa.large_string())
     else:

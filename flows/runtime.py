@@ -56,15 +56,16 @@ def _trim_c_heap() -> None:
 
 @functools.cache
 def _malloc_trim():
-    """The C library's ``malloc_trim``, looked up once (finding the library runs a program)."""
+    """The C library's ``malloc_trim``, looked up once among the symbols the interpreter
+    already has (glibc's; none on musl, macOS or Windows)."""
     import ctypes
-    import ctypes.util
 
-    name = ctypes.util.find_library("c")
     try:
-        return ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError, TypeError):
         return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
 
 
 # errno values of a pause, not of a fault: the same call may succeed in a moment.

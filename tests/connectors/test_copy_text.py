@@ -39,13 +39,15 @@ def _reference_text(s: pd.Series, kind: str) -> list[str]:
     return pc.fill_null(text, history._text("\\N")).to_pylist()
 
 
-TEXT = st.lists(st.sampled_from(list("ab张\\\t\n\rN.") + ["\\N", "\x00"]), max_size=6).map("".join)
+TEXT = st.lists(st.sampled_from(list("ab张\\\t\n\rN.𠀀") + ["\\N", "\x00"]), max_size=6).map("".join)
 DTYPES = {
-    "text": ["string[pyarrow]", "string[python]", object],
-    "int": ["int64", "Int64", "int32", "Int16", object],
-    "float": ["float64", "Float64", "float32", object],
-    "bool": ["bool", "boolean", object],
+    "text": ["string[pyarrow]", "string[python]", object, "category", pd.ArrowDtype(pa.large_string())],
+    "int": ["int64", "Int64", "int32", "Int16", object, "category", pd.ArrowDtype(pa.int64()),
+            pd.SparseDtype("int64", 0)],
+    "float": ["float64", "Float64", "float32", object, pd.ArrowDtype(pa.float64())],
+    "bool": ["bool", "boolean", object, "category", pd.ArrowDtype(pa.bool_()), pd.SparseDtype(bool, False)],
 }
+NOT_NULLABLE = ("int64", "int32", "bool")
 
 
 @st.composite
@@ -53,7 +55,7 @@ def columns(draw):
     kind = draw(st.sampled_from(sorted(DTYPES)))
     dtype = draw(st.sampled_from(DTYPES[kind]))
     n = draw(st.integers(0, 12))
-    nullable = dtype not in ("int64", "int32", "bool")
+    nullable = not (dtype in NOT_NULLABLE or isinstance(dtype, pd.SparseDtype))
     value = {"text": TEXT, "int": st.integers(-2**15, 2**15 - 1),
              "float": st.floats(allow_nan=dtype in ("float64", "float32"), width=32 if dtype == "float32" else 64),
              "bool": st.booleans()}[kind]
@@ -61,7 +63,6 @@ def columns(draw):
     s = pd.Series(values, dtype=dtype)
     if draw(st.booleans()):  # a batch of a bigger frame: an index that does not start at 0
         s.index = s.index + draw(st.integers(1, 5))
-        s = s.reset_index(drop=True)
     return kind, s
 
 

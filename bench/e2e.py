@@ -37,8 +37,12 @@ cast: 1M first night 181.0 → 144.1 s (publishing 96.6 → 61.9 s); 3M 589.4 �
 (IDs judged on their bytes, dates and codes parsed a distinct value at a time, sources parsed
 and rules applied in two threads, the rules' pairs narrowed to the columns they read): 100k
 29.3 → 24.6 s; 1M 145.3 → 134.5 s (normalize 17.7 → 8.5 s, classify 16.5 → 11.6 s; peak
-5,486 → 5,081 MB); 3M 514.5 → 433.5 s (normalize 62.2 → 24.9 s, classify 71.4 → 43.9 s). Compare only runs
-made back to back.
+5,486 → 5,081 MB); 3M 514.5 → 433.5 s (normalize 62.2 → 24.9 s, classify 71.4 → 43.9 s). Session of
+2026-12-01 (the machine 1.4-2x slower than the day before): the sampler lists children once a
+second (20 times a second had cost the run ~10% of a core) and CPU seconds are printed; PostgreSQL's
+COPY from Arrow's buffers (the store alone, 1M: 182.3 → 157.4 s, client CPU 101.2 → 70.2 s);
+the SQLite run unchanged within the noise (1M 239.7 → 236.9 s, publishing 191 CPU seconds in
+114 s: both cores busy). Compare only runs made back to back.
 """
 from __future__ import annotations
 

@@ -119,7 +119,8 @@ def size_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
 
 
-def run_once(folder: Path, out: Path) -> tuple[list[tuple[str, float, float]], float, float, Sampler]:
+def run_once(folder: Path, out: Path) -> tuple[list[tuple[str, float, float]], dict[str, float], float, float,
+                                               Sampler]:
     import flows.runtime  # noqa: F401  (offline defaults before Prefect loads)
     from flows import reconcile_flow
 
@@ -131,6 +132,21 @@ def run_once(folder: Path, out: Path) -> tuple[list[tuple[str, float, float]], f
         lap(clock, stage, started)
 
     reconcile_flow._Clock.lap = timed_lap
+    # when publishing's two halves are done: the store's write (its thread waits to commit)
+    # and the files, gate and reports (the flow asks it to commit): the later is the critical path
+    from connectors.store import SavingRun
+    marks: dict[str, float] = {}
+    wait, commit = SavingRun._wait, SavingRun.commit
+
+    def timed_wait(saving):
+        marks["store written"] = time.perf_counter()
+        return wait(saving)
+
+    def timed_commit(saving, **updates):
+        marks["files and reports"] = time.perf_counter()
+        return commit(saving, **updates)
+
+    SavingRun._wait, SavingRun.commit = timed_wait, timed_commit
     sampler = Sampler()
     sampler.start()
     began = time.perf_counter()
@@ -141,13 +157,14 @@ def run_once(folder: Path, out: Path) -> tuple[list[tuple[str, float, float]], f
     finally:
         ended = time.perf_counter()
         reconcile_flow._Clock.lap = lap
+        SavingRun._wait, SavingRun.commit = wait, commit
         sampler.stop.set()
         sampler.join()
-    return windows, began, ended, sampler
+    return windows, marks, began, ended, sampler
 
 
 def table(households: int, folder: Path, out: Path, budget_mb: float | None) -> bool:
-    windows, began, ended, s = run_once(folder, out)
+    windows, marks, began, ended, s = run_once(folder, out)
     print(f"\n{households:,} households ({folder})")
     print(f"{'stage':<24}{'seconds':>9}{'peak RSS MB':>13}{'with children MB':>18}{'CPU s':>9}")
     last = began
@@ -164,6 +181,10 @@ def table(households: int, folder: Path, out: Path, budget_mb: float | None) -> 
     peak = s.peak(began, ended)
     print(f"{'end to end':<24}{ended - began:>9.1f}{peak:>13.0f}{s.peak(began, ended, True):>18.0f}"
           f"{s.cpu(began, ended):>9.1f}")
+    publishing = next((start for stage, start, _ in windows if stage == "publish"), None)
+    if publishing is not None and marks:
+        print("publishing, done after: " + ", ".join(f"{k} {t - publishing:.1f} s" for k, t in sorted(
+            marks.items(), key=lambda kv: kv[1])))
     store = out / "anju.sqlite"
     print(f"outputs: published {size_mb(out) - (store.stat().st_size / 2**20 if store.exists() else 0):.0f} MB, "
           f"store {store.stat().st_size / 2**20 if store.exists() else 0:.0f} MB")

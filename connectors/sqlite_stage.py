@@ -75,7 +75,8 @@ class _Stages:
         self.attached.append(alias)  # before: interrupted after the ATTACH, it is still detached at the end
         conn.exec_driver_sql(f"ATTACH DATABASE ? AS {q(alias)}", (str(path),))
         names = ", ".join(q(c.name) for c in t.columns)
-        conn.exec_driver_sql(f"INSERT INTO main.{q(t.name)} ({names}) SELECT {names} FROM {q(alias)}.staged")
+        conn.exec_driver_sql(f"INSERT INTO main.{q(t.name)} ({names}) SELECT {names} FROM {q(alias)}.staged "
+                             "ORDER BY rowid")  # as staged: in key order (no sort: the table's own order)
         return True
 
     def close(self, conn) -> None:

@@ -447,9 +447,9 @@ def key_order(versions: pd.DataFrame) -> np.ndarray:
         if isinstance(keys, pa.Array) and not keys.null_count and pc.all(
                 pc.equal(pc.binary_length(keys), KEY_CHARS)).as_py():
             # every key a digest's hex: their first bytes read off Arrow's buffer, no Python string each
-            offsets = np.frombuffer(keys.buffers()[1], dtype=np.int64)[keys.offset:keys.offset + n + 1]
-            data = np.frombuffer(keys.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-            prefix = data.reshape(n, KEY_CHARS)[:, :8].copy().view(">u8").ravel()
+            offsets, data = _utf8_rows(keys)
+            rows = np.frombuffer(data, dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(n, KEY_CHARS)
+            prefix = rows[:, :8].copy().view(">u8").ravel()
         else:
             raw = versions["row_key"].to_numpy(dtype=object)
             if not all(type(k) is str for k in raw):

@@ -46,7 +46,14 @@ the SQLite run unchanged within the noise (1M 239.7 → 236.9 s, publishing 191 
 their row key (the store alone, 1M first night, inserting: SQLite 30.9 -> 26.6 s, PostgreSQL 69 -> 57 s;
 MariaDB at 300k rows 200 -> 123 s); the SQLite run within the noise (publishing CPU 120.5 -> 116.4 s);
 the store's write is publishing's critical path, done about 6 s after the files and reports (1M:
-57.1 s against 51.5 s). Compare only runs made back to back.
+57.1 s against 51.5 s). Session of 2026-12-01 (third): publishing's two halves
+slow each other down (1M: files and reports done after 60 s with no store, 67-76 s beside it; the store
+about 55 s alone, 74-88 s beside them), but not for the interpreter's lock: the store's write forked into
+a process of its own was no faster (1M publishing 80.7 / 89.1 s before, 80.9 / 86.1 s after, the same CPU
+seconds), and neither was planning the store's tables ahead while the stages ran, in a thread or a process
+(end to end 152.1 -> 152.6 s, 164.5 -> 162.4 s: publishing gained what the stages lost). On these two
+vCPUs memory-heavy work run side by side costs CPU seconds; only less work makes a run shorter. Neither kept.
+Compare only runs made back to back.
 """
 from __future__ import annotations
 

@@ -276,8 +276,16 @@ def _alert_rows(alerts: pd.DataFrame, alert_ledger: pd.DataFrame | None, as_of: 
 
 
 def _label(kind: str, codes: pd.Series) -> pd.Series:
+    """Codes as their Chinese labels (a code with none as itself, missing as empty), looked
+    up once per distinct code: a province's grid labels millions of cells.
+
+    >>> _label("status", pd.Series(["open", None, "unknown-code"])).tolist()
+    ['未解决', '', 'unknown-code']
+    """
     labels = LABELS[kind] if kind != "rule" else RULE_AND_ALERT_LABELS
-    return codes.astype("string").map(lambda c: labels.get(c, c) if isinstance(c, str) else "").astype("string")
+    codes = codes.astype("string")
+    shown = pd.Series({c: labels.get(c, c) for c in codes.dropna().unique()}, dtype="string")
+    return codes.map(shown).fillna("").astype("string")
 
 
 def changes_since_last_run(discrepancies: pd.DataFrame, ledger: pd.DataFrame, as_of: str) -> pd.DataFrame:

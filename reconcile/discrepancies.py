@@ -17,7 +17,7 @@ from reconcile.rules import RULES, RuleContext
 from schemas.config import Catalog, load_catalog
 from schemas.defaults import RULE_THREADS
 from schemas.field_labels import field_labels
-from reconcile.frames import positions, taken
+from reconcile.frames import positions, sort_rows, taken
 from reconcile.masking import mask_full_ids_in
 
 DISCREPANCY_COLUMNS = [
@@ -104,5 +104,5 @@ def classify(ctx: RuleContext, catalog: Catalog | None = None) -> pd.DataFrame:
     d["status"] = "new"
     d["first_seen"] = ctx.as_of.strftime("%Y-%m-%d")
     d = d[DISCREPANCY_COLUMNS].astype("string")
-    d = d.sort_values(["rule", "county_code", "household_no", "archive_no", "field"], na_position="first")
+    d = sort_rows(d, ["rule", "county_code", "household_no", "archive_no", "field"], na_position="first")
     return d.drop_duplicates("discrepancy_id").reset_index(drop=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reconcile.frames import isin
+from reconcile.frames import isin, sort_rows
 from reconcile.fs_model import FSModel
 from reconcile.match_scored import ScoredResult, match_residual
 
@@ -52,7 +52,7 @@ def _agreement(c: pd.DataFrame, ha_name: str = "ha_name", ps_name: str = "ps_nam
 
 
 def _resolve(c: pd.DataFrame) -> pd.DataFrame:
-    c = c.sort_values(["archive_no", "_rank", "household_no"], ascending=[True, False, True])
+    c = sort_rows(c, ["archive_no", "_rank", "household_no"], ascending=[True, False, True])
     return c.drop_duplicates("archive_no", keep="first")
 
 
@@ -152,7 +152,7 @@ def finish(ps: pd.DataFrame, by_id: pd.DataFrame, scored: ScoredResult) -> Match
     out = out.astype({"household_no": "string", "archive_no": "string", "county_code": "string", "method": "string",
                       "agreement": "string", "member_name": "string", "score": "float64",
                       "weights": "string", "explanation": "string"})
-    out = out.sort_values(["household_no", "archive_no"]).reset_index(drop=True)
+    out = sort_rows(out, ["household_no", "archive_no"]).reset_index(drop=True)
     return MatchResult(out, scored.review.reset_index(drop=True), scored.model)
 
 
@@ -195,5 +195,5 @@ def apply_decisions(ps: pd.DataFrame, ha: pd.DataFrame, result: MatchResult, con
     out = pd.concat([f for f in (matches, clerical[MATCH_COLUMNS]) if len(f)], ignore_index=True) \
         if len(matches) or len(clerical) else matches
     out = out[MATCH_COLUMNS].astype(result.matches[MATCH_COLUMNS].dtypes.to_dict())
-    out = out.sort_values(["household_no", "archive_no"]).reset_index(drop=True)
+    out = sort_rows(out, ["household_no", "archive_no"]).reset_index(drop=True)
     return MatchResult(out, review.reset_index(drop=True), result.model)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reconcile.frames import isin
+from reconcile.frames import isin, sort_rows
 
 from reconcile import compare
 from reconcile.fs_model import FSModel, add_patterns, estimate_from_counts, level_counts, pattern_counts
@@ -124,7 +124,7 @@ def member_levels(p: pd.DataFrame, roster: pd.DataFrame) -> tuple[np.ndarray, np
 
 
 def mutual_best(c: pd.DataFrame, rounds: int = 10) -> pd.DataFrame:
-    c = c.sort_values(["score", "household_no", "archive_no"], ascending=[False, True, True])
+    c = sort_rows(c, ["score", "household_no", "archive_no"], ascending=[False, True, True])
     taken = []
     for _ in range(rounds):
         if c.empty:
@@ -148,7 +148,7 @@ def sample_candidates(matched: pd.DataFrame, ps_f: pd.DataFrame, ha_f: pd.DataFr
         ps_f[["household_no", "county_code"]], on="household_no").merge(
         ha_f[["archive_no", "county_code"]], on="archive_no", suffixes=("", "_ha"))
     pairs = pairs[(pairs["county_code"] == pairs["county_code_ha"]).fillna(False).to_numpy(dtype=bool)]
-    pairs = pairs.assign(_exact=pairs["method"] != "id_exact").sort_values(["household_no", "_exact", "archive_no"])
+    pairs = sort_rows(pairs.assign(_exact=pairs["method"] != "id_exact"), ["household_no", "_exact", "archive_no"])
     pairs = pairs.drop_duplicates("household_no")[["household_no", "archive_no"]]
     pairs["hash"] = pd.util.hash_pandas_object(pairs["household_no"].astype("string"), index=False,
                                                hash_key=SAMPLE_HASH_KEY).to_numpy(np.uint64)
@@ -157,7 +157,7 @@ def sample_candidates(matched: pd.DataFrame, ps_f: pd.DataFrame, ha_f: pd.DataFr
 
 def known_sample(cands: pd.DataFrame) -> pd.DataFrame:
     """The :data:`KNOWN_SAMPLE` candidates (``sample_candidates``) of smallest hash."""
-    return cands.sort_values(["hash", "household_no"], ignore_index=True).head(KNOWN_SAMPLE)
+    return sort_rows(cands, ["hash", "household_no"]).head(KNOWN_SAMPLE).reset_index(drop=True)
 
 
 def _known(ps_f, ha_f, roster, matched: pd.DataFrame, max_block: int,
@@ -240,7 +240,7 @@ def residual(ps: pd.DataFrame, ha: pd.DataFrame, members: pd.DataFrame, matched:
     arch = matched[["household_no", "archive_no"]].merge(ha_f[["archive_no", *keys]], on="archive_no")
     arch = arch.merge(ps_f[["household_no", "county_code"]], on=["household_no", "county_code"])
     arch = arch.dropna(subset=keys).merge(rest_ha[keys].dropna().drop_duplicates(), on=keys)
-    copies = arch[["household_no", *keys]].drop_duplicates().sort_values(["household_no", *keys], ignore_index=True)
+    copies = sort_rows(arch[["household_no", *keys]].drop_duplicates(), ["household_no", *keys]).reset_index(drop=True)
     copy_ps = ps_f[isin(ps_f["household_no"], copies["household_no"])]
     if sample is None:
         sample = sample_candidates(matched, ps_f, ha_f)
@@ -269,7 +269,7 @@ def partition_levels(part: Residual) -> pd.DataFrame:
         cp = levels(cp[slip | np.isin(compare.id_levels(cp["digits_ps"], cp["digits_ha"]), ID_CLOSE)]
                     [["household_no", "archive_no"]], part.copy_ps, part.ha, part.roster).assign(copy=True)
         cand = pd.concat([cand, cp], ignore_index=True)
-    return cand.sort_values(["household_no", "archive_no"], ignore_index=True)
+    return sort_rows(cand, ["household_no", "archive_no"]).reset_index(drop=True)
 
 
 def fit_counts(res: Residual, parts: list[pd.DataFrame]) -> FitCounts:
@@ -367,7 +367,7 @@ def assign(cand: pd.DataFrame, model: FSModel | None) -> ScoredResult:
     # valid ID, an ID at most one slip away): one household may hold several records, so
     # no mutual best here; the best-scored household wins a record two could claim.
     second = copies[~isin(copies["archive_no"], done["archive_no"])]
-    second = second.sort_values(["archive_no", "score", "household_no"], ascending=[True, False, True]) \
+    second = sort_rows(second, ["archive_no", "score", "household_no"], ascending=[True, False, True]) \
         .drop_duplicates("archive_no")
     second = second.assign(method=np.where(second["id"] <= 1, "id_near", "fuzzy"))
     done = pd.concat([done, second], ignore_index=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from reconcile.frames import positions, taken
+from reconcile.frames import positions, sort_rows, taken
 from reconcile.ids import mask_ids
 from reconcile.masking import mask_full_ids_in
 from schemas.alerts import load_alert_kinds, value_labels
@@ -197,10 +197,10 @@ def report_grid(discrepancies: pd.DataFrame, ledger: pd.DataFrame, as_of: str, *
     rows = rows.astype("string")
     order = pd.DataFrame({"s": rows["status"].map({s: i for i, s in enumerate(STATUS_SHOWN)}).fillna(9),
                           "v": rows["severity"].map(SEVERITY_RANK).fillna(9)})
-    rows = rows.iloc[pd.concat([order, rows[["rule", "county_code", "household_no", "archive_no",
-                                              "discrepancy_id"]]], axis=1)
-                     .sort_values(["s", "v", "rule", "county_code", "household_no", "archive_no", "discrepancy_id"],
-                                  na_position="first", kind="stable").index]
+    rows = rows.iloc[sort_rows(pd.concat([order, rows[["rule", "county_code", "household_no", "archive_no",
+                                                       "discrepancy_id"]]], axis=1),
+                               ["s", "v", "rule", "county_code", "household_no", "archive_no", "discrepancy_id"],
+                               na_position="first").index]
     out = pd.DataFrame({
         "问题编号": rows["discrepancy_id"], "状态": _label("status", rows["status"]),
         "规则": _label("rule", rows["rule"]), "严重程度": _label("severity", rows["severity"]),

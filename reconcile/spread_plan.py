@@ -28,6 +28,7 @@ import pandas as pd
 from reconcile import spread as sp
 from reconcile.discrepancies import DISCREPANCY_COLUMNS
 from reconcile.discrepancies import classify as classify_rules
+from reconcile.frames import sort_rows
 from reconcile.match import PASS_SCORE, finish
 from reconcile.match_scored import KNOWN_SAMPLE, assign, fit_counts, fit_from_counts, partition_levels, residual
 from reconcile.match_scored import sample_candidates
@@ -155,7 +156,7 @@ def _by_id(box, i) -> pd.DataFrame:
     member = sp.gather(box.take("member", i), "member", order=None)
     found = [f[BY_ID] for f in (e["exact"], member) if len(f)]
     out = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=BY_ID)
-    return out.sort_values(["household_no", "archive_no"], ignore_index=True)
+    return sort_rows(out, ["household_no", "archive_no"]).reset_index(drop=True)
 
 
 def sample_part(box, i, cfg: SpreadSettings):

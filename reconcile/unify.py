@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reconcile.frames import isin, positions, taken
+from reconcile.frames import isin, positions, sort_rows, taken
 from reconcile.discrepancies import stable_ids
 from reconcile.monitor import housing_facts
 from reconcile.rules import POOR, RELOCATION, RENOVATION
@@ -67,8 +67,8 @@ def unify(ps: pd.DataFrame, ha: pd.DataFrame, matches: pd.DataFrame, discrepanci
     as_of = pd.Timestamp(as_of)
     ha = ha.assign(renovation_status=renovation_status(ha, as_of))
     m = matches.merge(ha[["archive_no", "secured_result"]], on="archive_no")
-    m = m.assign(_has=m["secured_result"].notna()).sort_values(
-        ["household_no", "score", "_has", "archive_no"], ascending=[True, False, False, True])
+    m = sort_rows(m.assign(_has=m["secured_result"].notna()),
+                  ["household_no", "score", "_has", "archive_no"], ascending=[True, False, False, True])
     counts = m.groupby("household_no").size()
     primary = m.drop_duplicates("household_no")[["household_no", "archive_no", "method", "score"]]
 

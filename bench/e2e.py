@@ -55,9 +55,10 @@ seconds), and neither was planning the store's tables ahead while the stages ran
 vCPUs memory-heavy work run side by side costs CPU seconds; only less work makes a run shorter. Neither kept.
 Session of 2026-12-01 (fourth): sorts on several keys ordered by Arrow in one pass (``reconcile.frames.sort_rows``;
 pandas made a sorted categorical of each text key: about 2 s per sort at 1M): 1M end to end 135.4 -> 135.3 s and
-138.4 -> 125.7 s (publishing 68.2 / 73.9 -> 63.2 / 62.9 s, its CPU 122 / 130 -> 110 / 112 s; the report grid's
-seven-key sort is on its main thread); match, classify and unify run alone from the same normalized 1M
-(four alternating pairs) 56.3 / 45.0 / 49.0 / 46.1 -> 39.6 / 43.4 / 42.2 / 37.0 s. Starting Prefect's temporary
+138.4 -> 125.7 s (publishing 68.2 / 73.9 -> 63.2 / 62.9 s, its CPU 122 / 130 -> 110 / 112 s, though the report
+grid timed alone did not change: 5.1-7.2 s before and after, so count most of that as noise); match, classify and
+unify run alone from the same normalized 1M (four alternating pairs) 56.3 / 45.0 / 49.0 / 46.1 -> 39.6 / 43.4 /
+42.2 / 37.0 s. Starting Prefect's temporary
 server in a thread while the run's modules load was tried and dropped: the two imports slow each other down
 as much as they overlap (the bundled sample through ``anju reconcile``, four alternating pairs: 28.6 -> 27.6 s).
 Compare only runs made back to back.

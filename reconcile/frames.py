@@ -135,15 +135,18 @@ def per_distinct(s: pd.Series, fn, dtype: str = "string") -> pd.Series:
     return pd.Series(done.take(codes, allow_fill=True), index=s.index, dtype=dtype)
 
 
-def _sort_key(s: pd.Series) -> pa.Array | None:
-    """The column as Arrow orders it exactly as pandas does (text by code point, numbers,
-    flags, naive datetimes; NA and NaN as null), or None: categoricals (ordered by their
-    categories), nullable floats (NaN apart from NA), objects of other or mixed types."""
+def _sort_key(s) -> pa.Array | None:
+    """The column as Arrow orders it exactly as pandas does (text by code point, integers,
+    flags, 32- and 64-bit floats, naive datetimes; NA and NaN as null), or None: categoricals
+    (ordered by their categories), nullable floats (NaN apart from NA), objects of other or
+    mixed types, anything Arrow will not take."""
+    if not isinstance(s, pd.Series):  # a label naming several columns, or none
+        return None
     dtype = s.dtype
-    orderable = (isinstance(dtype, pd.StringDtype)
-                 or (isinstance(dtype, np.dtype) and dtype.kind in "iubfMO")
-                 or (isinstance(dtype, (pd.Int64Dtype, pd.Int32Dtype, pd.Int16Dtype, pd.Int8Dtype, pd.BooleanDtype,
-                                        pd.UInt64Dtype, pd.UInt32Dtype, pd.UInt16Dtype, pd.UInt8Dtype)))
+    masked = (pd.Int64Dtype, pd.Int32Dtype, pd.Int16Dtype, pd.Int8Dtype, pd.BooleanDtype,
+              pd.UInt64Dtype, pd.UInt32Dtype, pd.UInt16Dtype, pd.UInt8Dtype)
+    orderable = (isinstance(dtype, (pd.StringDtype, *masked))
+                 or (isinstance(dtype, np.dtype) and (dtype.kind in "iubMO" or (dtype.kind == "f" and dtype.itemsize >= 4)))
                  or (isinstance(dtype, pd.ArrowDtype) and (pa.types.is_string(dtype.pyarrow_dtype)
                                                            or pa.types.is_large_string(dtype.pyarrow_dtype)
                                                            or pa.types.is_integer(dtype.pyarrow_dtype)
@@ -152,10 +155,10 @@ def _sort_key(s: pd.Series) -> pa.Array | None:
         return None
     try:
         arrow = pa.array(s.array if dtype.kind != "O" else s.to_numpy(), from_pandas=True)
-    except (pa.ArrowException, TypeError, ValueError):  # a lone surrogate, an object of mixed types
+        if isinstance(arrow, pa.ChunkedArray):
+            arrow = arrow.combine_chunks()
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):  # a lone surrogate, mixed objects, a big int
         return None
-    if isinstance(arrow, pa.ChunkedArray):
-        arrow = arrow.combine_chunks()
     t = arrow.type
     if dtype.kind == "O" and not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t)
                                   or pa.types.is_boolean(t) or pa.types.is_null(t)):
@@ -163,23 +166,32 @@ def _sort_key(s: pd.Series) -> pa.Array | None:
     return arrow
 
 
-def sort_rows(frame: pd.DataFrame, by: list[str], ascending: bool | list[bool] = True,
+def sort_rows(frame: pd.DataFrame, by: str | list[str], ascending: bool | list[bool] = True,
               na_position: str = "last") -> pd.DataFrame:
     """``frame.sort_values(by, ascending=..., na_position=..., kind="stable")``, index kept,
     ordered by Arrow in one pass over every key. pandas sorts several keys by turning each
     into a sorted categorical first: about 2 s at a million text keys, against 0.3 s here.
-    A key Arrow cannot order as pandas does (``_sort_key``) leaves the sort to pandas.
+    ``by``: column names (or one). A key Arrow cannot order as pandas does (``_sort_key``)
+    leaves the sort to pandas.
 
     >>> f = pd.DataFrame({"a": ["y", None, "x", "y"], "b": [2, 1, 3, 1]}).astype({"a": "string"})
     >>> sort_rows(f, ["a", "b"], ascending=[True, False]).index.tolist()
     [2, 0, 3, 1]
     """
+    by = [by] if isinstance(by, str) else list(by)
     ascending = [ascending] * len(by) if isinstance(ascending, bool) else list(ascending)
-    keys = [_sort_key(frame[k]) for k in by]
-    if len(by) < 2 or len(frame) < 2 or any(k is None for k in keys):
-        return frame.sort_values(by, ascending=ascending, na_position=na_position, kind="stable")
-    names = [f"k{i}" for i in range(len(by))]
-    nulls = "at_end" if na_position == "last" else "at_start"
-    order = pc.sort_indices(pa.table(keys, names=names), options=pc.SortOptions(
-        [(n, "ascending" if up else "descending", nulls) for n, up in zip(names, ascending)]))
-    return frame.take(order.to_numpy())
+    if len(ascending) != len(by):
+        raise ValueError(f"Length of ascending ({len(ascending)}) != length of by ({len(by)})")
+    if na_position not in ("first", "last"):
+        raise ValueError(f"invalid na_position: {na_position}")
+    keys = [_sort_key(frame[k]) if k in frame.columns else None for k in by] if len(by) > 1 else [None]
+    if len(frame) > 1 and all(k is not None for k in keys):
+        names = [f"k{i}" for i in range(len(by))]
+        nulls = "at_end" if na_position == "last" else "at_start"
+        try:
+            order = pc.sort_indices(pa.table(keys, names=names), options=pc.SortOptions(
+                [(n, "ascending" if up else "descending", nulls) for n, up in zip(names, ascending)]))
+            return frame.take(order.to_numpy())
+        except pa.ArrowException:  # a type Arrow's sort does not take: pandas' sort below
+            pass
+    return frame.sort_values(by, ascending=ascending, na_position=na_position, kind="stable")

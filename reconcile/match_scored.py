@@ -372,16 +372,16 @@ def assign(cand: pd.DataFrame, model: FSModel | None) -> ScoredResult:
     second = second.assign(method=np.where(second["id"] <= 1, "id_near", "fuzzy"))
     done = pd.concat([done, second], ignore_index=True)
     left = _drop(rest, done)
-    review = left[left["score"] >= cfg["review"]].sort_values(
-        ["score", "archive_no", "household_no"], ascending=[False, True, True]).drop_duplicates("archive_no")
+    review = sort_rows(left[left["score"] >= cfg["review"]], ["score", "archive_no", "household_no"],
+                       ascending=[False, True, True]).drop_duplicates("archive_no")
     done = done.assign(member_name=done["member_name"].where(done["method"] == "member_id"))
     return ScoredResult(_explained(done, model)[MATCH_COLS], _explained(review, model)[REVIEW_COLS], model)
 
 
 def combine(results: list[ScoredResult]) -> ScoredResult:
     """One result from the partitions' results."""
-    review = pd.concat([r.review for r in results], ignore_index=True).sort_values(
-        ["score", "archive_no", "household_no"], ascending=[False, True, True], ignore_index=True)
+    review = sort_rows(pd.concat([r.review for r in results], ignore_index=True),
+                       ["score", "archive_no", "household_no"], ascending=[False, True, True]).reset_index(drop=True)
     return ScoredResult(pd.concat([r.matches for r in results], ignore_index=True), review,
                         results[0].model if results else None)
 

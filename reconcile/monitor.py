@@ -35,7 +35,7 @@ from datetime import date
 import pandas as pd
 
 from reconcile.discrepancies import fill_template, stable_ids
-from reconcile.frames import isin, positions, taken
+from reconcile.frames import isin, positions, sort_rows, taken
 from schemas.alerts import ALERT_COLUMNS, alert_thresholds, load_alert_kinds, value_labels
 
 HISTORY_COLUMNS = [
@@ -232,7 +232,7 @@ def _record_vanished(h, cur, as_of, t, archives) -> pd.DataFrame:
     dates = pd.Series(sorted(h["as_of"].unique()), dtype="string")
     nxt = dates.searchsorted(gone["as_of"], side="right")
     gone["since"] = pd.Series(list(dates) + [as_of], dtype="string").iloc[nxt].to_numpy()
-    gone = gone.sort_values(["key", "system"], ascending=[True, False], kind="stable")
+    gone = sort_rows(gone, ["key", "system"], ascending=[True, False])
     agg = gone.groupby("key", sort=False).agg(
         household_no=("household_no", "first"), archive_no=("archive_no", "first"),
         county_code=("county_code", "last"), previous_as_of=("as_of", "max"), since=("since", "min"),
@@ -315,5 +315,5 @@ def alerts(history: pd.DataFrame, current: pd.DataFrame, as_of, thresholds: dict
         if m.any():
             a.loc[m, "message_zh"] = fill_template(kind.message_zh, text[m])
             a.loc[m, "action_zh"] = kind.action_zh
-    a = a.sort_values(ORDER, na_position="first", kind="stable")
+    a = sort_rows(a, ORDER, na_position="first")
     return a[ALERT_COLUMNS].astype("string").reset_index(drop=True)

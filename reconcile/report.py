@@ -195,8 +195,9 @@ def report_grid(discrepancies: pd.DataFrame, ledger: pd.DataFrame, as_of: str, *
     if alerts is not None:
         rows = pd.concat([rows, _alert_rows(alerts, alert_ledger, as_of)], ignore_index=True)
     rows = rows.astype("string")
+    # ranks as plain integers: Arrow orders them with the text keys in one pass (sort_rows)
     order = pd.DataFrame({"s": rows["status"].map({s: i for i, s in enumerate(STATUS_SHOWN)}).fillna(9),
-                          "v": rows["severity"].map(SEVERITY_RANK).fillna(9)})
+                          "v": rows["severity"].map(SEVERITY_RANK).fillna(9)}).astype("int64")
     rows = rows.iloc[sort_rows(pd.concat([order, rows[["rule", "county_code", "household_no", "archive_no",
                                                        "discrepancy_id"]]], axis=1),
                                ["s", "v", "rule", "county_code", "household_no", "archive_no", "discrepancy_id"],

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reconcile.frames import isin, nfkc
+from reconcile.frames import isin, nfkc, sort_rows
 from schemas.published import ORDER
 
 # How each published table is ordered (the same order the stages produce).
@@ -45,5 +45,5 @@ def merge_scoped(previous: dict[str, pd.DataFrame], current: dict[str, pd.DataFr
         # a column this run added is missing on the kept rows (an older run lacked it)
         kept = kept.reindex(columns=frame.columns).astype(frame.dtypes.to_dict(), errors="ignore")
         both = pd.concat([kept, frame], ignore_index=True)
-        merged[name] = both.sort_values(ORDER[name], na_position="first", kind="stable").reset_index(drop=True)
+        merged[name] = sort_rows(both, ORDER[name], na_position="first").reset_index(drop=True)
     return merged

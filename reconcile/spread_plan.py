@@ -211,7 +211,7 @@ def ledger_probe_part(box, i, ledger_for: Callable, counties: list[str], cfg: Sp
     disc = sp.gather(box.take("disc", i), "disc", order=None)
     if not len(disc):
         disc = _no_discrepancies().assign(_from=pd.Series(dtype="int64"))
-    disc = disc.sort_values(DISC_ORDER, na_position="first", kind="stable", ignore_index=True)
+    disc = sort_rows(disc, DISC_ORDER, na_position="first").reset_index(drop=True)
     earlier, today = ledger_for(counties)
     box.keep("ledger_in", i, {"disc": disc, "earlier": earlier, "today": today})
     box.put("ledger_ids", sp.ledger_probe(disc, earlier, today, i, cfg.buckets), i)
@@ -243,7 +243,7 @@ def ledger_part(box, i, run_id: str, people: pd.DataFrame | None, counties: list
 def unify_part(box, i, cfg: SpreadSettings):
     c, m = box.kept("canon", i), box.kept("matched", i)
     disc = sp.gather(box.take("disc_back", i), "disc", order=None)
-    disc = disc.sort_values(DISC_ORDER, na_position="first", kind="stable", ignore_index=True) if len(disc) \
+    disc = sort_rows(disc, DISC_ORDER, na_position="first").reset_index(drop=True) if len(disc) \
         else _no_discrepancies()
     canon = Canonical(c["ps"], c["members"], box.kept("ha", i)["ha"], c["quarantine"])
     if not len(canon.ps) and not len(canon.ha):  # a partition that owns no records publishes none
@@ -286,7 +286,7 @@ class SpreadRun:
 
 def order_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Rows of a published table in the single process's order (each order is total)."""
-    return frame.sort_values(TABLE_ORDER[name], na_position="first", kind="stable", ignore_index=True)
+    return sort_rows(frame, TABLE_ORDER[name], na_position="first").reset_index(drop=True)
 
 
 def _no_ledger(counties):

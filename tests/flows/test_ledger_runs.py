@@ -67,7 +67,18 @@ def test_two_runs_give_identical_outputs_and_ledger(harness, exports, tmp_path, 
     assert set(table(tmp_path / "a", D1, "ledger")["status"]) == {"new"}
 
 
-def test_correction_resolves_exactly_what_it_fixes_and_reintroduction_reopens(harness, exports, tmp_path, store_url):
+@pytest.fixture(scope="module")
+def resolved_by_time(harness, exports, tmp_path_factory) -> set[str]:
+    """Control: what the uncorrected exports resolve at D2 by themselves (a later as_of
+    settles some dates), run once for every store the correction test runs on."""
+    control = tmp_path_factory.mktemp("control")
+    run(exports, control, D1, None)
+    run(exports, control, D2, None)
+    return set(table(control, D2, "ledger").query("status == 'resolved'")["discrepancy_id"])
+
+
+def test_correction_resolves_exactly_what_it_fixes_and_reintroduction_reopens(harness, exports, tmp_path, store_url,
+                                                                             resolved_by_time):
     out = tmp_path / "out"
     run(exports, out, D1, store_url)
     disc = table(out, D1, "discrepancies")
@@ -82,11 +93,7 @@ def test_correction_resolves_exactly_what_it_fixes_and_reintroduction_reopens(ha
     run(edited(exports, tmp_path / "fixed", "ps_households", fix), out, D2, store_url)
     ledger = table(out, D2, "ledger").set_index("discrepancy_id")
     resolved = ledger[ledger["status"] == "resolved"]
-    # Control: the uncorrected exports at the same dates (a later as_of settles some dates by itself).
-    control = tmp_path / "control"
-    run(exports, control, D1, None)
-    run(exports, control, D2, None)
-    by_time = set(table(control, D2, "ledger").query("status == 'resolved'")["discrepancy_id"])
+    by_time = resolved_by_time
     assert target["discrepancy_id"] not in by_time
     assert set(resolved.index) == by_time | {target["discrepancy_id"]}
     assert set(resolved["resolved_at"]) == {D2.isoformat()}

@@ -143,6 +143,7 @@ def _sort_key(s) -> pa.Array | None:
     if not isinstance(s, pd.Series):  # a label naming several columns, or none
         return None
     dtype = s.dtype
+    objects = isinstance(dtype, np.dtype) and dtype.kind == "O"  # not the extension dtypes, whose kind is "O" too
     masked = (pd.Int64Dtype, pd.Int32Dtype, pd.Int16Dtype, pd.Int8Dtype, pd.BooleanDtype,
               pd.UInt64Dtype, pd.UInt32Dtype, pd.UInt16Dtype, pd.UInt8Dtype)
     orderable = (isinstance(dtype, (pd.StringDtype, *masked))
@@ -154,13 +155,13 @@ def _sort_key(s) -> pa.Array | None:
     if not orderable:
         return None
     try:
-        arrow = pa.array(s.array if dtype.kind != "O" else s.to_numpy(), from_pandas=True)
+        arrow = pa.array(s.to_numpy() if objects else s.array, from_pandas=True)  # text: Arrow's own buffers
         if isinstance(arrow, pa.ChunkedArray):
             arrow = arrow.combine_chunks()
     except (pa.ArrowException, TypeError, ValueError, OverflowError):  # a lone surrogate, mixed objects, a big int
         return None
     t = arrow.type
-    if dtype.kind == "O" and not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t)
+    if objects and not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t)
                                   or pa.types.is_boolean(t) or pa.types.is_null(t)):
         return None  # objects Arrow made floats or dates of: pandas' rules for those differ at the edges
     return arrow

@@ -7,9 +7,11 @@ really re-reads.
 """
 from __future__ import annotations
 
+import contextvars
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from importlib import metadata
@@ -122,8 +124,9 @@ def classify(canon: Canonical, matched: MatchResult, settings: Settings) -> pd.D
 
 
 @task(name="unify", cache_policy=NO_CACHE)
-def unify_task(canon: Canonical, matches: pd.DataFrame, disc: pd.DataFrame, settings: Settings):
-    return core.unify_households(canon, matches, disc, settings)
+def unify_task(canon: Canonical, matches: pd.DataFrame, settings: Settings):
+    """The unified table but for its discrepancy counts (``core.count_open`` adds them)."""
+    return core.unify_matched(canon, matches, settings)
 
 
 @task(name="monitor", cache_policy=NO_CACHE)
@@ -355,17 +358,25 @@ def reconcile(ps_households: str, ha_archive: str, out: str, as_of: date | None 
         clock.lap("match", t)
         _fault_point("match")
         t = time.perf_counter()
-        disc = classify(canon, matched, settings)
-        today = st.ledger_at(as_of.isoformat())
-        if counties:
-            today = today[today["county_code"].isin(counties)]
-        earlier = st.ledger_before(as_of.isoformat(), counties)
-        tracked = core.track_ledger(disc, earlier, today, as_of.isoformat(), run_id, counties, people=people)
-        ledger, moves, disc = tracked.ledger, tracked.changes, tracked.discrepancies
-        clock.lap("classify", t)
-        _fault_point("classify")
-        t = time.perf_counter()
-        unified, others = unify_task(canon, matches, disc, settings)
+        # The unified table needs the discrepancies only for its counts of open ones: the
+        # rest is made in a second thread while they are classified and tracked in the
+        # ledger (the classify stage keeps about one core of two busy). Its stage time is
+        # then what it took beyond the classify stage's. Should classifying fail, the
+        # error surfaces once the unified table is done (the thread is not interrupted).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="unify") as pool:
+            unifying = pool.submit(contextvars.copy_context().run, unify_task, canon, matches, settings)
+            disc = classify(canon, matched, settings)
+            today = st.ledger_at(as_of.isoformat())
+            if counties:
+                today = today[today["county_code"].isin(counties)]
+            earlier = st.ledger_before(as_of.isoformat(), counties)
+            tracked = core.track_ledger(disc, earlier, today, as_of.isoformat(), run_id, counties, people=people)
+            ledger, moves, disc = tracked.ledger, tracked.changes, tracked.discrepancies
+            clock.lap("classify", t)
+            _fault_point("classify")
+            t = time.perf_counter()
+            unified, others = unifying.result()
+        unified = core.count_open(unified, disc)
         clock.lap("unify", t)
         _fault_point("unify")
         tables = core.published_tables(canon, matches, disc, unified, others)

@@ -26,9 +26,10 @@ from reconcile.ledger_people import (apply_people, book_rows, clerical_decisions
 from reconcile.monitor import MONITORED_COLUMNS, alerts, household_history
 from reconcile.masking import mask_full_ids, masked_rows
 from reconcile.match import MatchResult
-from reconcile.pipeline import (Canonical, IdMatches, LedgerUpdate, Settings, Tables, candidates, find_discrepancies,
-                                finish_match, fit_model, match, match_by_id, normalize, partitions, published_tables,
-                                run, run_counts, score, track_ledger, unify_households)
+from reconcile.pipeline import (Canonical, IdMatches, LedgerUpdate, Settings, Tables, candidates, count_open,
+                                find_discrepancies, finish_match, fit_model, match, match_by_id, normalize,
+                                partitions, published_tables, run, run_counts, score, track_ledger,
+                                unify_households, unify_matched)
 from reconcile.progress import monthly_progress
 from reconcile.report import (alert_kinds_table, alert_sheet_rows, alerts_by_county, analyst_view,
                               changes_since_last_run, chart_frames, county_counts, ledger_changes,
@@ -39,7 +40,8 @@ from reconcile.scope import ORDER, merge_scoped, restrict
 __all__ = [
     # stages
     "normalize", "match_by_id", "partitions", "candidates", "fit_model", "score", "finish_match", "match",
-    "find_discrepancies", "track_ledger", "unify_households", "published_tables", "run_counts", "run",
+    "find_discrepancies", "track_ledger", "unify_households", "unify_matched", "count_open", "published_tables",
+    "run_counts", "run",
     # their inputs and outputs
     "Settings", "Canonical", "IdMatches", "MatchResult", "LedgerUpdate", "Tables", "LEVELS",
     # the ledger of any item table (discrepancies, alerts): new/open/resolved/reopened/waived

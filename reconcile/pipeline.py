@@ -8,6 +8,10 @@ other, for tests and benchmarks. There is one path through the core, whoever run
                --match_by_id--> ID matches + residual --partitions/candidates/fit_model/score-->
                --finish_match--> matches --find_discrepancies--> discrepancies
                --track_ledger--> ledger --unify_households--> unified, other_groups
+
+``unify_households`` is also two steps, ``unify_matched`` (from the matches alone) and
+``count_open`` (its open discrepancies), so the flow makes the first while the
+discrepancies are classified and tracked.
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ from reconcile.match_scored import (Residual, ScoredResult, assign, combine, fea
 from reconcile.parse import finish_quarantine, parse_source, rejected_quarantine
 from reconcile.partition import county_groups
 from reconcile.rules import REPEATED_ID, RuleContext
-from reconcile.unify import unify
+from reconcile.unify import count_open, unify, unify_records
 from schemas.config import SourceSpec, load_vocabularies
 from schemas.defaults import DEADLINE, PARSE_THREADS, PARTITION_RECORDS
 from schemas.frames import CANONICAL, check_raw
@@ -295,6 +299,20 @@ def unify_households(canon: Canonical, matches: pd.DataFrame, disc: pd.DataFrame
                      settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The unified household table and the archive's other priority groups."""
     return unify(canon.ps, canon.ha, matches, disc, settings.as_of)
+
+
+def unify_matched(canon: Canonical, matches: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`unify_households` in two steps, so the first can run while the discrepancies
+    are classified: everything but ``open_discrepancies`` (NA), which :func:`count_open`
+    fills in from the discrepancies (with their ledger status) once they are known.
+
+
+    Example, on the sample job (the same tables as ``unify_households``)::
+
+        unified, others = unify_matched(canon, matched.matches, settings)
+        unified = count_open(unified, disc)
+    """
+    return unify_records(canon.ps, canon.ha, matches, settings.as_of)
 
 
 def records(frame: pd.DataFrame) -> pd.DataFrame:

@@ -64,6 +64,15 @@ def _reconciled_secured(u: pd.DataFrame, as_of) -> tuple[pd.Series, pd.Series]:
 def unify(ps: pd.DataFrame, ha: pd.DataFrame, matches: pd.DataFrame, discrepancies: pd.DataFrame,
           as_of) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return ``(unified, other_groups)``; every usable input record lands in exactly one."""
+    unified, others = unify_records(ps, ha, matches, as_of)
+    return count_open(unified, discrepancies), others
+
+
+def unify_records(ps: pd.DataFrame, ha: pd.DataFrame, matches: pd.DataFrame,
+                  as_of) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`unify` but for ``open_discrepancies``, left NA for :func:`count_open`: all of
+    the unified table that does not depend on the discrepancies, so it can be made while
+    they are classified."""
     as_of = pd.Timestamp(as_of)
     ha = ha.assign(renovation_status=renovation_status(ha, as_of))
     m = matches.merge(ha[["archive_no", "secured_result"]], on="archive_no")
@@ -107,12 +116,7 @@ def unify(ps: pd.DataFrame, ha: pd.DataFrame, matches: pd.DataFrame, discrepanci
     u["match_method"], u["match_score"] = u["method"], u["score"]
     u["unified_id"] = stable_ids([u["household_no"].fillna("HA:" + u["archive_no"].fillna(""))])
 
-    open_d = discrepancies[discrepancies["status"].isin(OPEN_STATUSES)]
-    by_hh = open_d["household_no"].dropna().value_counts()
-    by_arch = open_d.loc[open_d["household_no"].isna(), "archive_no"].dropna().value_counts()
-    u["open_discrepancies"] = (taken(by_hh, positions(u["household_no"], by_hh.index), u.index).fillna(0)
-                               + taken(by_arch, positions(u["archive_no"], by_arch.index), u.index).fillna(0)
-                               ).astype("int64")
+    u["open_discrepancies"] = pd.Series(pd.NA, index=u.index, dtype="Int64")  # count_open's
     u["renovation_status"] = u["renovation_status"].fillna("none")
     u = housing_facts(u, ha)
     unified = u[UNIFIED_COLUMNS].sort_values("unified_id").reset_index(drop=True)
@@ -122,3 +126,21 @@ def unify(ps: pd.DataFrame, ha: pd.DataFrame, matches: pd.DataFrame, discrepanci
     others = others.drop(columns=["_row", *(c for c in others.columns if c.startswith("extra:") or c.startswith("_"))],
                          errors="ignore")
     return unified, others.sort_values("archive_no").reset_index(drop=True)
+
+
+def count_open(unified: pd.DataFrame, discrepancies: pd.DataFrame) -> pd.DataFrame:
+    """``unified`` with ``open_discrepancies``: per row, the open discrepancies naming its
+    household number, and those naming no household but its archive number.
+
+    >>> u = pd.DataFrame({"household_no": ["H1", None], "archive_no": ["A1", "A2"], "open_discrepancies": pd.NA})
+    >>> d = pd.DataFrame({"household_no": ["H1", "H1", None, "H1"], "archive_no": ["A1", None, "A2", "A1"],
+    ...                   "status": ["new", "open", "new", "resolved"]})
+    >>> count_open(u, d)["open_discrepancies"].tolist()
+    [2, 1]
+    """
+    open_d = discrepancies[discrepancies["status"].isin(OPEN_STATUSES)]
+    by_hh = open_d["household_no"].dropna().value_counts()
+    by_arch = open_d.loc[open_d["household_no"].isna(), "archive_no"].dropna().value_counts()
+    count = (taken(by_hh, positions(unified["household_no"], by_hh.index), unified.index).fillna(0)
+             + taken(by_arch, positions(unified["archive_no"], by_arch.index), unified.index).fillna(0))
+    return unified.assign(open_discrepancies=count.astype("int64"))

@@ -31,7 +31,8 @@ def test_the_flow_imports_the_core_only_through_its_package():
 
 
 STAGES = ["normalize", "match_by_id", "partitions", "candidates", "fit_model", "score", "finish_match", "match",
-          "find_discrepancies", "track_ledger", "unify_households", "published_tables", "run_counts", "run"]
+          "find_discrepancies", "track_ledger", "unify_households", "unify_matched", "count_open", "published_tables",
+          "run_counts", "run"]
 
 
 def test_every_stage_is_public_and_says_what_it_does():
@@ -79,3 +80,28 @@ def test_sources_and_rules_side_by_side_give_the_tables_one_at_a_time_gives(worl
     alone = pipeline.run(world_raw, specs, settings)
     for name in ("matches", "discrepancies", "unified", "other_groups", "quarantine"):
         pd.testing.assert_frame_equal(getattr(together, name), getattr(alone, name), check_exact=True)
+
+
+def test_unify_in_two_steps_is_unify_in_one(world_raw, specs):
+    """The flow makes the unified table while the discrepancies are classified (issue 20)
+    and counts their open ones after: the same tables as in one step, and until counted
+    the counts are unknown, never zero."""
+    settings = reconcile.Settings(as_of=date(2020, 7, 31))
+    canon = reconcile.normalize(world_raw, specs, settings)
+    matched = reconcile.match(canon)
+    disc = reconcile.find_discrepancies(canon, matched, settings)
+    empty = pd.DataFrame(columns=LEDGER_COLUMNS, dtype="string")
+    disc = reconcile.track_ledger(disc, empty, empty, "2020-07-31", "run-1").discrepancies
+    disc.loc[disc.index[::3], "status"] = "resolved"  # not every one open: only open ones count
+    whole, whole_others = reconcile.unify_households(canon, matched.matches, disc, settings)
+    partial, others = reconcile.unify_matched(canon, matched.matches, settings)
+    assert partial["open_discrepancies"].isna().all()
+    assert whole["open_discrepancies"].gt(0).any() and whole["open_discrepancies"].eq(0).any()
+    # counted here the plain way: open ones naming the household, or no household but the archive
+    open_d = disc[disc["status"].isin(["new", "open", "reopened"])]
+    want = [int(((open_d["household_no"] == h).fillna(False)
+                 | (open_d["household_no"].isna() & (open_d["archive_no"] == a).fillna(False))).sum())
+            for h, a in zip(whole["household_no"].astype(object), whole["archive_no"].astype(object))]
+    assert whole["open_discrepancies"].tolist() == want
+    pd.testing.assert_frame_equal(reconcile.count_open(partial, disc), whole, check_exact=True)
+    pd.testing.assert_frame_equal(others, whole_others, check_exact=True)

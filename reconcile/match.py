@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reconcile.frames import isin, sort_rows
+from reconcile.frames import isin, positions, sort_rows, taken
 from reconcile.fs_model import FSModel
 from reconcile.match_scored import ScoredResult, match_residual
 
@@ -147,7 +147,8 @@ def finish(ps: pd.DataFrame, by_id: pd.DataFrame, scored: ScoredResult) -> Match
     cols = [c for c in MATCH_COLUMNS if c != "county_code"]
     out = pd.concat([f[cols] for f in (by_id, scored.matches) if len(f)], ignore_index=True) \
         if len(by_id) or len(scored.matches) else pd.DataFrame(columns=cols)
-    out["county_code"] = out["household_no"].map(ps.set_index("household_no")["county_code"])
+    # household numbers are unique in the PS records (normalize quarantines a repeated one)
+    out["county_code"] = taken(ps["county_code"], positions(out["household_no"], ps["household_no"]), out.index)
     out = out[MATCH_COLUMNS]
     out = out.astype({"household_no": "string", "archive_no": "string", "county_code": "string", "method": "string",
                       "agreement": "string", "member_name": "string", "score": "float64",
@@ -158,6 +159,21 @@ def finish(ps: pd.DataFrame, by_id: pd.DataFrame, scored: ScoredResult) -> Match
 
 def _pairs(frame: pd.DataFrame) -> pd.Series:
     return frame["household_no"].astype("string") + "\x1f" + frame["archive_no"].astype("string")
+
+
+def in_pairs(frame: pd.DataFrame, pairs: pd.DataFrame) -> pd.Series:
+    """Whether each row's (``household_no``, ``archive_no``) is one of ``pairs``' (NA never
+    is): the pair's text made only for the rows whose archive number is among ``pairs``',
+    not for every one of a million matches.
+
+    >>> m = pd.DataFrame({"household_no": ["H1", "H2", None], "archive_no": ["A1", "A2", "A3"]})
+    >>> in_pairs(m, pd.DataFrame({"household_no": ["H2", "H9"], "archive_no": ["A2", "A1"]})).tolist()
+    [False, True, False]
+    """
+    hit = isin(frame["archive_no"], pairs["archive_no"])
+    if hit.any():
+        hit[hit] = isin(_pairs(frame[hit]), _pairs(pairs)).to_numpy()
+    return hit
 
 
 def apply_decisions(ps: pd.DataFrame, ha: pd.DataFrame, result: MatchResult, confirmed: pd.DataFrame,
@@ -181,17 +197,18 @@ def apply_decisions(ps: pd.DataFrame, ha: pd.DataFrame, result: MatchResult, con
     yes = confirmed[isin(confirmed["household_no"], ps["household_no"]) & isin(confirmed["archive_no"],
                                                                                ha["archive_no"])]
     yes = yes.drop_duplicates("archive_no", keep="first")
-    decided = pd.concat([_pairs(yes), _pairs(rejected)], ignore_index=True)
+    decided = pd.concat([yes[["household_no", "archive_no"]], rejected[["household_no", "archive_no"]]],
+                        ignore_index=True)
     matches = result.matches[~isin(result.matches["archive_no"], yes["archive_no"])
-                             & ~isin(_pairs(result.matches), _pairs(rejected))]
-    review = result.review[~isin(_pairs(result.review), decided)
-                           & ~isin(result.review["archive_no"], yes["archive_no"])]
+                             & ~in_pairs(result.matches, rejected)]
+    review = result.review[~in_pairs(result.review, decided) & ~isin(result.review["archive_no"], yes["archive_no"])]
     clerical = pd.DataFrame({"household_no": yes["household_no"].astype("string"),
                              "archive_no": yes["archive_no"].astype("string"), "method": "clerical",
                              "score": PASS_SCORE["clerical"], "agreement": pd.NA, "member_name": pd.NA,
                              "weights": pd.NA, "explanation": PASS_EXPLANATION["clerical"]})
-    clerical["county_code"] = clerical["household_no"].map(ps.drop_duplicates("household_no")
-                                                           .set_index("household_no")["county_code"])
+    # the county of each confirmed household (the first record of its number, as everywhere)
+    clerical["county_code"] = taken(ps["county_code"], positions(clerical["household_no"], ps["household_no"]),
+                                    clerical.index)
     out = pd.concat([f for f in (matches, clerical[MATCH_COLUMNS]) if len(f)], ignore_index=True) \
         if len(matches) or len(clerical) else matches
     out = out[MATCH_COLUMNS].astype(result.matches[MATCH_COLUMNS].dtypes.to_dict())

@@ -143,16 +143,47 @@ def sample_candidates(matched: pd.DataFrame, ps_f: pd.DataFrame, ha_f: pd.DataFr
     """The ID-matched pairs the model may learn from: one per household, both records in
     one county (so a partition of whole counties holds both), each with a hash of its
     household number; the known sample is the :data:`KNOWN_SAMPLE` smallest hashes,
-    which partitions can pick among themselves without anyone holding every pair."""
-    pairs = matched[["household_no", "archive_no", "method"]].merge(
-        ps_f[["household_no", "county_code"]], on="household_no").merge(
+    which partitions can pick among themselves without anyone holding every pair.
+
+    Whether a household qualifies depends on its own pairs only, so the pairs of the
+    households of smallest hash are looked at first (:data:`SAMPLE_LOOK_FIRST` times as
+    many households as the sample holds), and all of them only when too few of those
+    qualify: the same sample, without joining a million pairs to their counties."""
+    pairs = matched[["household_no", "archive_no", "method"]]
+    hashes = _sample_hash(pairs["household_no"])
+    first = int(KNOWN_SAMPLE * SAMPLE_LOOK_FIRST)
+    if KNOWN_SAMPLE and len(pairs) > first:
+        distinct = np.unique(hashes)
+        if len(distinct) > first:
+            # every household hashed at or below the cut, those tied with it too
+            few = _qualifying(pairs[hashes <= distinct[first - 1]], ps_f, ha_f)
+            if len(few) >= KNOWN_SAMPLE:
+                return known_sample(few)
+    return known_sample(_qualifying(pairs, ps_f, ha_f))
+
+
+# Households whose pairs sample_candidates looks at first, per household of the sample.
+# Of a generated million, every ID-matched household has a pair within one county; this
+# leaves room for one in five not to before every pair is looked at (the same sample,
+# one more join).
+SAMPLE_LOOK_FIRST = 1.25
+
+
+def _sample_hash(household_no: pd.Series) -> np.ndarray:
+    return pd.util.hash_pandas_object(household_no.astype("string"), index=False,
+                                      hash_key=SAMPLE_HASH_KEY).to_numpy(np.uint64)
+
+
+def _qualifying(pairs: pd.DataFrame, ps_f: pd.DataFrame, ha_f: pd.DataFrame) -> pd.DataFrame:
+    """One pair per household with both records in one county (an exact-ID pair first,
+    then the smallest archive number), with the household's hash."""
+    pairs = pairs.merge(ps_f[["household_no", "county_code"]], on="household_no").merge(
         ha_f[["archive_no", "county_code"]], on="archive_no", suffixes=("", "_ha"))
     pairs = pairs[(pairs["county_code"] == pairs["county_code_ha"]).fillna(False).to_numpy(dtype=bool)]
     pairs = sort_rows(pairs.assign(_exact=pairs["method"] != "id_exact"), ["household_no", "_exact", "archive_no"])
     pairs = pairs.drop_duplicates("household_no")[["household_no", "archive_no"]]
-    pairs["hash"] = pd.util.hash_pandas_object(pairs["household_no"].astype("string"), index=False,
-                                               hash_key=SAMPLE_HASH_KEY).to_numpy(np.uint64)
-    return known_sample(pairs)
+    pairs["hash"] = _sample_hash(pairs["household_no"])
+    return pairs
 
 
 def known_sample(cands: pd.DataFrame) -> pd.DataFrame:

@@ -61,6 +61,12 @@ unify run alone from the same normalized 1M (four alternating pairs) 56.3 / 45.0
 42.2 / 37.0 s. Starting Prefect's temporary
 server in a thread while the run's modules load was tried and dropped: the two imports slow each other down
 as much as they overlap (the bundled sample through ``anju reconcile``, four alternating pairs: 28.6 -> 27.6 s).
+Session of 2026-12-01 (fifth, the machine faster again): the unified table made in a second thread while the
+discrepancies are classified (the classify stage used about one core of two), and three key lookups in the match
+stage (the known sample, the counties of ``finish``, the REVIEW_MATCH answers). The same code with unify after or
+beside classify, three alternating pairs at 1M: classify + unify 14.5 / 14.7 / 14.5 -> 9.8 / 10.1 / 9.5 s, end to
+end 80.9 / 77.4 / 78.6 -> 71.3 / 74.3 / 72.6 s, publishing unchanged, the peak within the noise (4.8-5.0 GB; the
+classify stage's own 3.4 -> 4.1 GB); 3M 247.2 -> 240.3 s (classify + unify 52.2 -> 36.0 s, match 43.5 -> 38.3 s).
 Compare only runs made back to back.
 """
 from __future__ import annotations

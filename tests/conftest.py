@@ -9,6 +9,31 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _websockets_draw_from_their_own_random() -> None:
+    """The websockets library pings Prefect's event stream from a background thread (every
+    20 s, and again after a test's server is gone) with the ``random`` module's own
+    generator. Between two of Hypothesis's draws that moves the global state, and Hypothesis
+    warns that a strategy used ``random`` (a property test then fails at random, once the
+    warning is an error). In the test process its pings and backoffs draw from a generator
+    of their own."""
+    import importlib
+    import random
+    import sys
+
+    modules = ["websockets.asyncio.connection", "websockets.sync.connection", "websockets.client"]
+    modules += [m for m in ("websockets.legacy.protocol", "websockets.legacy.client") if m in sys.modules]
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:  # another websockets: nothing of this to isolate
+            continue
+        if getattr(module, "random", None) is random:
+            module.random = random.Random()
+
+
+_websockets_draw_from_their_own_random()
 SAMPLE = ROOT / "data" / "sample"
 AS_OF = date(2020, 7, 31)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -147,14 +147,19 @@ def finish(ps: pd.DataFrame, by_id: pd.DataFrame, scored: ScoredResult) -> Match
     cols = [c for c in MATCH_COLUMNS if c != "county_code"]
     out = pd.concat([f[cols] for f in (by_id, scored.matches) if len(f)], ignore_index=True) \
         if len(by_id) or len(scored.matches) else pd.DataFrame(columns=cols)
-    # household numbers are unique in the PS records (normalize quarantines a repeated one)
-    out["county_code"] = taken(ps["county_code"], positions(out["household_no"], ps["household_no"]), out.index)
+    out["county_code"] = _county_of(out["household_no"], ps)
     out = out[MATCH_COLUMNS]
     out = out.astype({"household_no": "string", "archive_no": "string", "county_code": "string", "method": "string",
                       "agreement": "string", "member_name": "string", "score": "float64",
                       "weights": "string", "explanation": "string"})
     out = sort_rows(out, ["household_no", "archive_no"]).reset_index(drop=True)
     return MatchResult(out, scored.review.reset_index(drop=True), scored.model)
+
+
+def _county_of(household_no: pd.Series, ps: pd.DataFrame) -> pd.Series:
+    """The county of each household, by one key lookup in the PS records (where a number is
+    unique: normalize quarantines a repeated one), on ``household_no``'s index."""
+    return taken(ps["county_code"], positions(household_no, ps["household_no"]), household_no.index)
 
 
 def _pairs(frame: pd.DataFrame) -> pd.Series:
@@ -206,9 +211,7 @@ def apply_decisions(ps: pd.DataFrame, ha: pd.DataFrame, result: MatchResult, con
                              "archive_no": yes["archive_no"].astype("string"), "method": "clerical",
                              "score": PASS_SCORE["clerical"], "agreement": pd.NA, "member_name": pd.NA,
                              "weights": pd.NA, "explanation": PASS_EXPLANATION["clerical"]})
-    # the county of each confirmed household (the first record of its number, as everywhere)
-    clerical["county_code"] = taken(ps["county_code"], positions(clerical["household_no"], ps["household_no"]),
-                                    clerical.index)
+    clerical["county_code"] = _county_of(clerical["household_no"], ps)
     out = pd.concat([f for f in (matches, clerical[MATCH_COLUMNS]) if len(f)], ignore_index=True) \
         if len(matches) or len(clerical) else matches
     out = out[MATCH_COLUMNS].astype(result.matches[MATCH_COLUMNS].dtypes.to_dict())

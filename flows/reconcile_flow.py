@@ -190,6 +190,11 @@ def publish(tables: dict[str, pd.DataFrame], ledger: pd.DataFrame, run: RunRecor
             workbook = write_reports(staging.path, tables, led, progress, history.sort_values("as_of"), run,
                                      run.parameters["deadline"], rows, alerts=tables["alerts"],
                                      alert_ledger=tables["alert_ledger"])
+            # what only the files needed goes now, not once the store and the workbook are
+            # done: the store's last tables are encoded meanwhile, and at a province's scale
+            # these frames and what the reports left in the allocator were half a gigabyte
+            del rows, progress, profile
+            flows.runtime.release_unused_memory()
             workbook.result()  # the report workbook, written meanwhile by a second process
             saving.commit(finished_at=run.finished_at)
         except BaseException:

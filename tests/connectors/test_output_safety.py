@@ -16,7 +16,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.cells import FORMULA_START, neutralise
@@ -301,6 +301,38 @@ def test_neutralise_examples():
     assert [neutralise(v) for v in ("-12.5", "-3", "-1e5", "-1+1", "＝1", "＠A1", "\tx", "张三", "'=1")] == \
         ["-12.5", "-3", "-1e5", "'-1+1", "'＝1", "'＠A1", "'\tx", "张三", "'=1"]
     assert [neutralise(v) for v in (5, -3.5, None, date(2020, 1, 1))] == [5, -3.5, None, date(2020, 1, 1)]
+
+
+GRID_TEXT = st.one_of(st.none(), st.sampled_from(["", "a", "张三", "</script>", "<!--", "&amp;", "\u2028", "\\\"'"]),
+                      st.text(max_size=6))
+
+
+@given(st.lists(st.sampled_from(["县", "规则", "状态", "问题说明", "户编号", "逾期", "类别", "x<y"]), min_size=0, max_size=5,
+                unique=True).flatmap(lambda names: st.tuples(st.just(names), st.lists(
+                    st.tuples(*[GRID_TEXT for _ in names]), max_size=12))),
+       st.sampled_from(["问题清单_x.xlsx", "</script>.xlsx"]))
+@settings(max_examples=80, deadline=None)
+def test_grid_payload_made_a_column_at_a_time_is_the_payload_made_at_once(shape, file):
+    """report.html's grid data, made and hashed a column at a time (so a province's rows
+    are never one text in memory), is byte for byte the payload made whole, escaped by
+    ``script_json``, and its policy hash that text's hash: hostile text, nulls, columns
+    sent as distinct values or value by value, no column, no row."""
+    from connectors.htmlsafety import script_hash, script_hash_utf8, script_json
+    from connectors.reports import grid_payload, grid_payload_json
+
+    names, rows = shape
+    grid = pd.DataFrame(rows, columns=names, dtype=object) if names else pd.DataFrame(index=range(len(rows)))
+    whole = script_json(grid_payload(grid, file))
+    parts = grid_payload_json(grid, file)
+    assert b"".join(parts) == whole.encode("utf-8")
+    assert script_hash_utf8(parts) == script_hash(whole)
+
+
+def test_script_hash_utf8_refuses_a_raw_carriage_return():
+    from connectors.htmlsafety import script_hash_utf8
+
+    with pytest.raises(ValueError, match="carriage return"):
+        script_hash_utf8([b'{"a": "x\r\ny"}'])
 
 
 @given(st.lists(st.lists(st.sampled_from(list("<>&\u2028\u2029/\\\"'a张") + ["</script>", "<!--"])).map("".join)))

@@ -67,6 +67,17 @@ stage (the known sample, the counties of ``finish``, the REVIEW_MATCH answers). 
 beside classify, three alternating pairs at 1M: classify + unify 14.5 / 14.7 / 14.5 -> 9.8 / 10.1 / 9.5 s, end to
 end 80.9 / 77.4 / 78.6 -> 71.3 / 74.3 / 72.6 s, publishing unchanged, the peak within the noise (4.8-5.0 GB; the
 classify stage's own 3.4 -> 4.1 GB); 3M 247.2 -> 240.3 s (classify + unify 52.2 -> 36.0 s, match 43.5 -> 38.3 s).
+Session of 2026-12-01 (sixth; a machine 2.5x slower again, and one that makes every newly touched gigabyte cost
+1.5-1.8 s of system time: the same 1M run 201-232 s): publishing's peak, from a sampler of where each thread was
+(the store encoding a table meeting the reports' frames). report.html's grid data made, hashed and written a
+column at a time (alone, 561k rows: 364 / 426 -> 185 / 217 MB above the start, the same bytes); a one-chunk text
+column read where it lies by the store (encoding records_ha alone: Arrow's peak 705 -> 347 MB, RSS +989 -> +711
+MB); the analyst view and progress released before the workbook and the store finish. Two alternating pairs
+at 1M: end to end 205.6 / 191.8 -> 183.8 / 183.3 s, peak 4,822 / 4,965 -> 4,705 / 4,711 MB, publishing CPU
+175.1 / 167.4 -> 156.0 / 156.8 s. Arrow's jemalloc or the system allocator instead of mimalloc: no lower peak
+(4,662 and 5,466 MB against 4,640). 100k, two pairs: 44.0 / 51.2 -> 45.5 / 50.5 s, 1,273 / 1,281 -> 1,217 /
+1,243 MB. At the start of publishing the live frames are 1.9 GB and RSS 2.5 GB;
+publishing adds 2.1-2.3 GB of transients on top.
 Compare only runs made back to back.
 """
 from __future__ import annotations

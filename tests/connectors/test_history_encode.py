@@ -139,7 +139,7 @@ def test_a_text_column_is_read_where_it_lies():
     """The store takes a pandas Arrow-string column's text from the column's own buffers:
     it holds every text column of a table at once while it hashes the rows, and a copy of
     each was a copy of the table (0.4 GB at a million households). Several chunks become one."""
-    from connectors.history import _arrow_text
+    from connectors.history import _arrow_text, _utf8_rows
 
     s = pd.Series(["a", None, "张三"], dtype="string[pyarrow]")
     text = _arrow_text(s)
@@ -147,3 +147,7 @@ def test_a_text_column_is_read_where_it_lies():
     assert text.to_pylist() == ["a", None, "张三"]
     two = pd.concat([s, s], ignore_index=True)
     assert _arrow_text(two).to_pylist() == ["a", None, "张三"] * 2
+    tail = s.iloc[1:].reset_index(drop=True)  # a slice: its one chunk starts past the buffer's first row
+    assert _arrow_text(tail).offset == 1 and _arrow_text(tail).to_pylist() == [None, "张三"]
+    offsets, data = _utf8_rows(_arrow_text(tail).fill_null(""))
+    assert [bytes(data[a:b]).decode() for a, b in zip(offsets[:-1], offsets[1:])] == ["", "张三"]

@@ -310,20 +310,22 @@ GRID_TEXT = st.one_of(st.none(), st.sampled_from(["", "a", "张三", "</script>"
 @given(st.lists(st.sampled_from(["县", "规则", "状态", "问题说明", "户编号", "逾期", "类别", "x<y"]), min_size=0, max_size=5,
                 unique=True).flatmap(lambda names: st.tuples(st.just(names), st.lists(
                     st.tuples(*[GRID_TEXT for _ in names]), max_size=12))),
-       st.sampled_from(["问题清单_x.xlsx", "</script>.xlsx"]))
+       st.sampled_from(["问题清单_x.xlsx", "</script>.xlsx"]), st.sampled_from([object, "string[pyarrow]"]),
+       st.sampled_from([None, [], ["县", "问题说明"], ["不是列"]]))
 @settings(max_examples=80, deadline=None)
-def test_grid_payload_made_a_column_at_a_time_is_the_payload_made_at_once(shape, file):
+def test_grid_payload_made_a_column_at_a_time_is_the_payload_made_at_once(shape, file, dtype, hidden):
     """report.html's grid data, made and hashed a column at a time (so a province's rows
     are never one text in memory), is byte for byte the payload made whole, escaped by
     ``script_json``, and its policy hash that text's hash: hostile text, nulls, columns
-    sent as distinct values or value by value, no column, no row."""
+    sent as distinct values or value by value, no column, no row, text as objects or as Arrow
+    strings, columns hidden or not."""
     from connectors.htmlsafety import script_hash, script_hash_utf8, script_json
     from connectors.reports import grid_payload, grid_payload_json
 
     names, rows = shape
-    grid = pd.DataFrame(rows, columns=names, dtype=object) if names else pd.DataFrame(index=range(len(rows)))
-    whole = script_json(grid_payload(grid, file))
-    parts = grid_payload_json(grid, file)
+    grid = pd.DataFrame(rows, columns=names, dtype=dtype) if names else pd.DataFrame(index=range(len(rows)))
+    whole = script_json(grid_payload(grid, file, hidden))
+    parts = grid_payload_json(grid, file, hidden)
     assert b"".join(parts) == whole.encode("utf-8")
     assert script_hash_utf8(parts) == script_hash(whole)
 

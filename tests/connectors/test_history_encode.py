@@ -14,6 +14,7 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -151,3 +152,19 @@ def test_a_text_column_is_read_where_it_lies():
     assert _arrow_text(tail).offset == 1 and _arrow_text(tail).to_pylist() == [None, "张三"]
     offsets, data = _utf8_rows(_arrow_text(tail).fill_null(""))
     assert [bytes(data[a:b]).decode() for a, b in zip(offsets[:-1], offsets[1:])] == ["", "张三"]
+
+
+@given(st.lists(st.sampled_from(["", "a", "b", "张", "a|b", "N", "1:a"]), max_size=60), st.integers(0, 3))
+@settings(max_examples=200, deadline=None)
+def test_occurrences_count_each_keys_earlier_rows(keys, start):
+    """A row's occurrence (part of its row key, so it must never change) is the number of
+    earlier rows with its key, as pandas' cumulative count per key first defined it: on
+    Arrow text (a slice too) by a stable sort, and on the per-cell path."""
+    from connectors.history import occurrences
+
+    codes = pd.factorize(pd.Series(keys, dtype=object))[0]
+    expected = pd.Series(codes).groupby(codes, sort=False).cumcount().to_numpy(dtype=np.int64)
+    padded = pa.array(["x"] * start + keys, pa.large_string()).slice(start)
+    assert occurrences(padded).tolist() == expected.tolist()
+    assert occurrences(np.array(keys, dtype=object)).tolist() == expected.tolist()
+    assert occurrences(padded).dtype == np.int64

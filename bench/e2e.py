@@ -78,6 +78,15 @@ at 1M: end to end 205.6 / 191.8 -> 183.8 / 183.3 s, peak 4,822 / 4,965 -> 4,705 
 (4,662 and 5,466 MB against 4,640). 100k, two pairs: 44.0 / 51.2 -> 45.5 / 50.5 s, 1,273 / 1,281 -> 1,217 /
 1,243 MB. At the start of publishing the live frames are 1.9 GB and RSS 2.5 GB;
 publishing adds 2.1-2.3 GB of transients on top.
+Session of 2026-12-01 (seventh; the machine fast again: 1M end to end 88-98 s): the monthly progress
+summed per county part by part, of only the columns it reads (alone, from a 1M run's published tables,
+two pairs: 2.68 / 2.23 -> 0.31 / 0.30 s, 1,071 / 1,093 -> 204 / 215 MB above its inputs; the same 78 rows).
+End to end, two alternating pairs: 89.3 / 88.5 -> 90.2 / 89.2 s, peak 4,497 / 4,638 -> 4,666 / 4,591 MB:
+the run's peak is elsewhere (the store encoding a table while report.html's grid is made; each alone
+lifts the 2.9 GB at the start of publishing to about 4.1 GB). Tried and dropped: the store's row keys and
+hashes spelled in Arrow rather than as a Python string each (encoding 1M rows of 12 text columns alone:
+peak +350 / +347 MB before, +362 / +366 after, the same 3.4 s); the store's encoding held back while the
+progress and the reports are made (no lower peak, 101 s against 90-94).
 Compare only runs made back to back.
 """
 from __future__ import annotations

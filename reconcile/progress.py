@@ -72,7 +72,10 @@ def monthly_progress(ha: pd.DataFrame, unified: pd.DataFrame, as_of, deadline, *
     alerts' ledger (``first_seen``), for the alerts new in the month.
     """
     as_of, deadline = pd.Timestamp(as_of), pd.Timestamp(deadline)
-    t = ha[(ha["target_type"] == POOR) & (ha["guarantee_method"] == RENOVATION).fillna(False)]
+    # the rows wanted, of only the columns read: a filter of whole frames copied every column
+    tasks = (ha["target_type"] == POOR) & (ha["guarantee_method"] == RENOVATION).fillna(False)
+    t = ha.loc[tasks, ["county_code", "task_source", "task_year", "start_date", "completion_date",
+                       "acceptance_date"]]
     per = pd.DataFrame({
         "county_code": t["county_code"], "tasks": 1,
         **{col: (t["task_source"] == src).fillna(False).astype(int) for src, col in SOURCES.items()},
@@ -83,7 +86,7 @@ def monthly_progress(ha: pd.DataFrame, unified: pd.DataFrame, as_of, deadline, *
                     & ((t["completion_date"].isna() & (as_of > deadline))
                        | (t["completion_date"] > deadline).fillna(False))).astype(int),
     })
-    poor = unified[unified["in_ps"]]
+    poor = unified.loc[unified["in_ps"], ["county_code", "housing_secured_basis"]]
     hh = pd.DataFrame({"county_code": poor["county_code"], "poor_households": 1,
                        "determined_households": poor["housing_secured_basis"].isin(ENTERED).astype(int)})
     parts = [per, hh]
@@ -91,7 +94,10 @@ def monthly_progress(ha: pd.DataFrame, unified: pd.DataFrame, as_of, deadline, *
         parts.append(_ledger_counts(ledger))
     if alert_ledger is not None:
         parts.append(_new_alerts(alert_ledger, as_of))
-    counties = pd.concat(parts).fillna(0).groupby("county_code").sum().astype("int64").reset_index()
+    # each part summed per county first: one frame of every part's rows (a province's two
+    # million, each with every part's columns) and the whole-frame filters held about a gigabyte
+    counties = (pd.concat([part.groupby("county_code").sum() for part in parts]).fillna(0)
+                .groupby(level=0).sum().astype("int64").rename_axis("county_code").reset_index())
     for col, given in ((LEDGER_COUNTS, ledger), (ALERT_COUNTS, alert_ledger)):
         for c in col:  # empty, not 0, when nothing was counted
             counties[c] = counties[c].astype("Int64") if given is not None else pd.Series(pd.NA, index=counties.index,
@@ -105,7 +111,9 @@ def monthly_progress(ha: pd.DataFrame, unified: pd.DataFrame, as_of, deadline, *
                        ("province", lambda c: c.str[:2] + "0000")):
         g = counties.assign(code=key(counties["county_code"])).groupby("code")[ALL].sum(min_count=1).reset_index()
         levels.append(g.assign(level=level))
-    nation = counties[ALL].sum(min_count=1).to_frame().T.assign(level="national", code="000000")
+    # with no county at all (nothing to count in the scope) the nation's counts are 0, not empty
+    nation = pd.concat([counties[COUNTS].sum(), counties[[*LEDGER_COUNTS, *ALERT_COUNTS]].sum(min_count=1)]
+                       ).to_frame().T.assign(level="national", code="000000")
     out = pd.concat([*levels, nation], ignore_index=True)
     out["name"] = out["code"].map(names).fillna("未知区划").where(out["level"] != "national", "全国")
     order = {"county": 0, "city": 1, "province": 2, "national": 3}

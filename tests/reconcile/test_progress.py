@@ -1,5 +1,7 @@
 """The monthly progress report, checked by hand on a small frame."""
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconcile.progress import monthly_progress
 
@@ -58,3 +60,72 @@ def test_prefecture_of_prefers_the_current_code():
 
     assert [prefecture_of(c) for c in ["522222", "520628", "522425", "530102", "110101"]] == \
         ["520600", "520600", "520500", "530100", "110100"]
+
+
+COUNTIES = ["522425", "522426", "520628", "522222"]
+
+
+@st.composite
+def progress_inputs(draw):
+    """HA records, unified rows and (maybe) a ledger and an alert ledger, over a few
+    counties: some counties only in one of them, some parts empty."""
+    n = draw(st.integers(1, 12))
+    pick = lambda options: draw(st.lists(st.sampled_from(options), min_size=n, max_size=n))  # noqa: E731
+    dates = [pd.NaT, T("2020-01-05"), T("2020-06-30"), T("2020-07-31"), T("2020-09-01")]
+    ha = pd.DataFrame({"county_code": pick(COUNTIES), "target_type": pick(["建档立卡贫困户", "低保户"]),
+                       "guarantee_method": pick(["农村危房改造", "原住房鉴定安全", None]),
+                       "task_source": pick(["年度计划", "2019年存量", "回头看新增", None]),
+                       "task_year": pd.array(pick([2019, 2020, 2021, None]), dtype="Int64"),
+                       **{c: pd.Series(pick(dates), dtype="datetime64[ns]")
+                          for c in ("start_date", "completion_date", "acceptance_date")}})
+    m = draw(st.integers(1, 8))
+    unified = pd.DataFrame({"county_code": draw(st.lists(st.sampled_from(COUNTIES), min_size=m, max_size=m)),
+                            "in_ps": draw(st.lists(st.booleans(), min_size=m, max_size=m)),
+                            "housing_secured_basis": draw(st.lists(st.sampled_from(["ps_only", "relocation"]),
+                                                                   min_size=m, max_size=m))})
+    ledger = alerts = None
+    if draw(st.booleans()):
+        k = draw(st.integers(0, 8))
+        ledger = pd.DataFrame({"county_code": draw(st.lists(st.sampled_from(COUNTIES), min_size=k, max_size=k)),
+                               "status": draw(st.lists(st.sampled_from(["new", "open", "resolved", "waived"]),
+                                                       min_size=k, max_size=k))})
+    if draw(st.booleans()):
+        k = draw(st.integers(0, 5))
+        alerts = pd.DataFrame({"county_code": draw(st.lists(st.sampled_from(COUNTIES), min_size=k, max_size=k)),
+                               "first_seen": draw(st.lists(st.sampled_from(["2020-07-02", "2020-06-30"]),
+                                                           min_size=k, max_size=k))})
+    return ha, unified, ledger, alerts
+
+
+@settings(max_examples=150, deadline=None)
+@given(progress_inputs())
+def test_each_countys_counts_are_its_own_rows_counted(inputs):
+    """The county rows against a count of each county's rows, one at a time: whatever
+    counties each input holds (the parts are summed per county before they are joined)."""
+    ha, unified, ledger, alerts = inputs
+    p = monthly_progress(ha, unified, "2020-07-31", "2020-06-30", ledger=ledger, alert_ledger=alerts)
+    county = p[p["level"] == "county"].set_index("code")
+    tasks = ha[(ha["target_type"] == "建档立卡贫困户") & (ha["guarantee_method"] == "农村危房改造").fillna(False)]
+    poor = unified[unified["in_ps"]]
+    seen = sorted(set(tasks["county_code"]) | set(poor["county_code"])
+                  | set([] if ledger is None else ledger["county_code"])
+                  | set([] if alerts is None else alerts["county_code"]))
+    assert county.index.tolist() == seen
+    for code in seen:
+        row, mine = county.loc[code], tasks[tasks["county_code"] == code]
+        assert row["tasks"] == len(mine)
+        assert row["tasks_annual"] == int((mine["task_source"] == "年度计划").sum())
+        assert row["completed"] == int((mine["completion_date"] <= T("2020-07-31")).sum())
+        assert row["poor_households"] == int((poor["county_code"] == code).sum())
+        assert row["determined_households"] == int(((poor["county_code"] == code)
+                                                     & (poor["housing_secured_basis"] == "relocation")).sum())
+        if ledger is None:
+            assert pd.isna(row["ledger_items"])
+        else:
+            theirs = ledger[ledger["county_code"] == code]
+            assert row["ledger_items"] == int((theirs["status"] != "waived").sum())
+            assert row["rectified"] == int((theirs["status"] == "resolved").sum())
+        if alerts is not None:
+            assert row["new_alerts"] == int(((alerts["county_code"] == code)
+                                             & (alerts["first_seen"] == "2020-07-02")).sum())
+    assert p.loc[p["level"] == "national", "tasks"].iloc[0] == len(tasks)

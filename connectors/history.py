@@ -750,11 +750,12 @@ class History:
         # (every row on a first night: the snapshot itself, not a copy of a million rows)
         fresh = new if not unchanged.any() else new.iloc[np.flatnonzero(~unchanged)].copy()
         fresh["valid_from"], fresh["valid_to"] = as_of, nxt
-        back = fresh["row_key"].map(ending["row_hash"]) == fresh["token"]  # merge with an equal predecessor
-        back = back.fillna(False).astype(bool)
-        merged = fresh.loc[back, "row_key"]
-        deleted += list(zip(merged, merged.map(ending["valid_from"])))
-        fresh.loc[back, "valid_from"] = fresh.loc[back, "row_key"].map(ending["valid_from"])
+        if len(ending):  # merge with an equal predecessor (none ends on the date but on a re-run of it:
+            # the lookup of a million keys in nothing cost a second and a copy of the keys)
+            back = (fresh["row_key"].map(ending["row_hash"]) == fresh["token"]).fillna(False).astype(bool)
+            merged = fresh.loc[back, "row_key"]
+            deleted += list(zip(merged, merged.map(ending["valid_from"])))
+            fresh.loc[back, "valid_from"] = fresh.loc[back, "row_key"].map(ending["valid_from"])
         if nxt:  # ... and with an equal successor
             ahead = (fresh["row_key"].map(starting["row_hash"]) == fresh["token"]).fillna(False).astype(bool)
             ahead &= ~fresh["row_key"].isin(tail["row_key"])
@@ -776,10 +777,17 @@ class History:
                          .values(valid_to=as_of),
                          [{"k": k, "f": f} for k, f in zip(shorten["row_key"], shorten["valid_from"])])
         columns = [c.name for c in t.columns]
-        with _indexes_rebuilt(conn, t.name, share is None and old.empty and sum(map(len, rows)) >= BULK_ROWS):
-            for part in rows:
+        bulk = share is None and old.empty and sum(map(len, rows)) >= BULK_ROWS
+        # the encoded snapshot lives on only in the rows to insert, and each of those goes once
+        # inserted: a million rows' versions are not held while SQLite rebuilds the indexes
+        # (its sorter and page cache then take up to a few hundred megabytes of their own)
+        del new, fresh, old, held, gone
+        with _indexes_rebuilt(conn, t.name, bulk):
+            while rows:
+                part = rows.pop(0)
                 if len(part):
                     self._insert(conn, t, part.reindex(columns=columns))
+                del part
         conn.execute(SNAPSHOTS.delete().where(SNAPSHOTS.c.table_name == name, SNAPSHOTS.c.as_of == as_of))
         conn.execute(SNAPSHOTS.insert().values(table_name=name, as_of=as_of, run_id=run_id))
 

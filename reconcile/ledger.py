@@ -22,8 +22,9 @@ and also looks at what the earlier run that day saw (``same_day``).
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 
-from reconcile.frames import isin
+from reconcile.frames import isin, positions, taken
 from schemas.published import LEDGER_COLUMNS as COLUMNS
 from schemas.published import OPEN_STATUSES as OPEN
 
@@ -31,11 +32,11 @@ WAIVED = "waived"  # a person's verdict 不属实 (issue 18): not open, kept unt
 
 
 def _frame(f: pd.DataFrame, columns: list[str] = COLUMNS) -> pd.DataFrame:
-    f = f.copy()
-    for c in columns:
-        if c not in f:
-            f[c] = pd.NA
-    return f[list(columns)].astype("string")
+    """``f``'s ``columns`` as text, a missing one empty (made as text: a column of NA
+    objects turned into text cost a tenth of a second each at half a million rows)."""
+    return pd.DataFrame({c: f[c].astype("string") if c in f else
+                         pd.Series(pd.array(pa.nulls(len(f), pa.large_string()), dtype="string"), index=f.index)
+                         for c in columns}, index=f.index)
 
 
 def update_ledger(previous: pd.DataFrame, current: pd.DataFrame, as_of: str, run_id: str,
@@ -101,10 +102,11 @@ def update_ledger(previous: pd.DataFrame, current: pd.DataFrame, as_of: str, run
 
 def annotate(discrepancies: pd.DataFrame, ledger: pd.DataFrame) -> pd.DataFrame:
     """This run's discrepancies with the status and first_seen the ledger gives them."""
-    led = ledger.set_index("discrepancy_id")
+    # one lookup of the ids for both columns (``Series.map`` hashes every id again for each)
+    at = positions(discrepancies["discrepancy_id"], ledger["discrepancy_id"])
     d = discrepancies.copy()
-    d["status"] = d["discrepancy_id"].map(led["status"]).astype("string")
-    d["first_seen"] = d["discrepancy_id"].map(led["first_seen"]).astype("string")
+    d["status"] = taken(ledger["status"].astype("string"), at, d.index)
+    d["first_seen"] = taken(ledger["first_seen"].astype("string"), at, d.index)
     return d
 
 

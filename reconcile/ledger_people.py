@@ -18,7 +18,7 @@ from __future__ import annotations
 import pandas as pd
 import pandera.errors as pae
 
-from reconcile.frames import isin
+from reconcile.frames import isin, positions, taken
 from reconcile.masking import mask_full_ids_in
 from reconcile.report import mask_id_like
 from schemas.config import load_labels
@@ -267,14 +267,16 @@ def apply_people(ledger: pd.DataFrame, people_state: pd.DataFrame, as_of: str, v
     out = ledger.drop(columns=[c for c in (*PEOPLE, "overdue") if c in ledger]).copy()
     state = people_state.drop_duplicates(KEY, keep="last").set_index(KEY)
     ids = out[KEY].astype("string")
+    at = positions(ids, state.index)  # one lookup of the ids for every column (``map`` hashes them for each)
     for c in PEOPLE:
-        out[c] = _text(ids.map(state[c]) if c in state else pd.Series(pd.NA, index=out.index, dtype="string"))
+        out[c] = _text(taken(state[c], at, out.index) if c in state else
+                       pd.Series(pd.NA, index=out.index, dtype="string"))
     status = out["status"].astype("string")
     waive = (out["verdict"] == MEANING["verdict_waive"]).fillna(False) & out["note"].notna() & \
         status.isin([*OPEN, WAIVED]).fillna(False)
     if values is not None and "verdict_values" in state:
-        given = ids.map(state["verdict_values"]).astype("string")  # as stored: spaces are part of the values
-        now = ids.map(values).astype("string").fillna("")
+        given = taken(state["verdict_values"], at, out.index).astype("string")  # as stored: spaces are part of the values
+        now = taken(values, positions(ids, values.index), out.index).astype("string").fillna("")
         moved = (given.notna() & (given.fillna("") != now)).fillna(False)
     else:
         moved = pd.Series(False, index=out.index)

@@ -86,7 +86,15 @@ the run's peak is elsewhere (the store encoding a table while report.html's grid
 lifts the 2.9 GB at the start of publishing to about 4.1 GB). Tried and dropped: the store's row keys and
 hashes spelled in Arrow rather than as a Python string each (encoding 1M rows of 12 text columns alone:
 peak +350 / +347 MB before, +362 / +366 after, the same 3.4 s); the store's encoding held back while the
-progress and the reports are made (no lower peak, 101 s against 90-94).
+progress and the reports are made (no lower peak, 101 s against 90-94). Then the store's encoded snapshot
+released before SQLite rebuilds the indexes, its page cache 256 -> 64 MB and no lookup of every key among
+versions ending on the date when none do (the store alone, a 1M run's tables and ledger, first night, two
+pairs: 39.7 / 39.4 -> 36.9 / 37.1 s, +916 / +914 -> +638 / +664 MB; the night after 33-36 s either way);
+the ledger's ids looked up once per table by Arrow (track_ledger alone 4.6 -> 2.4 s). The day's start
+(90ffd79) against all of it, two alternating pairs at 1M: end to end 95.1 / 90.4 -> 90.2 / 83.7 s, peak
+4,503 / 4,569 -> 4,309 / 4,496 MB (with children 5,494 / 5,537 -> 5,238 / 5,218), classify 12.1 / 11.9 ->
+10.2 / 9.7 s. The peak now comes as often in the classify stage (the ledger tracked while the unified table
+is made) as in publishing.
 Compare only runs made back to back.
 """
 from __future__ import annotations

@@ -111,7 +111,8 @@ def monthly_progress(ha: pd.DataFrame, unified: pd.DataFrame, as_of, deadline, *
                        ("province", lambda c: c.str[:2] + "0000")):
         g = counties.assign(code=key(counties["county_code"])).groupby("code")[ALL].sum(min_count=1).reset_index()
         levels.append(g.assign(level=level))
-    # with no county at all (nothing to count in the scope) the nation's counts are 0, not empty
+    # with no county at all (nothing to count in the scope) the nation's task and household
+    # counts are 0; its ledger and alert counts are empty (no county to count them in)
     nation = pd.concat([counties[COUNTS].sum(), counties[[*LEDGER_COUNTS, *ALERT_COUNTS]].sum(min_count=1)]
                        ).to_frame().T.assign(level="national", code="000000")
     out = pd.concat([*levels, nation], ignore_index=True)

@@ -114,8 +114,15 @@ def test_each_countys_counts_are_its_own_rows_counted(inputs):
     for code in seen:
         row, mine = county.loc[code], tasks[tasks["county_code"] == code]
         assert row["tasks"] == len(mine)
-        assert row["tasks_annual"] == int((mine["task_source"] == "年度计划").sum())
-        assert row["completed"] == int((mine["completion_date"] <= T("2020-07-31")).sum())
+        for source, col in (("年度计划", "tasks_annual"), ("2019年存量", "tasks_2019_stock"), ("回头看新增", "tasks_lookback")):
+            assert row[col] == int((mine["task_source"] == source).sum())
+        for col in ("start_date", "completion_date", "acceptance_date"):
+            done = {"start_date": "started", "completion_date": "completed", "acceptance_date": "accepted"}[col]
+            assert row[done] == int((mine[col] <= T("2020-07-31")).sum())
+        # overdue: a task of 2020 or before, not completed by the deadline (2020-06-30), as of 2020-07-31
+        late = (mine["task_year"] <= 2020).fillna(False) & (mine["completion_date"].isna()
+                                                           | (mine["completion_date"] > T("2020-06-30")))
+        assert row["overdue"] == int(late.sum())
         assert row["poor_households"] == int((poor["county_code"] == code).sum())
         assert row["determined_households"] == int(((poor["county_code"] == code)
                                                      & (poor["housing_secured_basis"] == "relocation")).sum())
@@ -129,3 +136,7 @@ def test_each_countys_counts_are_its_own_rows_counted(inputs):
             assert row["new_alerts"] == int(((alerts["county_code"] == code)
                                              & (alerts["first_seen"] == "2020-07-02")).sum())
     assert p.loc[p["level"] == "national", "tasks"].iloc[0] == len(tasks)
+    # every city and province row is the sum of its counties (these four are all 贵州 520000)
+    for level in ("city", "province"):
+        assert p.loc[p["level"] == level, "tasks"].sum() == len(tasks)
+        assert p.loc[p["level"] == level, "poor_households"].sum() == len(poor)

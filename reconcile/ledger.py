@@ -22,7 +22,6 @@ and also looks at what the earlier run that day saw (``same_day``).
 from __future__ import annotations
 
 import pandas as pd
-import pyarrow as pa
 
 from reconcile.frames import isin, positions, taken
 from schemas.published import LEDGER_COLUMNS as COLUMNS
@@ -32,10 +31,8 @@ WAIVED = "waived"  # a person's verdict 不属实 (issue 18): not open, kept unt
 
 
 def _frame(f: pd.DataFrame, columns: list[str] = COLUMNS) -> pd.DataFrame:
-    """``f``'s ``columns`` as text, a missing one empty (made as text: a column of NA
-    objects turned into text cost a tenth of a second each at half a million rows)."""
-    return pd.DataFrame({c: f[c].astype("string") if c in f else
-                         pd.Series(pd.array(pa.nulls(len(f), pa.large_string()), dtype="string"), index=f.index)
+    """``f``'s ``columns`` as text, a missing one empty; the others of ``f`` are not copied."""
+    return pd.DataFrame({c: f[c].astype("string") if c in f else pd.Series(pd.NA, index=f.index, dtype="string")
                          for c in columns}, index=f.index)
 
 
